@@ -1,0 +1,64 @@
+"""The in-process adapter for built-in tools."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel, ConfigDict, Field
+
+from ucp.builtins.base import Annotations, BuiltinServer, BuiltinTool, ToolInputError
+from ucp.downstream.builtin import BuiltinSession, run_tool, tool_definition
+
+pytestmark = pytest.mark.anyio
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    values: list[float] = Field(min_length=1)
+
+
+class Out(BaseModel):
+    total: float
+
+
+def handler(args: In) -> Out:
+    if any(v < 0 for v in args.values):
+        raise ToolInputError(f"values[{next(i for i, v in enumerate(args.values) if v < 0)}]", "must not be negative")
+    return Out(total=sum(args.values))
+
+
+SUM = BuiltinTool("sum", "Sum", "Adds numbers.", In, Out, handler, Annotations(read_only=True), tags=("math",))
+SERVER = BuiltinServer("calc", "Calculator", (SUM,))
+
+
+def test_definition_has_schemas_and_annotations() -> None:
+    tool = tool_definition(SUM)
+    assert tool.input_schema["properties"]["values"]["type"] == "array"
+    assert tool.output_schema is not None and "total" in tool.output_schema["properties"]
+    assert tool.annotations is not None and tool.annotations.read_only_hint is True
+    assert tool.meta == {"ucp/tags": ["math"]}
+
+
+def test_run_ok_and_errors_name_fields() -> None:
+    ok = run_tool(SUM, {"values": [1, 2.5]})
+    assert ok.structured_content == {"total": 3.5}
+    bad_type = run_tool(SUM, {"values": ["x"]})
+    assert bad_type.is_error and bad_type.meta["ucp/error"]["field"] == "values[0]"
+    extra = run_tool(SUM, {"values": [1], "oops": 1})
+    assert extra.is_error and extra.meta["ucp/error"]["field"] == "oops"
+    semantic = run_tool(SUM, {"values": [1, -2]})
+    assert semantic.is_error and semantic.meta["ucp/error"]["field"] == "values[1]"
+
+
+def test_non_finite_output_is_a_bug_not_a_value() -> None:
+    inf_tool = BuiltinTool("inf", "Inf", "", In, Out, lambda a: Out(total=float("inf")))
+    with pytest.raises(ValueError, match="non-finite"):
+        run_tool(inf_tool, {"values": [1]})
+
+
+async def test_session_runs_on_a_worker_thread() -> None:
+    session = BuiltinSession(SERVER)
+    assert [t.name for t in await session.list_tools()] == ["sum"]
+    result = await session.call_tool("sum", {"values": [2, 2]}, timeout=5)
+    assert result.structured_content == {"total": 4}
+    missing = await session.call_tool("nope", {}, timeout=5)
+    assert missing.is_error

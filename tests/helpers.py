@@ -1,0 +1,117 @@
+"""Shared test helpers: servers to run, a gateway in a temporary home, in-memory clients."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
+
+from ucp.app import Gateway
+from ucp.config.models import Config, ServerConfig, StdioServer
+from ucp.config.paths import Paths
+from ucp.frontend.server import build_server
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVERS = Path(__file__).resolve().parent / "servers"
+NODE_DIR = ROOT / "tests" / "integration" / "node"
+NODE_BIN = NODE_DIR / "node_modules" / ".bin"
+PY = sys.executable
+
+
+def toy_server(name: str = "toy", **kw: Any) -> StdioServer:
+    return StdioServer(name=name, command=PY, args=(str(SERVERS / "toy_server.py"),), **kw)
+
+
+def bad_server(name: str = "bad", **kw: Any) -> StdioServer:
+    return StdioServer(name=name, command=PY, args=(str(SERVERS / "bad_server.py"),), **kw)
+
+
+def time_server(name: str = "time", **kw: Any) -> StdioServer:
+    return StdioServer(name=name, command=PY, args=("-m", "mcp_server_time"), **kw)
+
+
+def venv_bin(name: str) -> str:
+    """A console script of the running venv (``ucp``, ``mcp-server-git``...)."""
+    candidate = Path(sys.executable).parent / name
+    found = str(candidate) if candidate.exists() else shutil.which(name)
+    if not found:
+        raise FileNotFoundError(f"{name} is not installed in this environment; run `make setup`")
+    return found
+
+
+def node_bin(name: str) -> str:
+    path = NODE_BIN / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; run `make node` (npm ci in {NODE_DIR})")
+    return str(path)
+
+
+@asynccontextmanager
+async def running_gateway(
+    servers: list[ServerConfig], home: Path, *, builtins: bool = False, wait: bool = True, **config: Any
+) -> AsyncIterator[Gateway]:
+    cfg = Config(servers={s.name: s for s in servers}, builtins=builtins, **config)
+    async with Gateway(cfg, Paths(home).ensure(), dense=False) as gateway:
+        if wait:
+            await gateway.wait_ready(30)
+        yield gateway
+
+
+@asynccontextmanager
+async def client_for(gateway: Gateway, *, mode: str = "legacy", **kw: Any) -> AsyncIterator[Client]:
+    async with Client(build_server(gateway), mode=mode, **kw) as client:
+        yield client
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+    """Poll a condition under a deadline (for state that has no event to wait on)."""
+    with anyio.fail_after(timeout):
+        while not predicate():
+            await anyio.sleep(0.02)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[Any] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout} s")
+
+
+@contextmanager
+def background(cmd: list[str], *, port: int | None = None, env: dict[str, str] | None = None,
+               cwd: str | Path | None = None, timeout: float = 30.0) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a process for the duration of a test; wait for its port; always kill it."""
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        if port is not None:
+            wait_port(port, timeout, proc)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc.stderr:
+            proc.stderr.close()

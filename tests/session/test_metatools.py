@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from tests.fakes import tool
+from ucp.router.base import Ranked, Ranking
+from ucp.router.catalog import Catalog
+from ucp.session.metatools import definitions, one_line, render_ranking, signature
+
+
+def test_signature() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "tz": {"type": "string"},
+            "fmt": {"enum": ["a", "b"]},
+            "ids": {"type": "array", "items": {"type": "integer"}},
+            "opt": {"type": ["string", "null"]},
+            "u": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+        },
+        "required": ["tz"],
+    }
+    assert signature(schema) == 'tz: string, fmt?: "a"|"b", ids?: integer[], opt?: string|null, u?: union'
+    assert signature({}) == ""
+    assert signature({"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(60)}}, max_len=50).endswith("…")
+
+
+def test_one_line() -> None:
+    assert one_line("Get the current time in a specific timezone. Use IANA names.") == (
+        "Get the current time in a specific timezone"
+    )
+    assert one_line("Short. But then\n more  text here") == "Short. But then more text here"
+    assert len(one_line("x" * 500)) == 160
+
+
+def test_definitions_are_valid_and_stable() -> None:
+    names = [t.name for t in definitions()]
+    assert names == ["ucp__search_tools", "ucp__describe_tool", "ucp__call_tool"]
+    assert definitions() == definitions()
+
+
+def test_render_ranking_text_and_structure() -> None:
+    catalog = Catalog()
+    catalog.set_server_tools("time", [tool("get_current_time", "Get current time in a timezone.", timezone="string")])
+    entry = catalog.entries["time__get_current_time"]
+    result = render_ranking(Ranking(query="time in Tokyo", results=(Ranked(entry=entry, score=0.9),), mode="hybrid"))
+    text = result.content[0].text
+    assert "time__get_current_time(timezone: string)" in text
+    assert result.structured_content == {
+        "query": "time in Tokyo",
+        "mode": "hybrid",
+        "results": [{"name": "time__get_current_time", "server": "time", "description": "Get current time in a timezone.",
+                     "signature": "timezone: string", "score": 0.9}],
+    }
+    empty = render_ranking(Ranking(query="nothing", results=()))
+    assert "No tools matched" in empty.content[0].text

@@ -1,0 +1,165 @@
+"""In-process downstream: serves ``BuiltinTool``s (e.g. the cloud tools) like any server.
+
+The router and pool never special-case built-ins: this adapter implements the
+same ``Transport``/``DownstreamSession`` seam as the MCP and UTCP adapters.
+Arguments are validated with the tool's pydantic input model (an invalid field
+becomes an ``is_error`` result naming it), the handler runs on a worker thread
+(CPU-bound work never blocks the protocol loop), and ``ToolInputError`` becomes
+an ``is_error`` result naming the field and the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import mcp_types as types
+from pydantic import BaseModel, ValidationError
+
+from ucp.builtins.base import BuiltinServer, BuiltinTool, ToolInputError
+from ucp.downstream.base import Capabilities, DownstreamEvents, ProgressFn
+from ucp.errors import DownstreamTimeoutError
+from ucp.log import get_logger
+
+log = get_logger("ucp.downstream.builtin")
+
+
+def _error_result(field: str, problem: str) -> types.CallToolResult:
+    text = f"Invalid input: {field}: {problem}" if field else f"Invalid input: {problem}"
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=text)],
+        is_error=True,
+        _meta={"ucp/error": {"code": "invalid_input", "field": field, "problem": problem}},
+    )
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN/inf: a tool that produced one has a bug; fail loudly rather than lie."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("non-finite number in tool output")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def tool_definition(tool: BuiltinTool) -> types.Tool:
+    annotations = types.ToolAnnotations(
+        title=tool.title,
+        read_only_hint=tool.annotations.read_only,
+        destructive_hint=tool.annotations.destructive,
+        idempotent_hint=tool.annotations.idempotent,
+        open_world_hint=tool.annotations.open_world,
+    )
+    return types.Tool(
+        name=tool.name,
+        title=tool.title,
+        description=tool.description,
+        input_schema=tool.input_model.model_json_schema(),
+        output_schema=tool.output_model.model_json_schema(mode="serialization"),
+        annotations=annotations,
+        _meta={"ucp/tags": list(tool.tags)} if tool.tags else None,
+    )
+
+
+def run_tool(tool: BuiltinTool, arguments: dict[str, Any]) -> types.CallToolResult:
+    """Validate, run and package one call (synchronous; callers use a worker thread)."""
+    try:
+        model = tool.input_model.model_validate(arguments)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return _error_result(_field_path(tuple(first["loc"])), first["msg"])
+    try:
+        output = tool.handler(model)
+    except ToolInputError as exc:
+        return _error_result(exc.field, exc.problem)
+    if not isinstance(output, BaseModel):
+        raise TypeError(f"built-in tool {tool.name} returned {type(output).__name__}, not a pydantic model")
+    structured = _finite(output.model_dump(mode="json"))
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=json.dumps(structured, ensure_ascii=False, indent=1))],
+        structured_content=structured,
+    )
+
+
+class BuiltinSession:
+    def __init__(self, server: BuiltinServer) -> None:
+        self._server = server
+        self._tools = {t.name: t for t in server.tools}
+        self.capabilities = Capabilities(tools=True)
+        self.closed = anyio.Event()
+        self.server_info = f"ucp-builtin-{server.name}"
+
+    async def list_tools(self) -> list[types.Tool]:
+        return [tool_definition(t) for t in self._server.tools]
+
+    async def list_resources(self) -> list[types.Resource]:
+        return []
+
+    async def list_resource_templates(self) -> list[types.ResourceTemplate]:
+        return []
+
+    async def list_prompts(self) -> list[types.Prompt]:
+        return []
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], *, timeout: float, progress: ProgressFn | None = None
+    ) -> types.CallToolResult:
+        tool = self._tools.get(name)
+        if tool is None:
+            return _error_result("name", f"no built-in tool {name!r} on server {self._server.name!r}")
+        try:
+            with anyio.fail_after(timeout):
+                return await anyio.to_thread.run_sync(run_tool, tool, arguments, abandon_on_cancel=True)
+        except TimeoutError:
+            raise DownstreamTimeoutError(
+                f"built-in tool {name} took longer than {timeout:g} s", server=self._server.name
+            ) from None
+
+    async def read_resource(self, uri: str, *, timeout: float) -> types.ReadResourceResult:
+        raise NotImplementedError
+
+    async def get_prompt(self, name: str, arguments: dict[str, str], *, timeout: float) -> types.GetPromptResult:
+        raise NotImplementedError
+
+    async def complete(
+        self,
+        ref: types.PromptReference | types.ResourceTemplateReference,
+        argument: dict[str, str],
+        context_arguments: dict[str, str] | None,
+        *,
+        timeout: float,
+    ) -> types.CompleteResult:
+        return types.CompleteResult(completion=types.Completion(values=[]))
+
+    async def ping(self, *, timeout: float) -> None:
+        return None
+
+
+class BuiltinTransport:
+    def __init__(self, server: BuiltinServer) -> None:
+        self.server = server
+
+    @property
+    def kind(self) -> str:
+        return "builtin"
+
+    @asynccontextmanager
+    async def connect(self, events: DownstreamEvents) -> AsyncIterator[BuiltinSession]:
+        session = BuiltinSession(self.server)
+        try:
+            yield session
+        finally:
+            session.closed.set()

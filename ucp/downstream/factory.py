@@ -1,0 +1,37 @@
+"""Config -> transport: the one place that knows which adapter serves which wire."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from ucp.builtins.base import BuiltinServer
+from ucp.config.models import HttpServer, ServerConfig, SseServer, StdioServer, UtcpServer
+from ucp.downstream.base import Transport
+from ucp.downstream.builtin import BuiltinTransport
+from ucp.downstream.mcp import McpTransport
+
+
+def make_transport(
+    config: ServerConfig,
+    *,
+    env: Mapping[str, str] | None = None,
+    logs_dir: Path | None = None,
+    utcp_options: Mapping[str, object] | None = None,
+) -> Transport:
+    if isinstance(config, StdioServer):
+        # a stdio server's stderr goes to $UCP_HOME/logs/<server>.stderr.log
+        errlog = logs_dir / f"{config.name}.stderr.log" if logs_dir else None
+        return McpTransport(config, env=env, errlog_path=errlog)
+    if isinstance(config, (HttpServer, SseServer)):
+        return McpTransport(config, env=env)
+    if isinstance(config, UtcpServer):
+        from ucp.downstream.utcp import UtcpTransport  # lazy: utcp imports aiohttp and plugins
+
+        transport: Transport = UtcpTransport(config, env=env, options=dict(utcp_options or {}))
+        return transport
+    raise TypeError(f"no transport for {type(config).__name__}")
+
+
+def builtin_transport(server: BuiltinServer) -> Transport:
+    return BuiltinTransport(server)

@@ -1,0 +1,281 @@
+"""One downstream connection: its lifecycle, restarts, health and concurrency limit.
+
+``Connection.run`` is the one task that owns the connection: it enters the
+transport, fetches every list, serves until the connection drops (or a health
+check fails, or it is stopped) and restarts with exponential backoff and
+jitter. Calls made while the server is down get a ``DownstreamUnavailableError``
+that names the server and its state; the pool turns it into an ``is_error``
+result. Nothing a downstream does can raise out of ``run``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import anyio
+import mcp_types as types
+
+from ucp.config.models import PoolSettings
+from ucp.downstream.base import CallHooks, DownstreamSession, Elicitor, ListKind, Transport
+from ucp.errors import DownstreamBusyError, DownstreamError, DownstreamUnavailableError, UCPError
+from ucp.log import get_logger, log_tracebacks
+from ucp.pool.backoff import backoff_delay
+
+log = get_logger("ucp.pool")
+
+State = Literal["starting", "ready", "restarting", "failed", "stopped"]
+Clock = Callable[[], float]
+
+
+@dataclass
+class Snapshot:
+    """What a server offered at its last successful listing (kept while it is down)."""
+
+    tools: list[types.Tool] = field(default_factory=list)
+    resources: list[types.Resource] = field(default_factory=list)
+    templates: list[types.ResourceTemplate] = field(default_factory=list)
+    prompts: list[types.Prompt] = field(default_factory=list)
+
+
+class Connection:
+    def __init__(
+        self,
+        name: str,
+        transport: Transport,
+        *,
+        settings: PoolSettings,
+        timeout: float,
+        max_concurrency: int,
+        on_change: Callable[[str, set[str]], None],
+        clock: Clock = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.name = name
+        self.transport = transport
+        self.settings = settings
+        self.timeout = timeout
+        self.state: State = "starting"
+        self.snapshot = Snapshot()
+        self.session: DownstreamSession | None = None
+        self.last_error: str | None = None
+        self.restarts = 0
+        self.connected_at: float | None = None
+        self.next_retry_at: float | None = None
+        self.calls = 0
+        self.failures = 0
+        self.server_info = ""
+        self.first_attempt_done = anyio.Event()
+        self.max_concurrency = max_concurrency
+        self._limiter = anyio.Semaphore(max_concurrency)
+        self._on_change = on_change
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._stop = anyio.Event()
+        self._dirty: set[ListKind] = set()
+        self._dirty_event = anyio.Event()
+        self._restart_requested = anyio.Event()
+        self._elicitors: list[Elicitor] = []
+
+    # ------------------------------------------------------------ events from the downstream
+    def list_changed(self, kind: ListKind) -> None:
+        self._dirty.add(kind)
+        self._dirty_event.set()
+
+    def resource_updated(self, uri: str) -> None:
+        self._on_change(self.name, {"resource_updated:" + uri})
+
+    async def elicit(self, params: types.ElicitRequestParams) -> types.ElicitResult:
+        """Forward to the most recent in-flight upstream call that can ask its user; else decline.
+
+        The SDK calls the elicitation callback outside the calling task (contextvars do
+        not reach it), so the connection tracks which upstream calls are in flight.
+        """
+        if not self._elicitors:
+            log.info("downstream_elicitation_declined", server=self.name, reason="no upstream call can ask its user")
+            return types.ElicitResult(action="decline")
+        return await self._elicitors[-1](params)
+
+    # ------------------------------------------------------------ lifecycle
+    @property
+    def healthy(self) -> bool:
+        return self.state == "ready"
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def request_restart(self, reason: str) -> None:
+        if self.state == "ready":
+            log.warning("downstream_restart_requested", server=self.name, reason=reason)
+            self._restart_requested.set()
+
+    async def run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            try:
+                async with self.transport.connect(self) as session:
+                    await self._refresh(session, {"tools", "resources", "prompts"})
+                    self.session = session
+                    self.server_info = session.server_info
+                    self.state = "ready"
+                    self.connected_at = self._clock()
+                    self.last_error = None
+                    self.next_retry_at = None
+                    attempt = 0
+                    log.info("downstream_ready", server=self.name, tools=len(self.snapshot.tools), info=self.server_info)
+                    self.first_attempt_done.set()
+                    self._on_change(self.name, {"state", "tools", "resources", "prompts"})
+                    await self._supervise(session)
+            except Exception as exc:  # a downstream must never take UCP down
+                cause = _unwrap(exc)
+                self.last_error = str(cause) if isinstance(cause, UCPError) else f"{type(cause).__name__}: {cause}"
+                log.warning("downstream_failed", server=self.name, error=self.last_error[:500], attempt=attempt,
+                            exc_info=not isinstance(cause, UCPError) and log_tracebacks())
+            finally:
+                self.session = None
+            self.first_attempt_done.set()
+            if self._stop.is_set():
+                break
+            was_ready = self.state == "ready"
+            self.state = "restarting" if was_ready else "failed"
+            self.restarts += 1
+            self._on_change(self.name, {"state"})
+            delay = backoff_delay(
+                attempt, initial=self.settings.backoff_initial, maximum=self.settings.backoff_max, rng=self._rng
+            )
+            attempt += 1
+            self.next_retry_at = self._clock() + delay
+            log.info("downstream_restart_scheduled", server=self.name, delay_s=round(delay, 3), attempt=attempt)
+            with anyio.move_on_after(delay):
+                await self._stop.wait()
+        self.state = "stopped"
+        self._on_change(self.name, {"state"})
+
+    async def _supervise(self, session: DownstreamSession) -> None:
+        self._restart_requested = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            async def until(event: anyio.Event, reason: str | None) -> None:
+                await event.wait()
+                if reason:
+                    self.last_error = reason
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(until, session.closed, "connection closed by the server")
+            tg.start_soon(until, self._stop, None)
+            tg.start_soon(until, self._restart_requested, "restart requested after a failure")
+            tg.start_soon(self._refresh_loop, session)
+            tg.start_soon(self._health_loop, session)
+        if not self._stop.is_set():
+            log.warning("downstream_disconnected", server=self.name, reason=self.last_error or "connection lost")
+
+    async def _refresh_loop(self, session: DownstreamSession) -> None:
+        while True:
+            await self._dirty_event.wait()
+            self._dirty_event = anyio.Event()
+            kinds, self._dirty = set(self._dirty), set()
+            try:
+                await self._refresh(session, kinds)
+            except DownstreamError as exc:
+                log.warning("downstream_refresh_failed", server=self.name, error=str(exc)[:300])
+                continue
+            self._on_change(self.name, {str(k) for k in kinds})
+
+    async def _health_loop(self, session: DownstreamSession) -> None:
+        misses = 0
+        while True:
+            await anyio.sleep(self.settings.health_interval)
+            try:
+                await session.ping(timeout=min(10.0, self.settings.health_interval))
+                misses = 0
+            except Exception as exc:
+                misses += 1
+                log.warning("downstream_health_check_failed", server=self.name, error=str(exc)[:200], misses=misses)
+                if misses >= 2:
+                    self.last_error = f"health check failed twice: {exc}"
+                    self._restart_requested.set()
+                    return
+
+    async def _refresh(self, session: DownstreamSession, kinds: set[ListKind] | set[str]) -> None:
+        caps = session.capabilities
+        snap = self.snapshot
+        tools, resources, templates, prompts = snap.tools, snap.resources, snap.templates, snap.prompts
+        if "tools" in kinds and caps.tools:
+            tools = await session.list_tools()
+        if "resources" in kinds and caps.resources:
+            resources = await session.list_resources()
+            templates = await _optional(session.list_resource_templates(), [], self.name, "resources/templates/list")
+        if "prompts" in kinds and caps.prompts:
+            prompts = await session.list_prompts()
+        self.snapshot = Snapshot(tools=tools, resources=resources, templates=templates, prompts=prompts)
+
+    # ------------------------------------------------------------ calls
+    def _unavailable(self) -> DownstreamUnavailableError:
+        if self.state == "stopped":
+            detail = "stopped (removed or disabled)"
+        elif self.state in ("restarting", "failed"):
+            wait = max(0.0, (self.next_retry_at or self._clock()) - self._clock())
+            detail = f"{self.state}; next attempt in {wait:.1f} s"
+        else:
+            detail = self.state
+        cause = f"; last error: {self.last_error}" if self.last_error else ""
+        return DownstreamUnavailableError(
+            f"server {self.name!r} is unavailable ({detail}){cause}",
+            server=self.name,
+            state=self.state,
+        )
+
+    async def use(self) -> DownstreamSession:
+        """The live session, or a ``DownstreamUnavailableError`` naming the state."""
+        session = self.session
+        if session is None or self.state != "ready":
+            raise self._unavailable()
+        return session
+
+    async def call_tool(
+        self, tool: str, arguments: dict[str, Any], *, timeout: float | None = None, hooks: CallHooks | None = None
+    ) -> types.CallToolResult:
+        session = await self.use()
+        limit = timeout if timeout is not None else self.timeout
+        try:
+            with anyio.fail_after(min(limit, self.settings.acquire_timeout)):
+                await self._limiter.acquire()
+        except TimeoutError:
+            raise DownstreamBusyError(
+                f"server {self.name!r} has {self.max_concurrency} calls in flight (its max_concurrency); "
+                "try again shortly or raise max_concurrency",
+                server=self.name,
+            ) from None
+        self.calls += 1
+        elicit = hooks.elicit if hooks else None
+        if elicit is not None:
+            self._elicitors.append(elicit)
+        try:
+            return await session.call_tool(tool, arguments, timeout=limit, progress=hooks.progress if hooks else None)
+        except DownstreamUnavailableError:
+            self.failures += 1
+            self.request_restart("connection lost during a call")
+            raise
+        except DownstreamError:
+            self.failures += 1
+            raise
+        finally:
+            if elicit is not None:
+                self._elicitors.remove(elicit)
+            self._limiter.release()
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+async def _optional(coro: Any, default: Any, server: str, what: str) -> Any:
+    try:
+        return await coro
+    except DownstreamError as exc:
+        log.info("downstream_optional_list_failed", server=server, list=what, error=str(exc)[:200])
+        return default

@@ -1,0 +1,237 @@
+"""The connection pool: one ``Connection`` task per downstream, in one task group.
+
+Servers can be added, replaced and removed while UCP runs (registry hot
+reload, self-registered services). Listeners get ``(server, kinds)`` change
+events (``tools``, ``resources``, ``prompts``, ``state``) and rebuild what they
+derive (the catalog, the router index, list_changed upstream).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import anyio
+import mcp_types as types
+from anyio.abc import TaskGroup
+
+from ucp.config.models import PoolSettings
+from ucp.downstream.base import CallHooks, Transport
+from ucp.errors import DownstreamError, DownstreamUnavailableError, UnknownServerError
+from ucp.log import get_logger
+from ucp.pool.connection import Connection
+from ucp.pool.outputs import OutputChecker
+
+log = get_logger("ucp.pool")
+
+Listener = Callable[[str, set[str]], None]
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """What the pool needs to run one server (built by the app from a ServerConfig)."""
+
+    name: str
+    transport: Transport
+    timeout: float = 60.0
+    max_concurrency: int = 8
+    source: str = "registry"
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    name: str
+    kind: str
+    state: str
+    healthy: bool
+    tools: int
+    resources: int
+    prompts: int
+    last_error: str | None
+    restarts: int
+    calls: int
+    failures: int
+    server_info: str
+    source: str
+    uptime_s: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Pool:
+    def __init__(self, settings: PoolSettings | None = None) -> None:
+        self.settings = settings or PoolSettings()
+        self.connections: dict[str, Connection] = {}
+        self.specs: dict[str, ServerSpec] = {}
+        self._listeners: list[Listener] = []
+        self._tg: TaskGroup | None = None
+        self._done: dict[str, anyio.Event] = {}
+        self.outputs = OutputChecker()
+
+    # ------------------------------------------------------------ lifecycle
+    async def __aenter__(self) -> Pool:
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        for conn in self.connections.values():
+            conn.stop()
+        assert self._tg is not None
+        return await self._tg.__aexit__(exc_type, exc, tb)
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _emit(self, server: str, kinds: set[str]) -> None:
+        if "tools" in kinds and server in self.connections:
+            self.outputs.forget_server(server, keep={t.name for t in self.connections[server].snapshot.tools})
+        for listener in list(self._listeners):
+            try:
+                listener(server, kinds)
+            except Exception:  # a listener bug must not kill the connection task
+                log.exception("pool_listener_failed", server=server)
+
+    # ------------------------------------------------------------ membership
+    def add(self, spec: ServerSpec) -> None:
+        if self._tg is None:
+            raise RuntimeError("Pool must be entered before servers are added")
+        if spec.name in self.connections:
+            raise ValueError(f"server {spec.name!r} is already in the pool")
+        conn = Connection(
+            spec.name,
+            spec.transport,
+            settings=self.settings,
+            timeout=spec.timeout,
+            max_concurrency=spec.max_concurrency,
+            on_change=self._emit,
+        )
+        self.connections[spec.name] = conn
+        self.specs[spec.name] = spec
+        done = anyio.Event()
+        self._done[spec.name] = done
+
+        async def runner() -> None:
+            try:
+                await conn.run()
+            finally:
+                done.set()
+
+        self._tg.start_soon(runner, name=f"ucp-downstream-{spec.name}")
+        log.info("pool_server_added", server=spec.name, kind=spec.transport.kind, source=spec.source)
+
+    async def remove(self, name: str) -> None:
+        conn = self.connections.get(name)
+        if conn is None:
+            raise UnknownServerError(f"no server {name!r} in the pool", server=name)
+        conn.stop()
+        with anyio.move_on_after(15):
+            await self._done[name].wait()
+        self.connections.pop(name, None)
+        self.specs.pop(name, None)
+        self._done.pop(name, None)
+        self.outputs.forget_server(name, keep=set())
+        log.info("pool_server_removed", server=name)
+        self._emit(name, {"state", "tools", "resources", "prompts", "removed"})
+
+    async def replace(self, spec: ServerSpec) -> None:
+        if spec.name in self.connections:
+            await self.remove(spec.name)
+        self.add(spec)
+
+    async def wait_initial(self, timeout: float) -> None:
+        """Wait until every server made its first connection attempt (or ``timeout``)."""
+        with anyio.move_on_after(timeout):
+            for conn in list(self.connections.values()):
+                await conn.first_attempt_done.wait()
+
+    # ------------------------------------------------------------ access
+    def get(self, name: str) -> Connection:
+        conn = self.connections.get(name)
+        if conn is None:
+            raise DownstreamUnavailableError(f"server {name!r} is not registered (or was removed)", server=name, state="absent")
+        return conn
+
+    def status(self) -> list[ServerStatus]:
+        now = time.monotonic()
+        out = []
+        for name, conn in sorted(self.connections.items()):
+            snap = conn.snapshot
+            out.append(
+                ServerStatus(
+                    name=name,
+                    kind=conn.transport.kind,
+                    state=conn.state,
+                    healthy=conn.healthy,
+                    tools=len(snap.tools),
+                    resources=len(snap.resources) + len(snap.templates),
+                    prompts=len(snap.prompts),
+                    last_error=conn.last_error,
+                    restarts=conn.restarts,
+                    calls=conn.calls,
+                    failures=conn.failures,
+                    server_info=conn.server_info,
+                    source=self.specs[name].source if name in self.specs else "",
+                    uptime_s=round(now - conn.connected_at, 1) if conn.connected_at and conn.healthy else None,
+                )
+            )
+        return out
+
+    async def call_tool(
+        self,
+        server: str,
+        tool: str,
+        arguments: dict[str, Any],
+        *,
+        timeout: float | None = None,
+        hooks: CallHooks | None = None,
+    ) -> types.CallToolResult:
+        """Call a downstream tool. Raises ``DownstreamError`` subclasses on failure."""
+        conn = self.get(server)
+        result = await conn.call_tool(tool, arguments, timeout=timeout, hooks=hooks)
+        tool_def = next((t for t in conn.snapshot.tools if t.name == tool), None)
+        if tool_def is not None and tool_def.output_schema and not result.is_error:
+            problem = self.outputs.check(server, tool_def, result)
+            if problem is not None:
+                log.warning(
+                    "downstream_output_schema_mismatch",
+                    server=server,
+                    tool=tool,
+                    problem=problem,
+                    action="result passed through; output schema withdrawn from the listing",
+                )
+                self._emit(server, {"tools"})
+        return result
+
+    async def read_resource(self, server: str, uri: str) -> types.ReadResourceResult:
+        conn = self.get(server)
+        session = await conn.use()
+        return await session.read_resource(uri, timeout=conn.timeout)
+
+    async def get_prompt(self, server: str, name: str, arguments: dict[str, str]) -> types.GetPromptResult:
+        conn = self.get(server)
+        session = await conn.use()
+        return await session.get_prompt(name, arguments, timeout=conn.timeout)
+
+    async def complete(
+        self,
+        server: str,
+        ref: types.PromptReference | types.ResourceTemplateReference,
+        argument: dict[str, str],
+        context_arguments: dict[str, str] | None,
+    ) -> types.CompleteResult:
+        conn = self.get(server)
+        session = await conn.use()
+        if not session.capabilities.completions:
+            return types.CompleteResult(completion=types.Completion(values=[]))
+        try:
+            return await session.complete(ref, argument, context_arguments, timeout=conn.timeout)
+        except DownstreamError:
+            return types.CompleteResult(completion=types.Completion(values=[]))

@@ -1,0 +1,47 @@
+"""The router's contract with the session layer.
+
+``Ranker.rank`` answers "which tools for this query, in this session?"; the
+session layer (meta-tools, dynamic working sets, REST search) only sees this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ucp.router.catalog import CatalogEntry
+
+
+@dataclass(frozen=True)
+class RankContext:
+    """What UCP knows about the session besides the query (a gateway never sees the chat)."""
+
+    session_id: str = ""
+    context: str = ""
+    last_called: str | None = None
+    recent_calls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Ranked:
+    entry: CatalogEntry
+    score: float
+    components: dict[str, float] = field(default_factory=dict)
+    explored: bool = False
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """One ranking shown to someone: results, and how it was served."""
+
+    query: str
+    results: tuple[Ranked, ...]
+    mode: str = "bm25"  # which retrievers served: "hybrid", "bm25", "dense"
+    ranking_id: str = ""
+
+
+class Ranker(Protocol):
+    def rank(
+        self, query: str, *, limit: int, server: str | None = None, context: RankContext | None = None,
+        record: bool = True,
+    ) -> Ranking: ...

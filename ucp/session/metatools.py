@@ -1,0 +1,230 @@
+"""UCP's own tools: ``ucp__search_tools``, ``ucp__describe_tool``, ``ucp__call_tool``.
+
+They are stable (the same list in every session), so they work in hosts that
+ignore ``tools/list_changed``: the model searches, reads a schema, and calls
+through them. Results are text for the model plus structured content.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import mcp_types as types
+
+from ucp.downstream.base import CallHooks
+from ucp.errors import InvalidArgumentsError, UnknownToolError
+from ucp.router.base import RankContext, Ranker, Ranking
+from ucp.router.catalog import CatalogEntry
+from ucp.session.service import ToolService, error_result
+from ucp.session.state import HistoryItem, Session
+
+SEARCH = "ucp__search_tools"
+DESCRIBE = "ucp__describe_tool"
+CALL = "ucp__call_tool"
+NAMES = (SEARCH, DESCRIBE, CALL)
+
+_READ_ONLY = types.ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+
+
+def definitions(max_limit: int = 50) -> list[types.Tool]:
+    return [
+        types.Tool(
+            name=SEARCH,
+            title="Search tools",
+            description=(
+                "Find the right tool among every tool UCP can reach. Describe the task in plain words "
+                "(e.g. 'current time in Tokyo', 'open a GitHub issue'). Returns ranked tool names with a "
+                "one-line description and argument signature; then call one with ucp__call_tool "
+                "(use ucp__describe_tool for its full schema)."
+            ),
+            input_schema={
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string", "description": "What you want to do, in plain words."},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": max_limit, "description": "How many results (default 5)."},
+                    "server": {"type": "string", "description": "Only tools of this server."},
+                },
+                "required": ["query"],
+                "additionalProperties": False,
+            },
+            output_schema={
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string"},
+                    "mode": {"type": "string"},
+                    "results": {"type": "array", "items": {"type": "object"}},
+                },
+                "required": ["query", "results"],
+            },
+            annotations=_READ_ONLY,
+        ),
+        types.Tool(
+            name=DESCRIBE,
+            title="Describe a tool",
+            description="The full definition (input schema, output schema, annotations) of a tool found with ucp__search_tools.",
+            input_schema={
+                "type": "object",
+                "properties": {"name": {"type": "string", "description": "Tool name as returned by ucp__search_tools."}},
+                "required": ["name"],
+                "additionalProperties": False,
+            },
+            annotations=_READ_ONLY,
+        ),
+        types.Tool(
+            name=CALL,
+            title="Call a tool",
+            description=(
+                "Call any tool UCP can reach by the name ucp__search_tools returned. Arguments are checked "
+                "against the tool's schema first; an invalid field is named in the error."
+            ),
+            input_schema={
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "description": "Tool name, e.g. time__get_current_time."},
+                    "arguments": {"type": "object", "description": "The tool's arguments.", "additionalProperties": True},
+                },
+                "required": ["name"],
+                "additionalProperties": False,
+            },
+            annotations=types.ToolAnnotations(open_world_hint=True),
+        ),
+    ]
+
+
+def signature(schema: dict[str, Any] | None, max_len: int = 240) -> str:
+    """A compact argument signature: ``timezone: string, format?: "a"|"b"``."""
+    if not schema or not isinstance(schema.get("properties"), dict):
+        return ""
+    required = set(schema.get("required") or [])
+    parts = []
+    for name, prop in schema["properties"].items():
+        kind = "any"
+        if isinstance(prop, dict):
+            if "enum" in prop and isinstance(prop["enum"], list):
+                kind = "|".join(json.dumps(v) for v in prop["enum"][:5]) + ("|…" if len(prop["enum"]) > 5 else "")
+            elif isinstance(prop.get("type"), str):
+                kind = prop["type"]
+                if kind == "array" and isinstance(prop.get("items"), dict) and isinstance(prop["items"].get("type"), str):
+                    kind = f"{prop['items']['type']}[]"
+            elif isinstance(prop.get("type"), list):
+                kind = "|".join(str(t) for t in prop["type"])
+            elif "anyOf" in prop or "oneOf" in prop:
+                kind = "union"
+            elif "$ref" in prop:
+                kind = "object"
+        parts.append(f"{name}{'' if name in required else '?'}: {kind}")
+    text = ", ".join(parts)
+    return text if len(text) <= max_len else text[: max_len - 1] + "…"
+
+
+def one_line(text: str, max_len: int = 160) -> str:
+    line = " ".join((text or "").split())
+    first = line.split(". ")[0]
+    line = first if len(first) >= 40 else line
+    return line if len(line) <= max_len else line[: max_len - 1] + "…"
+
+
+def render_ranking(ranking: Ranking) -> types.CallToolResult:
+    results = []
+    lines = []
+    for i, r in enumerate(ranking.results, 1):
+        e = r.entry
+        sig = signature(e.tool.input_schema)
+        results.append(
+            {
+                "name": e.exposed,
+                "server": e.server,
+                "description": one_line(e.description),
+                "signature": sig,
+                "score": round(r.score, 4),
+            }
+        )
+        lines.append(f"{i}. {e.exposed}({sig}) — {one_line(e.description)} [score {r.score:.3f}]")
+    if not lines:
+        lines = ["No tools matched. Try other words, or drop the server filter."]
+    text = f"Tools for {ranking.query!r}:\n" + "\n".join(lines)
+    if results:
+        text += "\nCall one with ucp__call_tool {\"name\": ..., \"arguments\": {...}}; ucp__describe_tool gives the full schema."
+    structured = {"query": ranking.query, "mode": ranking.mode, "results": results}
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], structured_content=structured)
+
+
+def describe(entry: CatalogEntry) -> types.CallToolResult:
+    tool = entry.exposed_tool()
+    data: dict[str, Any] = {
+        "name": entry.exposed,
+        "server": entry.server,
+        "description": entry.description,
+        "input_schema": tool.input_schema,
+    }
+    if tool.output_schema:
+        data["output_schema"] = tool.output_schema
+    if tool.annotations:
+        data["annotations"] = tool.annotations.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=json.dumps(data, indent=1, ensure_ascii=False))],
+        structured_content=data,
+    )
+
+
+class MetaTools:
+    """Handlers of the meta-tools for one gateway."""
+
+    def __init__(self, service: ToolService, ranker: Ranker, default_limit: int = 5, max_limit: int = 50) -> None:
+        self.service = service
+        self.ranker = ranker
+        self.default_limit = default_limit
+        self.max_limit = max_limit
+
+    def context_for(self, session: Session) -> RankContext:
+        calls = tuple(i.tool for i in session.history if i.kind == "call" and i.tool)[-5:]
+        return RankContext(
+            session_id=session.id, context=session.context_text(), last_called=session.last_called, recent_calls=calls
+        )
+
+    def search(self, session: Session, arguments: dict[str, Any]) -> tuple[types.CallToolResult, Ranking | None]:
+        query = arguments.get("query")
+        if not isinstance(query, str) or not query.strip():
+            return error_result("ucp__search_tools needs a non-empty 'query' string.", "invalid_arguments", field="query"), None
+        limit = arguments.get("limit", self.default_limit)
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= self.max_limit:
+            return error_result(f"'limit' must be an integer from 1 to {self.max_limit}.", "invalid_arguments", field="limit"), None
+        server = arguments.get("server")
+        if server is not None and not isinstance(server, str):
+            return error_result("'server' must be a string.", "invalid_arguments", field="server"), None
+        query = query.strip()[:2000]
+        ranking = self.ranker.rank(query, limit=limit, server=server or None, context=self.context_for(session))
+        session.record(
+            HistoryItem(kind="search", at=time.time(), text=query, results=tuple(r.entry.exposed for r in ranking.results))
+        )
+        return render_ranking(ranking), ranking
+
+    def describe(self, session: Session, arguments: dict[str, Any]) -> types.CallToolResult:
+        name = arguments.get("name")
+        if not isinstance(name, str) or not name:
+            return error_result("ucp__describe_tool needs a 'name'.", "invalid_arguments", field="name")
+        try:
+            entry = self.service.resolve(name)
+        except UnknownToolError as exc:
+            return error_result(exc.message, exc.code, suggestions=exc.details.get("suggestions", []))
+        session.record(HistoryItem(kind="describe", at=time.time(), tool=entry.exposed))
+        return describe(entry)
+
+    async def call(
+        self, session: Session, arguments: dict[str, Any], hooks: CallHooks | None
+    ) -> tuple[types.CallToolResult, CatalogEntry | None]:
+        name = arguments.get("name")
+        if not isinstance(name, str) or not name:
+            return error_result("ucp__call_tool needs the 'name' of a tool.", "invalid_arguments", field="name"), None
+        if name in NAMES:
+            return error_result("ucp__call_tool calls downstream tools, not UCP's own.", "invalid_arguments", field="name"), None
+        args = arguments.get("arguments") or {}
+        try:
+            result = await self.service.call(session, name, args, hooks=hooks, validate=True)
+        except UnknownToolError as exc:
+            return error_result(exc.message, exc.code, suggestions=exc.details.get("suggestions", [])), None
+        except InvalidArgumentsError as exc:
+            return error_result(exc.message, exc.code, field=exc.details.get("field", "")), None
+        return result, self.service.catalog.resolve(name)

@@ -1,0 +1,39 @@
+"""Token cost of what UCP lists.
+
+Counted as ``ceil(characters / 4)`` of the compact JSON a host receives for the
+``tools`` array — the usual rule of thumb for English text and JSON under BPE
+tokenisers (OpenAI documents "about 4 characters per token"). It is an estimate:
+real tokenisers differ by model, and schemas full of punctuation cost a little
+more. Used for the dynamic working-set budget and the token-cost report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import mcp_types as types
+
+CHARS_PER_TOKEN = 4
+
+
+def tool_json(tool: types.Tool) -> str:
+    return json.dumps(
+        tool.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":"), ensure_ascii=False
+    )
+
+
+def approx_tokens(text: str) -> int:
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def tool_tokens(tool: types.Tool) -> int:
+    return approx_tokens(tool_json(tool))
+
+
+def list_tokens(tools: Iterable[types.Tool]) -> int:
+    """Tokens of a whole ``tools/list`` result payload."""
+    payload: dict[str, Any] = {"tools": [json.loads(tool_json(t)) for t in tools]}
+    return approx_tokens(json.dumps(payload, separators=(",", ":"), ensure_ascii=False))
