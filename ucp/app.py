@@ -22,12 +22,14 @@ from ucp.config.loader import LoadedConfig, read_config_file
 from ucp.config.models import Config, ExposureMode, ServerConfig
 from ucp.config.paths import Paths
 from ucp.downstream.factory import builtin_transport, make_transport
+from ucp.downstream.prespawn import Prespawned
 from ucp.errors import ConfigError
 from ucp.log import get_logger
 from ucp.pool.directory import Directory
 from ucp.pool.pool import Pool, ServerSpec
 from ucp.router.catalog import Catalog, CatalogChange
 from ucp.router.router import Router
+from ucp.services import ServiceRegistry
 from ucp.session.exposure import Exposure, choose_mode, make_exposure
 from ucp.session.manager import SessionManager
 from ucp.session.metatools import MetaTools
@@ -51,12 +53,14 @@ class Gateway:
         env: Mapping[str, str] | None = None,
         watch_config: bool = False,
         dense: bool | None = None,
+        prespawned: Mapping[str, Prespawned] | None = None,
     ) -> None:
         self.config = config
         self.paths = paths
         self.config_path = config_path
         self.env = env if env is not None else os.environ
         self.watch_config = watch_config
+        self._prespawned = dict(prespawned or {})
         self.pool = Pool(config.pool)
         self.catalog = Catalog()
         self.directory = Directory()
@@ -78,6 +82,7 @@ class Gateway:
         self._config_mtime: float | None = None
         self.pool.subscribe(self._on_pool_change)
         self.catalog.subscribe(self._on_catalog_change)
+        self.services = ServiceRegistry(self)  # self-registered services ($UCP_HOME/services.json)
 
     # ------------------------------------------------------------ construction helpers
     @classmethod
@@ -111,6 +116,7 @@ class Gateway:
             utcp_options={"allow_private": self.config.http.allow_private_networks,
                           "allow_loopback": self.config.http.allow_loopback_fetch,
                           "max_bytes": self.config.http.max_response_bytes},
+            prespawned=self._prespawned.pop(server.name, None),
         )
         return ServerSpec(
             name=server.name,
@@ -126,13 +132,13 @@ class Gateway:
         await self._tg.__aenter__()
         await self.pool.__aenter__()
         if self.config.builtins:
-            from ucp.builtins.cloud import SERVER as CLOUD  # the cloud tools' heavy imports stay lazy inside
-
-            self.pool.add(ServerSpec(name=CLOUD.name, transport=builtin_transport(CLOUD), timeout=120, max_concurrency=2,
-                                     source="builtin"))
+            # imported on a worker thread at first connect, in parallel with the other servers' start
+            self.pool.add(ServerSpec(name="cloud", transport=builtin_transport("ucp.builtins.cloud:SERVER"),
+                                     timeout=120, max_concurrency=2, source="builtin"))
         for server in self.config.servers.values():
             if server.enabled:
                 self.pool.add(self._spec(server))
+        self.services.load()
         self._tg.start_soon(self._notify_loop)
         self.router.start(self._tg)
         if self.watch_config and self.config_path is not None:
@@ -144,6 +150,11 @@ class Gateway:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool | None:
         assert self._tg is not None
+        for leftover in self._prespawned.values():  # pre-spawned but never adopted (e.g. disabled)
+            leftover.process.kill()
+            if leftover.errlog is not None:
+                leftover.errlog.close()
+        self._prespawned.clear()
         try:
             await self.pool.__aexit__(exc_type, exc, tb)
         finally:

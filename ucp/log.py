@@ -20,6 +20,7 @@ _SECRET_KEY = re.compile(r"(authorization|token|secret|password|api[_-]?key|cook
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I)
 _configured = False
 _level = logging.INFO
+_factory: _TeeLoggerFactory | None = None
 
 
 def _mask(value: Any) -> Any:
@@ -43,12 +44,15 @@ def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMap
 def configure(level: str = "info", *, stream: TextIO | None = None, json: bool = True,
               log_file: Path | None = None) -> None:
     """Configure structlog and the stdlib root logger. Idempotent; the last call wins."""
-    global _configured, _level
+    global _configured, _level, _factory
     out = stream if stream is not None else sys.stderr
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
     _level = numeric
+    if _factory is not None:
+        _factory.close()
+    _factory = _TeeLoggerFactory(out, log_file)
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[
@@ -60,7 +64,7 @@ def configure(level: str = "info", *, stream: TextIO | None = None, json: bool =
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=_TeeLoggerFactory(out, log_file),
+        logger_factory=_factory,
         cache_logger_on_first_use=False,
     )
     # Third-party libraries log through stdlib logging: route them to stderr too, quieter.
@@ -75,20 +79,32 @@ def configure(level: str = "info", *, stream: TextIO | None = None, json: bool =
 
 
 class _TeeLoggerFactory:
-    """Writes each line to the stream and, when configured, appends it to a log file."""
+    """Writes each line to the stream and, when configured, appends it to a log file
+    (opened once, line-buffered)."""
 
     def __init__(self, stream: TextIO, log_file: Path | None) -> None:
         self._stream = stream
-        self._log_file = log_file
+        self._file: TextIO | None = None
+        if log_file is not None:
+            try:
+                log_file.parent.mkdir(parents=True, exist_ok=True)
+                self._file = log_file.open("a", encoding="utf-8", buffering=1)
+            except OSError:
+                self._file = None
 
     def __call__(self, *args: Any) -> _TeeLogger:
-        return _TeeLogger(self._stream, self._log_file)
+        return _TeeLogger(self._stream, self._file)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 class _TeeLogger:
-    def __init__(self, stream: TextIO, log_file: Path | None) -> None:
+    def __init__(self, stream: TextIO, file: TextIO | None) -> None:
         self._stream = stream
-        self._log_file = log_file
+        self._file = file
 
     def msg(self, message: str) -> None:
         try:
@@ -96,11 +112,10 @@ class _TeeLogger:
             self._stream.flush()
         except (ValueError, OSError):  # stream closed at shutdown
             pass
-        if self._log_file is not None:
+        if self._file is not None:
             try:
-                with self._log_file.open("a", encoding="utf-8") as fh:
-                    fh.write(message + "\n")
-            except OSError:
+                self._file.write(message + "\n")
+            except (ValueError, OSError):
                 pass
 
     log = debug = info = warning = warn = error = critical = exception = fatal = msg

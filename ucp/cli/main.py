@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 import ucp
+from ucp.cli import doctor, install, registry, tools
+from ucp.cli.bench import app as bench_app
 from ucp.cli.serve import serve
 
 app = typer.Typer(
@@ -30,6 +32,11 @@ def root(
 
 
 app.command("serve")(serve)
+app.add_typer(bench_app, name="bench")
+app.add_typer(registry.app, name="registry")
+app.add_typer(tools.app, name="tools")
+app.command("install")(install.install)
+app.command("doctor")(doctor.doctor)
 
 
 def main() -> None:

@@ -10,7 +10,6 @@ import anyio
 import typer
 
 from ucp import log as ucp_log
-from ucp.app import Gateway
 from ucp.cli.common import fail, fail_error, load
 from ucp.errors import UCPError
 
@@ -66,9 +65,15 @@ def serve(
             fail_error(exc)
 
     async def main() -> None:
+        # Spawn stdio servers first: they start while UCP imports the MCP SDK (cold start).
+        from ucp.downstream.prespawn import prespawn
+
+        early = await prespawn(cfg.servers, logs_dir=paths.logs_dir)
+        from ucp.app import Gateway
+
         async with Gateway(
             cfg, paths, config_path=loaded.path, watch_config=True,
-            dense=False if no_dense else None,
+            dense=False if no_dense else None, prespawned=early,
         ) as gateway:
             if use_http:
                 from ucp.frontend.run import serve_http

@@ -10,6 +10,7 @@ an ``is_error`` result naming the field and the problem.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 from collections.abc import AsyncIterator
@@ -149,16 +150,33 @@ class BuiltinSession:
 
 
 class BuiltinTransport:
-    def __init__(self, server: BuiltinServer) -> None:
-        self.server = server
+    """Serves a ``BuiltinServer``, given directly or as ``"module:attribute"`` to import on a
+    worker thread at first connect (the cloud tools' imports stay off the cold-start path)."""
+
+    def __init__(self, server: BuiltinServer | str) -> None:
+        self._target = server
 
     @property
     def kind(self) -> str:
         return "builtin"
 
+    async def _load(self) -> BuiltinServer:
+        if isinstance(self._target, BuiltinServer):
+            return self._target
+        module, _, attr = self._target.partition(":")
+
+        def load() -> BuiltinServer:
+            server = getattr(importlib.import_module(module), attr)
+            if not isinstance(server, BuiltinServer):
+                raise TypeError(f"{self._target} is not a BuiltinServer")
+            return server
+
+        self._target = await anyio.to_thread.run_sync(load)
+        return self._target
+
     @asynccontextmanager
     async def connect(self, events: DownstreamEvents) -> AsyncIterator[BuiltinSession]:
-        session = BuiltinSession(self.server)
+        session = BuiltinSession(await self._load())
         try:
             yield session
         finally:

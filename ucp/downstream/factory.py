@@ -10,6 +10,7 @@ from ucp.config.models import HttpServer, ServerConfig, SseServer, StdioServer, 
 from ucp.downstream.base import Transport
 from ucp.downstream.builtin import BuiltinTransport
 from ucp.downstream.mcp import McpTransport
+from ucp.downstream.prespawn import Prespawned
 
 
 def make_transport(
@@ -18,11 +19,12 @@ def make_transport(
     env: Mapping[str, str] | None = None,
     logs_dir: Path | None = None,
     utcp_options: Mapping[str, object] | None = None,
+    prespawned: Prespawned | None = None,
 ) -> Transport:
     if isinstance(config, StdioServer):
         # a stdio server's stderr goes to $UCP_HOME/logs/<server>.stderr.log
         errlog = logs_dir / f"{config.name}.stderr.log" if logs_dir else None
-        return McpTransport(config, env=env, errlog_path=errlog)
+        return McpTransport(config, env=env, errlog_path=errlog, prespawned=prespawned)
     if isinstance(config, (HttpServer, SseServer)):
         return McpTransport(config, env=env)
     if isinstance(config, UtcpServer):
@@ -33,5 +35,5 @@ def make_transport(
     raise TypeError(f"no transport for {type(config).__name__}")
 
 
-def builtin_transport(server: BuiltinServer) -> Transport:
+def builtin_transport(server: BuiltinServer | str) -> Transport:
     return BuiltinTransport(server)

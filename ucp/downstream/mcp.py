@@ -35,7 +35,9 @@ import ucp
 from ucp.config.loader import expand_env
 from ucp.config.models import HttpServer, SseServer, StdioServer
 from ucp.downstream.base import Capabilities, DownstreamEvents, ProgressFn
+from ucp.downstream.prespawn import Prespawned
 from ucp.downstream.repair import repair_result
+from ucp.downstream.stdio import adopted_stdio
 from ucp.errors import (
     DownstreamError,
     DownstreamProtocolError,
@@ -219,8 +221,10 @@ class McpTransport:
         *,
         env: Mapping[str, str] | None = None,
         errlog_path: Path | None = None,
+        prespawned: Prespawned | None = None,
     ) -> None:
         self.config = config
+        self._prespawned = prespawned
         self._env = env
         self._errlog_path = errlog_path
         self._errlog: IO[str] | None = None
@@ -270,9 +274,14 @@ class McpTransport:
                 await anyio.lowlevel.checkpoint()
 
         closed = anyio.Event()
-        self._errlog = _open_log(self._errlog_path) if isinstance(self.config, StdioServer) else None
+        adopted, self._prespawned = self._prespawned, None  # a pre-spawned process serves the first connect only
+        if adopted is not None and adopted.process.returncode is not None:
+            if adopted.errlog is not None:
+                adopted.errlog.close()
+            adopted = None
+        self._errlog = _open_log(self._errlog_path) if isinstance(self.config, StdioServer) and not adopted else None
         try:
-            transport = self._open_transport()
+            transport = adopted_stdio(adopted) if adopted is not None else self._open_transport()
         except Exception as exc:
             if self._errlog is not None:
                 self._errlog.close()

@@ -41,7 +41,9 @@ class Ranking:
 
 
 class Ranker(Protocol):
-    def rank(
+    """Ranks run on a worker thread (query encoding must never block the protocol loop)."""
+
+    async def rank(
         self, query: str, *, limit: int, server: str | None = None, context: RankContext | None = None,
         record: bool = True,
     ) -> Ranking: ...

@@ -43,7 +43,7 @@ class Router:
     def on_catalog_change(self, change: CatalogChange) -> None:
         return None
 
-    def rank(
+    async def rank(
         self, query: str, *, limit: int, server: str | None = None, context: RankContext | None = None,
         record: bool = True,
     ) -> Ranking:

@@ -103,7 +103,7 @@ class SearchExposure:
         self, session: Session, name: str, arguments: dict[str, Any], hooks: CallHooks | None
     ) -> types.CallToolResult:
         if name == metatools.SEARCH:
-            result, _ranking = self.meta.search(session, arguments)
+            result, _ranking = await self.meta.search(session, arguments)
             return result
         if name == metatools.DESCRIBE:
             return self.meta.describe(session, arguments)
@@ -143,7 +143,7 @@ class DynamicExposure(SearchExposure):
         ws = self.working_set(session)
         changed = False
         if name == metatools.SEARCH:
-            result, ranking = self.meta.search(session, arguments)
+            result, ranking = await self.meta.search(session, arguments)
             if ranking is not None:
                 changed = ws.add_hits(
                     (r.entry.exposed, tool_tokens(r.entry.exposed_tool()), r.score) for r in ranking.results

@@ -184,7 +184,7 @@ class MetaTools:
             session_id=session.id, context=session.context_text(), last_called=session.last_called, recent_calls=calls
         )
 
-    def search(self, session: Session, arguments: dict[str, Any]) -> tuple[types.CallToolResult, Ranking | None]:
+    async def search(self, session: Session, arguments: dict[str, Any]) -> tuple[types.CallToolResult, Ranking | None]:
         query = arguments.get("query")
         if not isinstance(query, str) or not query.strip():
             return error_result("ucp__search_tools needs a non-empty 'query' string.", "invalid_arguments", field="query"), None
@@ -195,7 +195,7 @@ class MetaTools:
         if server is not None and not isinstance(server, str):
             return error_result("'server' must be a string.", "invalid_arguments", field="server"), None
         query = query.strip()[:2000]
-        ranking = self.ranker.rank(query, limit=limit, server=server or None, context=self.context_for(session))
+        ranking = await self.ranker.rank(query, limit=limit, server=server or None, context=self.context_for(session))
         session.record(
             HistoryItem(kind="search", at=time.time(), text=query, results=tuple(r.entry.exposed for r in ranking.results))
         )

@@ -37,3 +37,26 @@ def list_tokens(tools: Iterable[types.Tool]) -> int:
     """Tokens of a whole ``tools/list`` result payload."""
     payload: dict[str, Any] = {"tools": [json.loads(tool_json(t)) for t in tools]}
     return approx_tokens(json.dumps(payload, separators=(",", ":"), ensure_ascii=False))
+
+
+def mode_costs(
+    all_tools: list[types.Tool],
+    meta_tools: list[types.Tool],
+    pinned: list[types.Tool],
+    *,
+    dynamic_max_tools: int,
+    dynamic_token_budget: int,
+) -> dict[str, int]:
+    """Tokens of the ``tools/list`` payload in each exposure mode.
+
+    ``dynamic`` is its worst case: a full working set (the ``dynamic_max_tools`` largest tools,
+    capped by the token budget) on top of the search-mode list.
+    """
+    search = list_tokens([*meta_tools, *pinned])
+    sizes = sorted((tool_tokens(t) for t in all_tools), reverse=True)[:dynamic_max_tools]
+    working = 0
+    for size in sizes:
+        if working + size > dynamic_token_budget:
+            break
+        working += size
+    return {"full": list_tokens(all_tools), "search": search, "dynamic": search + working}

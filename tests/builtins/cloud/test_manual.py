@@ -1,0 +1,34 @@
+"""The UTCP manual in manuals/ is generated from the tool definitions and must not be stale."""
+
+from __future__ import annotations
+
+import pytest
+
+from ucp.builtins.cloud import SERVER
+from ucp.builtins.cloud.manual import MANUAL_PATH, generate_manual, render
+
+
+def test_manual_file_is_up_to_date() -> None:
+    assert MANUAL_PATH.is_file(), "run `python -m ucp.builtins.cloud.manual`"
+    fresh = render(generate_manual())
+    if MANUAL_PATH.read_text(encoding="utf-8") != fresh:
+        pytest.fail("manuals/cloud.utcp.json is stale: run `python -m ucp.builtins.cloud.manual`", pytrace=False)
+
+
+def test_manual_content() -> None:
+    manual = generate_manual("http://example.test:9")
+    names = [t["name"] for t in manual["tools"]]
+    assert names == sorted(f"cloud__{t.name}" for t in SERVER.tools)
+    first = manual["tools"][0]
+    assert first["tool_call_template"]["url"].startswith("http://example.test:9/utcp/tools/cloud__")
+    by_name = {t["name"]: t for t in manual["tools"]}
+    rs = by_name["cloud__rightsize_vm"]
+    assert rs["inputs"]["properties"]["body"]["required"] == ["current_instance_type", "cpu"]
+    assert "method" in rs["outputs"]["properties"]
+
+
+def test_manual_is_valid_utcp() -> None:
+    from utcp.data.utcp_manual import UtcpManualSerializer
+
+    manual = UtcpManualSerializer().validate_dict(generate_manual())
+    assert len(manual.tools) == len(SERVER.tools)

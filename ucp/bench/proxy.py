@@ -1,0 +1,283 @@
+"""Proxy overhead, cold start and memory: UCP vs direct vs a peer proxy (FastMCP), one run.
+
+- Overhead: ``tools/call`` latency of a trivial tool (``echo``) direct to the server, through UCP,
+  and through FastMCP's proxy, over stdio and streamable HTTP. All clients stay connected and the
+  rounds interleave (direct, ucp, peer, then again), so machine noise hits every variant alike;
+  figures are reported as ratios to direct measured in the same run.
+- Cold start: process spawn to the first ``tools/list`` answer, with the time server registered.
+- Memory: resident set of the proxy process with 5 downstream servers connected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+PY = sys.executable
+
+
+def _bin(name: str) -> str:
+    candidate = Path(PY).parent / name
+    return str(candidate) if candidate.exists() else (shutil.which(name) or name)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+@dataclass
+class Variant:
+    label: str
+    tool: str
+    open: Callable[[], Any]
+
+
+def _ucp_env(home: Path) -> dict[str, str]:
+    return {**os.environ, "UCP_HOME": str(home), "UCP_CONFIG": str(home / "ucp.toml"), "UCP_LOG_LEVEL": "warning"}
+
+
+def _write_toml(home: Path, servers: dict[str, dict[str, Any]], builtins: bool = False) -> None:
+    import tomli_w
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "ucp.toml").write_text(tomli_w.dumps({"builtins": builtins, "servers": servers}))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited ({proc.returncode}) before listening on {port}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"port {port} not open after {timeout} s")
+
+
+@asynccontextmanager
+async def _processes() -> AsyncIterator[list[subprocess.Popen[bytes]]]:
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        yield procs
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def _spawn(procs: list[subprocess.Popen[bytes]], cmd: list[str], port: int, env: dict[str, str] | None = None) -> None:
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(proc)
+    _wait_port(port, proc)
+
+
+async def _time_calls(client: Client, tool: str, calls: int) -> list[float]:
+    out = []
+    for i in range(calls):
+        t0 = time.perf_counter()
+        result = await client.call_tool(tool, {"text": f"ping {i}"})
+        out.append((time.perf_counter() - t0) * 1000)
+        if result.is_error:
+            raise RuntimeError(f"{tool} failed: {result.content}")
+    return out
+
+
+async def _overhead(variants: list[Variant], calls: int, rounds: int, warmup: int = 20) -> dict[str, dict[str, float]]:
+    samples: dict[str, list[float]] = {v.label: [] for v in variants}
+    async with AsyncExitStack() as stack:
+        clients = {}
+        for v in variants:
+            clients[v.label] = await stack.enter_async_context(v.open())
+        for v in variants:
+            await _time_calls(clients[v.label], v.tool, warmup)
+        for r in range(rounds):
+            order = variants[r % len(variants):] + variants[: r % len(variants)]
+            for v in order:
+                samples[v.label] += await _time_calls(clients[v.label], v.tool, calls)
+    return {
+        label: {"p50_ms": percentile(s, 0.5), "p99_ms": percentile(s, 0.99), "mean_ms": statistics.fmean(s), "n": len(s)}
+        for label, s in samples.items()
+    }
+
+
+def _peer_available() -> bool:
+    try:
+        import fastmcp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+async def stdio_overhead(calls: int, rounds: int, work: Path) -> dict[str, dict[str, float]]:
+    echo = {"command": PY, "args": ["-m", "ucp.bench.echo_server"]}
+    home = work / "stdio-home"
+    _write_toml(home, {"echo": echo})
+    variants = [
+        Variant("direct", "echo", lambda: Client(StdioServerParameters(command=PY, args=echo["args"]))),
+        Variant("ucp", "echo__echo", lambda: Client(StdioServerParameters(
+            command=_bin("ucp"), args=["serve", "--no-dense"], env=_ucp_env(home)), read_timeout_seconds=60)),
+    ]
+    if _peer_available():
+        peer_cfg = json.dumps({"mcpServers": {"echo": echo}})
+        variants.append(Variant("fastmcp", "echo", lambda: Client(StdioServerParameters(
+            command=PY, args=["-m", "ucp.bench.peer_proxy", peer_cfg]), read_timeout_seconds=60)))
+    return await _overhead(variants, calls, rounds)
+
+
+async def http_overhead(calls: int, rounds: int, work: Path) -> dict[str, dict[str, float]]:
+    async with _processes() as procs:
+        p_echo, p_ucp, p_peer = _free_port(), _free_port(), _free_port()
+        _spawn(procs, [PY, "-m", "ucp.bench.echo_server", "http", str(p_echo)], p_echo)
+        echo_url = f"http://127.0.0.1:{p_echo}/mcp"
+        home = work / "http-home"
+        _write_toml(home, {"echo": {"type": "http", "url": echo_url}})
+        _spawn(procs, [_bin("ucp"), "serve", "--transport", "http", "--port", str(p_ucp), "--no-dense"], p_ucp, _ucp_env(home))
+        variants = [
+            Variant("direct", "echo", lambda: Client(echo_url)),
+            Variant("ucp", "echo__echo", lambda: Client(f"http://127.0.0.1:{p_ucp}/mcp")),
+        ]
+        if _peer_available():
+            cfg = json.dumps({"mcpServers": {"echo": {"url": echo_url, "transport": "http"}}})
+            _spawn(procs, [PY, "-m", "ucp.bench.peer_proxy", cfg, "http", str(p_peer)], p_peer)
+            variants.append(Variant("fastmcp", "echo", lambda: Client(f"http://127.0.0.1:{p_peer}/mcp")))
+        return await _overhead(variants, calls, rounds)
+
+
+async def cold_start(repeats: int, work: Path) -> dict[str, dict[str, float]]:
+    """Spawn to first tools/list answer (median of ``repeats``), time server registered."""
+    time_srv = {"command": PY, "args": ["-m", "mcp_server_time"]}
+    home = work / "start-home"
+    _write_toml(home, {"time": time_srv}, builtins=True)
+    targets: dict[str, StdioServerParameters] = {
+        "direct": StdioServerParameters(command=PY, args=["-m", "mcp_server_time"]),
+        "ucp": StdioServerParameters(command=_bin("ucp"), args=["serve"], env=_ucp_env(home)),
+    }
+    if _peer_available():
+        targets["fastmcp"] = StdioServerParameters(
+            command=PY, args=["-m", "ucp.bench.peer_proxy", json.dumps({"mcpServers": {"time": time_srv}})])
+    out: dict[str, dict[str, float]] = {}
+    for label, params in targets.items():
+        times, counts = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            async with Client(params, read_timeout_seconds=60) as client:
+                tools = await client.list_tools()
+                times.append(time.perf_counter() - t0)
+                counts.append(len(tools.tools))
+        out[label] = {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
+                      "tools": float(statistics.median(counts))}
+    return out
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def five_servers(node_bin: Path | None) -> dict[str, dict[str, Any]]:
+    servers: dict[str, dict[str, Any]] = {
+        "time": {"command": PY, "args": ["-m", "mcp_server_time"]},
+        "git": {"command": _bin("mcp-server-git")},
+        "echo": {"command": PY, "args": ["-m", "ucp.bench.echo_server"]},
+    }
+    if node_bin is not None and (node_bin / "mcp-server-everything").exists():
+        servers["everything"] = {"command": str(node_bin / "mcp-server-everything"), "args": ["stdio"]}
+        servers["memory"] = {"command": str(node_bin / "mcp-server-memory")}
+    else:
+        servers["fetch"] = {"command": _bin("mcp-server-fetch")}
+        servers["echo2"] = {"command": PY, "args": ["-m", "ucp.bench.echo_server"]}
+    return servers
+
+
+async def memory(work: Path, node_bin: Path | None) -> dict[str, dict[str, float]]:
+    servers = five_servers(node_bin)
+    out: dict[str, dict[str, float]] = {}
+    async with _processes() as procs:
+        for label, extra in (("ucp (BM25 only)", ["--no-dense"]), ("ucp (dense model loaded)", [])):
+            home = work / f"mem-{len(procs)}"
+            _write_toml(home, servers, builtins=True)
+            port = _free_port()
+            _spawn(procs, [_bin("ucp"), "serve", "--transport", "http", "--port", str(port), *extra], port, _ucp_env(home))
+            async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+                with anyio.fail_after(120):
+                    while len((await client.list_tools()).tools) < 10:
+                        await anyio.sleep(0.2)
+                if not extra:  # wait for the embedding model to be loaded and the index built
+                    import httpx2
+
+                    async with httpx2.AsyncClient() as http:
+                        with anyio.fail_after(180):
+                            while not (await http.get(f"http://127.0.0.1:{port}/healthz")).json().get("dense_ready"):
+                                await anyio.sleep(0.5)
+                tools = len((await client.list_tools()).tools)
+            out[label] = {"rss_mb": _rss_mb(procs[-1].pid), "servers": float(len(servers)), "tools": float(tools)}
+        if _peer_available():
+            port = _free_port()
+            _spawn(procs, [PY, "-m", "ucp.bench.peer_proxy", json.dumps({"mcpServers": servers}), "http", str(port)], port)
+            async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+                tools = len((await client.list_tools()).tools)
+            out["fastmcp"] = {"rss_mb": _rss_mb(procs[-1].pid), "servers": float(len(servers)), "tools": float(tools)}
+    return out
+
+
+def run_proxy_bench(*, calls: int = 200, rounds: int = 3, start_repeats: int = 5, node_bin: Path | None = None,
+                    parts: tuple[str, ...] = ("stdio", "http", "startup", "memory")) -> dict[str, Any]:
+    async def main() -> dict[str, Any]:
+        with tempfile.TemporaryDirectory(prefix="ucp-bench-") as tmp:
+            work = Path(tmp)
+            result: dict[str, Any] = {"machine": machine()}
+            if "stdio" in parts:
+                result["stdio"] = await stdio_overhead(calls, rounds, work)
+            if "http" in parts:
+                result["http"] = await http_overhead(calls, rounds, work)
+            if "startup" in parts:
+                result["startup"] = await cold_start(start_repeats, work)
+            if "memory" in parts:
+                result["memory"] = await memory(work, node_bin)
+            return result
+
+    return anyio.run(main)
+
+
+def machine() -> dict[str, Any]:
+    import platform
+
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "date": time.strftime("%Y-%m-%d")}
