@@ -38,6 +38,8 @@ from ucp.session.state import Session
 
 log = get_logger("ucp.app")
 
+CLOUD_LISTING = Path(__file__).parent / "builtins" / "cloud" / "tools.json"
+
 
 def _fingerprint(server: ServerConfig) -> str:
     return hashlib.sha256(json.dumps(server.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
@@ -132,9 +134,10 @@ class Gateway:
         await self._tg.__aenter__()
         await self.pool.__aenter__()
         if self.config.builtins:
-            # imported on a worker thread at first connect, in parallel with the other servers' start
-            self.pool.add(ServerSpec(name="cloud", transport=builtin_transport("ucp.builtins.cloud:SERVER"),
-                                     timeout=120, max_concurrency=2, source="builtin"))
+            # listed from the generated tools.json; the tools' code is imported at the first call
+            self.pool.add(ServerSpec(name="cloud", transport=builtin_transport(
+                "ucp.builtins.cloud:SERVER", name="cloud", listing=CLOUD_LISTING),
+                timeout=120, max_concurrency=2, source="builtin"))
         for server in self.config.servers.values():
             if server.enabled:
                 self.pool.add(self._spec(server))

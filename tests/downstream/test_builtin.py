@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from ucp.builtins.base import Annotations, BuiltinServer, BuiltinTool, ToolInputError
-from ucp.downstream.builtin import BuiltinSession, run_tool, tool_definition
+from ucp.downstream.builtin import BuiltinTransport, run_tool, tool_definition
 
 pytestmark = pytest.mark.anyio
 
@@ -55,10 +57,39 @@ def test_non_finite_output_is_a_bug_not_a_value() -> None:
         run_tool(inf_tool, {"values": [1]})
 
 
+class _Events:
+    def list_changed(self, kind: str) -> None: ...
+
+    def resource_updated(self, uri: str) -> None: ...
+
+    async def elicit(self, params: object) -> object: ...
+
+
 async def test_session_runs_on_a_worker_thread() -> None:
-    session = BuiltinSession(SERVER)
-    assert [t.name for t in await session.list_tools()] == ["sum"]
-    result = await session.call_tool("sum", {"values": [2, 2]}, timeout=5)
-    assert result.structured_content == {"total": 4}
-    missing = await session.call_tool("nope", {}, timeout=5)
-    assert missing.is_error
+    async with BuiltinTransport(SERVER).connect(_Events()) as session:  # type: ignore[arg-type]
+        assert [t.name for t in await session.list_tools()] == ["sum"]
+        result = await session.call_tool("sum", {"values": [2, 2]}, timeout=5)
+        assert result.structured_content == {"total": 4}
+        missing = await session.call_tool("nope", {}, timeout=5)
+        assert missing.is_error
+
+
+async def test_listing_file_serves_tools_list_and_code_loads_at_first_call(tmp_path: Path) -> None:
+    import json
+    import sys
+    import types as pytypes
+
+    listing = tmp_path / "tools.json"
+    listing.write_text(json.dumps([tool_definition(SUM).model_dump(mode="json", by_alias=True, exclude_none=True)]))
+    module = pytypes.ModuleType("ucp_test_lazy_builtin")
+    module.SERVER = SERVER  # type: ignore[attr-defined]
+    transport = BuiltinTransport("ucp_test_lazy_builtin:SERVER", name="calc", listing=listing)
+    async with transport.connect(_Events()) as session:  # type: ignore[arg-type]
+        listed = await session.list_tools()  # served from the file: the module is not importable yet
+        assert [t.name for t in listed] == ["sum"]
+        sys.modules["ucp_test_lazy_builtin"] = module
+        try:
+            result = await session.call_tool("sum", {"values": [1, 1]}, timeout=5)
+        finally:
+            del sys.modules["ucp_test_lazy_builtin"]
+        assert result.structured_content == {"total": 2}

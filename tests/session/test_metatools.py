@@ -3,7 +3,8 @@ from __future__ import annotations
 from tests.fakes import tool
 from ucp.router.base import Ranked, Ranking
 from ucp.router.catalog import Catalog
-from ucp.session.metatools import definitions, one_line, render_ranking, signature
+from ucp.session.metatools import definitions, render_ranking
+from ucp.session.text import one_line, signature
 
 
 def test_signature() -> None:

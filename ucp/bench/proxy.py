@@ -237,14 +237,14 @@ async def memory(work: Path, node_bin: Path | None) -> dict[str, dict[str, float
             _spawn(procs, [_bin("ucp"), "serve", "--transport", "http", "--port", str(port), *extra], port, _ucp_env(home))
             async with Client(f"http://127.0.0.1:{port}/mcp") as client:
                 with anyio.fail_after(120):
-                    while len((await client.list_tools()).tools) < 10:
+                    while len((await client.list_tools()).tools) < 10:  # noqa: ASYNC110 - polling another process
                         await anyio.sleep(0.2)
                 if not extra:  # wait for the embedding model to be loaded and the index built
                     import httpx2
 
                     async with httpx2.AsyncClient() as http:
                         with anyio.fail_after(180):
-                            while not (await http.get(f"http://127.0.0.1:{port}/healthz")).json().get("dense_ready"):
+                            while not (await http.get(f"http://127.0.0.1:{port}/healthz")).json().get("dense_ready"):  # noqa: ASYNC110
                                 await anyio.sleep(0.5)
                 tools = len((await client.list_tools()).tools)
             out[label] = {"rss_mb": _rss_mb(procs[-1].pid), "servers": float(len(servers)), "tools": float(tools)}

@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ucp.config.loader import LoadedConfig, read_config_file
 from ucp.config.paths import Paths, config_path, default_paths
@@ -22,9 +23,9 @@ EXIT_FAILURE = 1
 
 
 def fail(message: str, *, code: int = EXIT_USAGE, hint: str | None = None) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
     if hint:
-        err_console.print(f"[dim]hint:[/] {hint}", highlight=False, soft_wrap=True)
+        err_console.print(f"[dim]hint:[/] {escape(hint)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

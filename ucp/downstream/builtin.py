@@ -15,6 +15,7 @@ import json
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -96,15 +97,18 @@ def run_tool(tool: BuiltinTool, arguments: dict[str, Any]) -> types.CallToolResu
 
 
 class BuiltinSession:
-    def __init__(self, server: BuiltinServer) -> None:
-        self._server = server
-        self._tools = {t.name: t for t in server.tools}
+    def __init__(self, transport: BuiltinTransport, listing: list[types.Tool] | None) -> None:
+        self._transport = transport
+        self._listing = listing
         self.capabilities = Capabilities(tools=True)
         self.closed = anyio.Event()
-        self.server_info = f"ucp-builtin-{server.name}"
+        self.server_info = f"ucp-builtin-{transport.name}"
 
     async def list_tools(self) -> list[types.Tool]:
-        return [tool_definition(t) for t in self._server.tools]
+        if self._listing is not None:
+            return list(self._listing)
+        server = await self._transport.load()
+        return [tool_definition(t) for t in server.tools]
 
     async def list_resources(self) -> list[types.Resource]:
         return []
@@ -118,15 +122,16 @@ class BuiltinSession:
     async def call_tool(
         self, name: str, arguments: dict[str, Any], *, timeout: float, progress: ProgressFn | None = None
     ) -> types.CallToolResult:
-        tool = self._tools.get(name)
+        server = await self._transport.load()
+        tool = next((t for t in server.tools if t.name == name), None)
         if tool is None:
-            return _error_result("name", f"no built-in tool {name!r} on server {self._server.name!r}")
+            return _error_result("name", f"no built-in tool {name!r} on server {server.name!r}")
         try:
             with anyio.fail_after(timeout):
                 return await anyio.to_thread.run_sync(run_tool, tool, arguments, abandon_on_cancel=True)
         except TimeoutError:
             raise DownstreamTimeoutError(
-                f"built-in tool {name} took longer than {timeout:g} s", server=self._server.name
+                f"built-in tool {name} took longer than {timeout:g} s", server=server.name
             ) from None
 
     async def read_resource(self, uri: str, *, timeout: float) -> types.ReadResourceResult:
@@ -150,15 +155,34 @@ class BuiltinSession:
 
 
 class BuiltinTransport:
-    """Serves a ``BuiltinServer``, given directly or as ``"module:attribute"`` to import on a
-    worker thread at first connect (the cloud tools' imports stay off the cold-start path)."""
+    """Serves a ``BuiltinServer``, given directly or as ``"module:attribute"`` (imported on a
+    worker thread when first needed). With a ``listing`` file (the generated tool definitions)
+    the tools are listed without importing their code at all: that happens at the first call,
+    which keeps the cold start short (importing is CPU-bound and would hold the GIL)."""
 
-    def __init__(self, server: BuiltinServer | str) -> None:
+    def __init__(self, server: BuiltinServer | str, *, name: str | None = None, listing: Path | None = None) -> None:
         self._target = server
+        self.name = name or (server.name if isinstance(server, BuiltinServer) else server.rpartition(":")[0])
+        self._listing_path = listing
+        self._lock = anyio.Lock()
 
     @property
     def kind(self) -> str:
         return "builtin"
+
+    def _listing(self) -> list[types.Tool] | None:
+        if self._listing_path is None or isinstance(self._target, BuiltinServer):
+            return None
+        try:
+            raw = json.loads(self._listing_path.read_text(encoding="utf-8"))
+            return [types.Tool.model_validate(t) for t in raw]
+        except (OSError, ValueError) as exc:
+            log.warning("builtin_listing_unreadable", path=str(self._listing_path), error=str(exc)[:200])
+            return None
+
+    async def load(self) -> BuiltinServer:
+        async with self._lock:
+            return await self._load()
 
     async def _load(self) -> BuiltinServer:
         if isinstance(self._target, BuiltinServer):
@@ -176,7 +200,10 @@ class BuiltinTransport:
 
     @asynccontextmanager
     async def connect(self, events: DownstreamEvents) -> AsyncIterator[BuiltinSession]:
-        session = BuiltinSession(await self._load())
+        listing = self._listing()
+        if listing is None:
+            await self.load()
+        session = BuiltinSession(self, listing)
         try:
             yield session
         finally:

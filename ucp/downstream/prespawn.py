@@ -41,6 +41,11 @@ def child_env(server: StdioServer, env: Mapping[str, str]) -> dict[str, str]:
     return base | extra
 
 
+def _open_errlog(path: Path) -> IO[str]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("a", encoding="utf-8", buffering=1)
+
+
 async def prespawn(
     servers: Mapping[str, ServerConfig], *, env: Mapping[str, str] | None = None, logs_dir: Path | None = None
 ) -> dict[str, Prespawned]:
@@ -58,8 +63,7 @@ async def prespawn(
             args = [expand_env(a, environ, where=f"{where}.args") for a in server.args]
             cwd = expand_env(server.cwd, environ, where=f"{where}.cwd") if server.cwd else None
             if logs_dir is not None:
-                logs_dir.mkdir(parents=True, exist_ok=True)
-                errlog = (logs_dir / f"{name}.stderr.log").open("a", encoding="utf-8", buffering=1)
+                errlog = _open_errlog(logs_dir / f"{name}.stderr.log")
             process = await anyio.open_process(
                 [command, *args],
                 env=child_env(server, environ),

@@ -32,7 +32,8 @@ def _parse(line: str) -> SessionMessage | Exception:
 @asynccontextmanager
 async def adopted_stdio(spawned: Prespawned) -> AsyncIterator[tuple[Any, Any]]:
     process = spawned.process
-    assert process.stdin is not None and process.stdout is not None
+    if process.stdin is None or process.stdout is None:
+        raise ValueError("a pre-spawned process needs stdin and stdout pipes")
     read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](0)
 
@@ -67,8 +68,7 @@ async def adopted_stdio(spawned: Prespawned) -> AsyncIterator[tuple[Any, Any]]:
                 with suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
                     await process.stdin.aclose()
                 with anyio.move_on_after(GRACE_SECONDS):
-                    while process.returncode is None:
-                        await anyio.sleep(0.01)
+                    await process.wait()
                 if process.returncode is None:
                     with suppress(Exception):
                         await terminate_posix_process_tree(process, GRACE_SECONDS)

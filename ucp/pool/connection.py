@@ -53,6 +53,7 @@ class Connection:
         on_change: Callable[[str, set[str]], None],
         clock: Clock = time.monotonic,
         rng: random.Random | None = None,
+        health_interval: float | None = None,
     ) -> None:
         self.name = name
         self.transport = transport
@@ -69,6 +70,10 @@ class Connection:
         self.failures = 0
         self.server_info = ""
         self.first_attempt_done = anyio.Event()
+        self.health_interval = health_interval or settings.health_interval
+        self.last_check_at: float | None = None  # wall clock (time.time) of the last connect or health check
+        self.last_check_ok: bool | None = None
+        self.last_latency_ms: float | None = None
         self.max_concurrency = max_concurrency
         self._limiter = anyio.Semaphore(max_concurrency)
         self._on_change = on_change
@@ -115,9 +120,11 @@ class Connection:
     async def run(self) -> None:
         attempt = 0
         while not self._stop.is_set():
+            started = time.perf_counter()
             try:
                 async with self.transport.connect(self) as session:
                     await self._refresh(session, {"tools", "resources", "prompts"})
+                    self._checked(True, started)
                     self.session = session
                     self.server_info = session.server_info
                     self.state = "ready"
@@ -130,6 +137,8 @@ class Connection:
                     self._on_change(self.name, {"state", "tools", "resources", "prompts"})
                     await self._supervise(session)
             except Exception as exc:  # a downstream must never take UCP down
+                if self.state != "ready":
+                    self._checked(False, started)
                 cause = _unwrap(exc)
                 self.last_error = str(cause) if isinstance(cause, UCPError) else f"{type(cause).__name__}: {cause}"
                 log.warning("downstream_failed", server=self.name, error=self.last_error[:500], attempt=attempt,
@@ -183,14 +192,22 @@ class Connection:
                 continue
             self._on_change(self.name, {str(k) for k in kinds})
 
+    def _checked(self, ok: bool, started: float) -> None:
+        self.last_check_at = time.time()
+        self.last_check_ok = ok
+        self.last_latency_ms = round((time.perf_counter() - started) * 1000, 2)
+
     async def _health_loop(self, session: DownstreamSession) -> None:
         misses = 0
         while True:
-            await anyio.sleep(self.settings.health_interval)
+            await anyio.sleep(self.health_interval)
+            started = time.perf_counter()
             try:
-                await session.ping(timeout=min(10.0, self.settings.health_interval))
+                await session.ping(timeout=min(10.0, max(2.0, self.health_interval)))
+                self._checked(True, started)
                 misses = 0
             except Exception as exc:
+                self._checked(False, started)
                 misses += 1
                 log.warning("downstream_health_check_failed", server=self.name, error=str(exc)[:200], misses=misses)
                 if misses >= 2:

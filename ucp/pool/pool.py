@@ -40,6 +40,7 @@ class ServerSpec:
     max_concurrency: int = 8
     source: str = "registry"
     fingerprint: str = ""
+    health_interval: float | None = None  # None: the pool's [pool] health_interval
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class Pool:
             timeout=spec.timeout,
             max_concurrency=spec.max_concurrency,
             on_change=self._emit,
+            health_interval=spec.health_interval,
         )
         self.connections[spec.name] = conn
         self.specs[spec.name] = spec

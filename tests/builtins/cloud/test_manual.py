@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ucp.builtins.cloud import SERVER
-from ucp.builtins.cloud.manual import MANUAL_PATH, generate_manual, render
+from ucp.builtins.cloud.manual import LISTING_PATH, MANUAL_PATH, generate_listing, generate_manual, render
 
 
 def test_manual_file_is_up_to_date() -> None:
@@ -13,6 +15,13 @@ def test_manual_file_is_up_to_date() -> None:
     fresh = render(generate_manual())
     if MANUAL_PATH.read_text(encoding="utf-8") != fresh:
         pytest.fail("manuals/cloud.utcp.json is stale: run `python -m ucp.builtins.cloud.manual`", pytrace=False)
+
+
+def test_listing_file_is_up_to_date() -> None:
+    """UCP answers the first tools/list from this file, so it must match the code exactly."""
+    assert LISTING_PATH.is_file(), "run `python -m ucp.builtins.cloud.manual`"
+    if json.loads(LISTING_PATH.read_text(encoding="utf-8")) != generate_listing():
+        pytest.fail("ucp/builtins/cloud/tools.json is stale: run `python -m ucp.builtins.cloud.manual`", pytrace=False)
 
 
 def test_manual_content() -> None:

