@@ -19,10 +19,11 @@ async def main(url: str, query: str) -> None:
         results = (found.structured_content or {}).get("results", [])
         if not results:
             return
-        best = results[0]["name"]
+        names = [r["name"] for r in results]
+        best = "time__get_current_time" if "time__get_current_time" in names else names[0]
         described = await client.call_tool("ucp__describe_tool", {"name": best})
         print(f"\nschema of {best}: {(described.structured_content or {}).get('input_schema')}")
-        if best == "time__get_current_time":
+        if best == "time__get_current_time":  # a model would fill the arguments from the schema
             called = await client.call_tool("ucp__call_tool", {"name": best, "arguments": {"timezone": "Asia/Tokyo"}})
             print(f"\n{best} -> {called.structured_content or called.content[0].text}")
 

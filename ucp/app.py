@@ -27,7 +27,7 @@ from ucp.errors import ConfigError
 from ucp.log import get_logger
 from ucp.pool.directory import Directory
 from ucp.pool.pool import Pool, ServerSpec
-from ucp.router.catalog import Catalog, CatalogChange
+from ucp.router.catalog import Catalog, CatalogChange, CatalogEntry
 from ucp.router.router import Router
 from ucp.services import ServiceRegistry
 from ucp.session.exposure import Exposure, choose_mode, make_exposure
@@ -43,6 +43,18 @@ CLOUD_LISTING = Path(__file__).parent / "builtins" / "cloud" / "tools.json"
 
 def _fingerprint(server: ServerConfig) -> str:
     return hashlib.sha256(json.dumps(server.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+
+
+class _PriorsObserver:
+    """Feeds each call into the router's priors (usage, what follows what)."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    def on_call(self, session: Session, entry: CatalogEntry, ok: bool, error_code: str | None) -> None:
+        calls = [i.tool for i in session.history if i.kind == "call" and i.tool]
+        previous = calls[-2] if len(calls) >= 2 else None
+        self.router.record_call(entry.exposed, previous, ok)
 
 
 class Gateway:
@@ -75,6 +87,7 @@ class Gateway:
             paths=paths,
             dense=config.router.dense if dense is None else dense,
         )
+        self.service.observers.append(_PriorsObserver(self.router))
         self.meta = MetaTools(self.service, self.router, default_limit=config.exposure.search_limit)
         self.service.exposed_extra = lambda: ["ucp__search_tools", "ucp__describe_tool", "ucp__call_tool"]
         self._exposures: dict[ExposureMode, Exposure] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 import ucp
-from ucp.cli import doctor, install, registry, tools
+from ucp.cli import doctor, install, registry, route, tools
 from ucp.cli.bench import app as bench_app
 from ucp.cli.serve import serve
 
@@ -37,6 +37,8 @@ app.add_typer(registry.app, name="registry")
 app.add_typer(tools.app, name="tools")
 app.command("install")(install.install)
 app.command("doctor")(doctor.doctor)
+app.add_typer(route.app, name="route")
+app.command("index")(route.index)
 
 
 def main() -> None:

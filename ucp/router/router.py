@@ -1,23 +1,38 @@
-"""The router facade the gateway uses (interim lexical ranking; hybrid retrieval plugs in here)."""
+"""③ The router: keeps the hybrid index in step with the catalog and ranks tools for a session.
+
+- The catalog's changes are applied to the ``HybridRetriever`` on a background task
+  (debounced, in a worker thread: BM25 rebuilds and embedding are CPU work).
+- Cold start: BM25 serves at once; the embedding model is loaded and the catalog
+  embedded in the background (through the LanceDB cache), then dense retrieval
+  joins. ``dense_ready`` is an event callers can wait on.
+- ``rank`` runs the search on a worker thread (query encoding never blocks the protocol
+  loop), filters out tools of unhealthy servers, adds the priors (usage, what follows
+  the last-called tool, the session's recent calls) and blends in the session context.
+"""
 
 from __future__ import annotations
 
-import re
+import threading
+import time
 import uuid
+from typing import Any
 
+import anyio
+import anyio.to_thread
 from anyio.abc import TaskGroup
 
 from ucp.config.models import LearningSettings, RouterSettings
 from ucp.config.paths import Paths
+from ucp.log import get_logger
 from ucp.router.base import RankContext, Ranked, Ranking
 from ucp.router.catalog import Catalog, CatalogChange
+from ucp.router.hybrid import HybridRetriever, ScoredTool
+from ucp.router.priors import Priors
 
-_WORD = re.compile(r"[a-z0-9]+")
+log = get_logger("ucp.router")
 
-
-def _words(text: str) -> set[str]:
-    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", text).lower()
-    return set(_WORD.findall(text))
+CONTEXT_WEIGHT = 0.15  # share of the session-context search blended into a query's scores
+SYNC_DEBOUNCE = 0.05
 
 
 class Router:
@@ -29,34 +44,167 @@ class Router:
         learning: LearningSettings,
         paths: Paths,
         dense: bool = True,
+        retriever: HybridRetriever | None = None,
     ) -> None:
         self.catalog = catalog
         self.settings = settings
-        self.dense_ready = False
+        self.learning_settings = learning
+        self.paths = paths
+        self.dense_enabled = dense
+        self.retriever = retriever or self._make_retriever(dense)
+        self.priors = Priors()
+        self.dense_ready_event = anyio.Event()
+        self._dirty = anyio.Event()
+        self._synced_version = -1
+        self._sync_lock = threading.Lock()
+        self.learner: Any = None  # ucp.router.learning.Learner, attached by the gateway
 
+    def _make_retriever(self, dense: bool) -> HybridRetriever:
+        embedder = None
+        cache = None
+        if dense:
+            from ucp.router.embed_cache import EmbedCache
+            from ucp.router.embedder import SentenceTransformerEmbedder
+
+            embedder = SentenceTransformerEmbedder(self.settings.embedding_model)
+            cache = EmbedCache(self.paths.index_dir)
+        return HybridRetriever(embedder, cache=cache)
+
+    @property
+    def dense_ready(self) -> bool:
+        return self.retriever.dense_ready
+
+    # ------------------------------------------------------------ lifecycle
     def start(self, tg: TaskGroup) -> None:
-        return None
+        self.sync_now()  # BM25 over what is known already: the first search never waits
+        tg.start_soon(self._sync_loop)
+        if self.dense_enabled:
+            tg.start_soon(self._warm_dense)
 
     def close(self) -> None:
         return None
 
+    async def _warm_dense(self) -> None:
+        started = time.perf_counter()
+        ok = await self.retriever.start_dense()
+        if ok:
+            self.dense_ready_event.set()
+            log.info("dense_ready", tools=len(self.retriever), seconds=round(time.perf_counter() - started, 2),
+                     model=self.retriever.stats().get("model_id"))
+        else:
+            log.warning("dense_unavailable", error=self.retriever.dense_error, serving="bm25")
+
     def on_catalog_change(self, change: CatalogChange) -> None:
-        return None
+        if change.added or change.removed or change.changed:
+            self._dirty.set()
+
+    def sync_now(self) -> None:
+        """Bring the index in line with the catalog (blocking: BM25 rebuild, maybe embedding)."""
+        with self._sync_lock:
+            if self._synced_version == self.catalog.version:
+                return
+            self._sync()
+
+    def _sync(self) -> None:
+        version = self.catalog.version
+        docs = self.catalog.docs()
+        current = self.retriever.docs
+        wanted = {d.key: d for d in docs}
+        gone = [k for k in current if k not in wanted]
+        changed = [d for k, d in wanted.items() if current.get(k) != d]
+        if gone:
+            self.retriever.remove(gone)
+        if changed:
+            self.retriever.upsert(changed)
+        self._synced_version = version
+
+    async def _sync_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            await anyio.sleep(SYNC_DEBOUNCE)
+            self._dirty = anyio.Event()
+            try:
+                await anyio.to_thread.run_sync(self.sync_now)
+            except Exception:
+                log.exception("router_sync_failed")
+
+    async def wait_synced(self) -> None:
+        """Wait until the index reflects the current catalog (tests, CLI)."""
+        while self._synced_version != self.catalog.version:
+            await anyio.to_thread.run_sync(self.sync_now)
+
+    # ------------------------------------------------------------ ranking
+    def _allowed(self, server: str | None) -> Any:
+        catalog = self.catalog
+
+        def allowed(key: str) -> bool:
+            entry = catalog.entries.get(key)
+            if entry is None or not catalog.healthy.get(entry.server, False):
+                return False
+            return server is None or entry.server == server
+
+        return allowed
+
+    def boosts(self, context: RankContext | None) -> dict[str, float]:
+        if context is None:
+            return self.priors.boosts()
+        return self.priors.boosts(context.last_called, context.recent_calls)
+
+    def search(self, query: str, *, limit: int, server: str | None = None,
+               context: RankContext | None = None) -> tuple[list[ScoredTool], str]:
+        """Blocking search (run on a worker thread): retrieval + priors + session context."""
+        if self._synced_version != self.catalog.version:
+            self.sync_now()  # a search never sees a stale catalog
+        allowed = self._allowed(server)
+        boosts = self.boosts(context)
+        pool = max(limit * 3, 15)
+        result = self.retriever.search(query, pool, boosts=boosts or None, allowed=allowed)
+        scored = list(result)
+        ctx_text = (context.context if context else "").strip()
+        if ctx_text and ctx_text != query and scored:
+            ctx = self.retriever.search(ctx_text, pool, allowed=allowed)
+            ctx_scores = {t.key: t.fused for t in ctx}
+            scored = sorted(
+                (_with_score(t, t.score + CONTEXT_WEIGHT * ctx_scores.get(t.key, 0.0)) for t in scored),
+                key=lambda t: -t.score,
+            )
+        return scored, result.mode
 
     async def rank(
         self, query: str, *, limit: int, server: str | None = None, context: RankContext | None = None,
         record: bool = True,
     ) -> Ranking:
-        q = _words(query)
-        scored = []
-        for entry in self.catalog.sorted_entries():
-            if server and entry.server != server:
-                continue
-            if not self.catalog.healthy.get(entry.server, False):
-                continue
-            words = _words(f"{entry.exposed} {entry.description}")
-            score = len(q & words) / (len(q) or 1)
-            if score > 0:
-                scored.append(Ranked(entry=entry, score=score))
-        scored.sort(key=lambda r: -r.score)
-        return Ranking(query=query, results=tuple(scored[:limit]), mode="lexical", ranking_id=uuid.uuid4().hex)
+        scored, mode = await anyio.to_thread.run_sync(
+            lambda: self.search(query, limit=limit, server=server, context=context)
+        )
+        ranked = [Ranked(entry=e, score=t.score, components=_components(t))
+                  for t in scored if (e := self.catalog.entries.get(t.key)) is not None]
+        ranking = Ranking(query=query, results=tuple(ranked[:limit]), mode=mode, ranking_id=uuid.uuid4().hex)
+        if self.learner is not None:
+            ranking = self.learner.after_rank(ranking, ranked, context=context, record=record)
+        return ranking
+
+    async def explain(self, query: str, *, limit: int = 10, server: str | None = None) -> tuple[list[dict[str, Any]], str]:
+        scored, mode = await anyio.to_thread.run_sync(lambda: self.search(query, limit=limit, server=server))
+        rows = []
+        for t in scored[:limit]:
+            rows.append({"name": t.key, **{k: v for k, v in t.as_dict().items() if k != "key"}})
+        return rows, mode
+
+    def record_call(self, tool: str, previous: str | None, ok: bool) -> None:
+        self.priors.record_call(tool, previous, ok)
+
+
+def _components(t: ScoredTool) -> dict[str, float]:
+    out = {"bm25": t.bm25, "bm25_norm": t.bm25_norm, "fused": t.fused, "prior": t.prior}
+    if t.dense is not None:
+        out["dense"] = t.dense
+    if t.dense_norm is not None:
+        out["dense_norm"] = t.dense_norm
+    return out
+
+
+def _with_score(t: ScoredTool, score: float) -> ScoredTool:
+    from dataclasses import replace
+
+    return replace(t, score=score)
