@@ -57,10 +57,11 @@ def node_bin(name: str) -> str:
 
 @asynccontextmanager
 async def running_gateway(
-    servers: list[ServerConfig], home: Path, *, builtins: bool = False, wait: bool = True, **config: Any
+    servers: list[ServerConfig], home: Path, *, builtins: bool = False, wait: bool = True, dense: bool = False,
+    **config: Any,
 ) -> AsyncIterator[Gateway]:
     cfg = Config(servers={s.name: s for s in servers}, builtins=builtins, **config)
-    async with Gateway(cfg, Paths(home).ensure(), dense=False) as gateway:
+    async with Gateway(cfg, Paths(home).ensure(), dense=dense) as gateway:
         if wait:
             await gateway.wait_ready(30)
         yield gateway

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +30,8 @@ from ucp.log import get_logger
 from ucp.pool.directory import Directory
 from ucp.pool.pool import Pool, ServerSpec
 from ucp.router.catalog import Catalog, CatalogChange, CatalogEntry
+from ucp.router.feedback import FeedbackStore
+from ucp.router.learner import Learner
 from ucp.router.router import Router
 from ucp.services import ServiceRegistry
 from ucp.session.exposure import Exposure, choose_mode, make_exposure
@@ -46,7 +50,7 @@ def _fingerprint(server: ServerConfig) -> str:
 
 
 class _PriorsObserver:
-    """Feeds each call into the router's priors (usage, what follows what)."""
+    """Feeds each call into the router's priors (usage, what follows what) and its learner."""
 
     def __init__(self, router: Router) -> None:
         self.router = router
@@ -55,6 +59,26 @@ class _PriorsObserver:
         calls = [i.tool for i in session.history if i.kind == "call" and i.tool]
         previous = calls[-2] if len(calls) >= 2 else None
         self.router.record_call(entry.exposed, previous, ok)
+        if self.router.learner is not None:
+            self.router.learner.on_call(session.id, entry.exposed, ok, error_code)
+
+
+def _open_learner(config: Config, paths: Paths) -> Learner:
+    """The learner over the feedback store; an unreadable store is set aside (kept, renamed)."""
+    settings = config.learning
+
+    def store() -> FeedbackStore:
+        return FeedbackStore(paths.learning_db, retention_days=settings.retention_days, max_events=settings.max_events)
+
+    try:
+        return Learner(settings, store())
+    except sqlite3.DatabaseError as exc:
+        aside = paths.learning_db.with_name(f"{paths.learning_db.name}.corrupt-{int(time.time())}")
+        paths.learning_db.replace(aside)
+        for suffix in ("-wal", "-shm"):
+            paths.learning_db.with_name(paths.learning_db.name + suffix).unlink(missing_ok=True)
+        log.warning("learning_state_unreadable", error=str(exc), moved_to=str(aside), action="starting afresh")
+        return Learner(settings, store())
 
 
 class Gateway:
@@ -87,6 +111,10 @@ class Gateway:
             paths=paths,
             dense=config.router.dense if dense is None else dense,
         )
+        self.learner: Learner | None = None
+        if config.learning.enabled:
+            self.learner = _open_learner(config, paths)
+            self.router.learner = self.learner
         self.service.observers.append(_PriorsObserver(self.router))
         self.meta = MetaTools(self.service, self.router, default_limit=config.exposure.search_limit)
         self.service.exposed_extra = lambda: ["ucp__search_tools", "ucp__describe_tool", "ucp__call_tool"]
@@ -156,6 +184,8 @@ class Gateway:
                 self.pool.add(self._spec(server))
         self.services.load()
         self._tg.start_soon(self._notify_loop)
+        if self.learner is not None:
+            self._tg.start_soon(self._save_learning_loop)
         self.router.start(self._tg)
         if self.watch_config and self.config_path is not None:
             self._config_mtime = self._mtime()
@@ -177,6 +207,11 @@ class Gateway:
             self._tg.cancel_scope.cancel()
             await self._tg.__aexit__(None, None, None)
             self.router.close()
+            if self.learner is not None:
+                try:
+                    self.learner.close()
+                except Exception:
+                    log.exception("learning_state_not_saved")
         return None
 
     async def wait_ready(self, timeout: float | None = None) -> None:
@@ -214,6 +249,22 @@ class Gateway:
         self.router.on_catalog_change(change)
         if change.added or change.removed or change.changed:
             self._changed.set()
+
+    async def _save_learning_loop(self, interval: float = 2.0) -> None:
+        """Persist learning state off the protocol loop; compact the event log hourly."""
+        assert self.learner is not None
+        learner = self.learner
+        last_compact = 0.0
+        while True:
+            await anyio.sleep(interval)
+            try:
+                await anyio.to_thread.run_sync(learner.save)
+                now = anyio.current_time()
+                if now - last_compact > 3600 and learner.store is not None:
+                    last_compact = now
+                    await anyio.to_thread.run_sync(learner.store.compact)
+            except Exception:
+                log.exception("learning_save_failed")
 
     async def _notify_loop(self) -> None:
         """Debounced list_changed upstream: one notification for a burst of changes."""

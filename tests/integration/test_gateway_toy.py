@@ -143,3 +143,17 @@ async def test_a_server_that_cannot_start_does_not_stop_the_others(tmp_path: Pat
         status = {s.name: s for s in gw.pool.status()}
         assert status["broken"].state == "failed"
         assert status["broken"].last_error
+
+
+async def test_client_cancellation_reaches_the_downstream(tmp_path: Path) -> None:
+    """The upstream client gives up (its timeout sends notifications/cancelled to UCP); UCP cancels
+    its downstream call, and the SDK tells the toy server, whose tool records the cancellation."""
+    marker = tmp_path / "cancelled.log"
+    toy = toy_server(env={"TOY_CANCEL_LOG": str(marker)})
+    async with running_gateway([toy], tmp_path) as gw, client_for(gw) as client:
+        with pytest.raises(MCPError) as info:
+            await client.call_tool("toy__slow", {"seconds": 30}, read_timeout_seconds=0.5)
+        assert info.value.code == -32001  # the client's own timeout
+        await wait_until(lambda: marker.exists() and "cancelled" in marker.read_text(), timeout=10)
+        ok = await client.call_tool("toy__echo", {"text": "after"})
+        assert not ok.is_error

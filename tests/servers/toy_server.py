@@ -31,8 +31,15 @@ def add(a: int, b: int) -> int:
 
 @mcp.tool()
 async def slow(seconds: float) -> str:
-    """Sleep for a number of seconds, then answer."""
-    await anyio.sleep(seconds)
+    """Sleep for a number of seconds, then answer. A cancellation is recorded in $TOY_CANCEL_LOG."""
+    try:
+        await anyio.sleep(seconds)
+    except anyio.get_cancelled_exc_class():
+        marker = os.environ.get("TOY_CANCEL_LOG")
+        if marker:
+            with open(marker, "a") as fh:
+                fh.write(f"cancelled after asking for {seconds}\n")
+        raise
     return f"slept {seconds}"
 
 

@@ -94,3 +94,101 @@ def tokens(
         t.add_row(mode, f"{value:,}", f"{result['share_of_full'][mode]:.1%}")
     console.print(t)
     console.print(f"[dim]dynamic: {result['dynamic']}[/]")
+
+
+@app.command("retrieval")
+def retrieval(
+    tools: Path = typer.Option(..., "--tools", help="tools.jsonl (id, name, description, [server, category, input_schema])."),
+    queries: Path = typer.Option(..., "--queries", help="queries.jsonl (qid, query, relevant)."),
+    limit: int | None = typer.Option(None, "--limit", help="Use this many queries, spread evenly over the file."),
+    scale: int | None = typer.Option(None, "--scale", help="Also time a synthetic catalog of this many tools (e.g. 10000)."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Embedding cache to reuse between runs."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Recall@1/5/10, nDCG@10, MRR for BM25, dense and the shipped hybrid; latency, build time, memory.
+
+    Example: ucp bench retrieval --tools data/metatool/tools.jsonl --queries data/metatool/queries.jsonl --scale 10000
+    """
+    from ucp.bench.datasets import DatasetError
+    from ucp.bench.retrieval import render_table, run_retrieval_bench
+    from ucp.cli.common import fail
+
+    try:
+        result = run_retrieval_bench(tools, queries, limit=limit, scale=scale, cache_dir=cache_dir, progress=not as_json)
+    except DatasetError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result)
+        return
+    console.print(render_table(result))
+
+
+@app.command("online")
+def online(
+    dataset: list[str] = typer.Option(
+        ["metatool=../shared/data/tool-retrieval/metatool/tools.jsonl:../shared/data/tool-retrieval/metatool/queries.jsonl",
+         "toollens=../shared/data/tool-retrieval/toollens/tools.jsonl:../shared/data/tool-retrieval/toollens/queries_all_splits.jsonl"],
+        "--dataset", help="NAME=TOOLS.jsonl:QUERIES.jsonl (repeatable)."),
+    seeds: int = typer.Option(5, help="Seeds (stream order, simulated model, exploration)."),
+    limit: int | None = typer.Option(None, help="Only the first N queries of each stream."),
+    drift: bool = typer.Option(True, "--drift/--no-drift", help="Also run the drift scenario."),
+    plot: Path = typer.Option(Path("docs/img/online_recall.png"), help="Where to save the PNG plot."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Embedding cache to reuse between runs."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Replay query streams through the router: static hybrid vs learning + exploration (Recall@5).
+
+    Example: ucp bench online --seeds 5
+    """
+    import tempfile
+
+    from ucp.bench.online import run_online_bench
+    from ucp.cli.common import err_console, fail
+
+    parsed = []
+    for spec in dataset:
+        name, _, paths = spec.partition("=")
+        tools_path, _, queries_path = paths.partition(":")
+        if not (name and tools_path and queries_path):
+            fail(f"--dataset {spec!r}: expected NAME=TOOLS.jsonl:QUERIES.jsonl")
+        for p in (tools_path, queries_path):
+            if not Path(p).is_file():
+                fail(f"--dataset {name}: {p} does not exist")
+        parsed.append((name, Path(tools_path), Path(queries_path)))
+    with tempfile.TemporaryDirectory(prefix="ucp-online-cache-") as tmp:
+        result = run_online_bench(parsed, seeds=seeds, limit=limit, drift=drift, cache_dir=cache_dir or Path(tmp),
+                                  plot=plot, progress=None if as_json else lambda m: err_console.print(f"[dim]{m}[/]"))
+    if as_json:
+        print_json(result)
+        return
+    table = Table(title=f"Recall@{result['k']} over the stream, mean ± sd over {result['seeds']} seeds")
+    for col in ("data set", "variant", "whole stream", "last 20%", "first half (drift)"):
+        table.add_column(col)
+    for name, entry in result["datasets"].items():
+        for variant in ("static", "learning", "learning-noisy", "drift-static", "drift-learning"):
+            if variant not in entry:
+                continue
+            m = entry[variant]
+            label = "second half" if variant.startswith("drift") else ""
+            table.add_row(name, variant + (f" ({label})" if label else ""),
+                          f"{m['recall_mean']:.3f} ± {m['recall_sd']:.3f}", f"{m['last20_mean']:.3f} ± {m['last20_sd']:.3f}",
+                          f"{m['before']:.3f}" if "before" in m else "")
+    console.print(table)
+    if "plot" in result:
+        console.print(f"plot: {result['plot']}")
+
+
+@app.command("cloud")
+def cloud(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+    """Backtests of the built-in cloud tools on the shipped NAB series (forecast MASE, anomaly
+    recall and false alarms, rightsizing saving vs saturation).
+
+    Example: ucp bench cloud
+    """
+    from ucp.builtins.cloud.backtest import main as backtest_main
+    from ucp.builtins.cloud.backtest import run_backtests
+
+    if as_json:
+        print_json(run_backtests())
+        return
+    backtest_main()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 import ucp
-from ucp.cli import doctor, install, registry, route, tools
+from ucp.cli import doctor, install, registry, route, stats, tools
 from ucp.cli.bench import app as bench_app
 from ucp.cli.serve import serve
 
@@ -39,6 +39,7 @@ app.command("install")(install.install)
 app.command("doctor")(doctor.doctor)
 app.add_typer(route.app, name="route")
 app.command("index")(route.index)
+app.command("stats")(stats.stats)
 
 
 def main() -> None:

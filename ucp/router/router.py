@@ -27,6 +27,7 @@ from ucp.log import get_logger
 from ucp.router.base import RankContext, Ranked, Ranking
 from ucp.router.catalog import Catalog, CatalogChange
 from ucp.router.hybrid import HybridRetriever, ScoredTool
+from ucp.router.learner import Learner
 from ucp.router.priors import Priors
 
 log = get_logger("ucp.router")
@@ -57,7 +58,8 @@ class Router:
         self._dirty = anyio.Event()
         self._synced_version = -1
         self._sync_lock = threading.Lock()
-        self.learner: Any = None  # ucp.router.learning.Learner, attached by the gateway
+        self.learner: Learner | None = None  # attached by the gateway when learning is on
+        self._last_qvec = threading.local()
 
     def _make_retriever(self, dense: bool) -> HybridRetriever:
         embedder = None
@@ -151,14 +153,20 @@ class Router:
         return self.priors.boosts(context.last_called, context.recent_calls)
 
     def search(self, query: str, *, limit: int, server: str | None = None,
-               context: RankContext | None = None) -> tuple[list[ScoredTool], str]:
+               context: RankContext | None = None, query_vector: Any = None) -> tuple[list[ScoredTool], str]:
         """Blocking search (run on a worker thread): retrieval + priors + session context."""
         if self._synced_version != self.catalog.version:
             self.sync_now()  # a search never sees a stale catalog
         allowed = self._allowed(server)
         boosts = self.boosts(context)
         pool = max(limit * 3, 15)
-        result = self.retriever.search(query, pool, boosts=boosts or None, allowed=allowed)
+        qvec = query_vector
+        if qvec is None and self.retriever.dense_ready:
+            qvec = self.retriever.encode_query(query)
+        floor = self.learner.usage_floor(qvec) if self.learner is not None else None
+        result = self.retriever.search(query, pool, boosts=boosts or None, allowed=allowed, query_vector=qvec,
+                                       dense_floor=floor or None)
+        self._last_qvec.value = result.query_vector
         scored = list(result)
         ctx_text = (context.context if context else "").strip()
         if ctx_text and ctx_text != query and scored:
@@ -174,14 +182,23 @@ class Router:
         self, query: str, *, limit: int, server: str | None = None, context: RankContext | None = None,
         record: bool = True,
     ) -> Ranking:
-        scored, mode = await anyio.to_thread.run_sync(
-            lambda: self.search(query, limit=limit, server=server, context=context)
-        )
+        return await self.rank_with(query, limit=limit, server=server, context=context, record=record)
+
+    async def rank_with(
+        self, query: str, *, limit: int, server: str | None = None, context: RankContext | None = None,
+        record: bool = True, source: str = "search",
+    ) -> Ranking:
+        def work() -> tuple[list[ScoredTool], str, Any]:
+            scored, mode = self.search(query, limit=limit, server=server, context=context)
+            return scored, mode, getattr(self._last_qvec, "value", None)
+
+        scored, mode, qvec = await anyio.to_thread.run_sync(work)
         ranked = [Ranked(entry=e, score=t.score, components=_components(t))
                   for t in scored if (e := self.catalog.entries.get(t.key)) is not None]
         ranking = Ranking(query=query, results=tuple(ranked[:limit]), mode=mode, ranking_id=uuid.uuid4().hex)
         if self.learner is not None:
-            ranking = self.learner.after_rank(ranking, ranked, context=context, record=record)
+            ranking = self.learner.after_rank(ranking, ranked, context=context, record=record, source=source,
+                                              query_vector=qvec)
         return ranking
 
     async def explain(self, query: str, *, limit: int = 10, server: str | None = None) -> tuple[list[dict[str, Any]], str]:
