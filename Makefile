@@ -53,10 +53,17 @@ unit: setup
 integration: setup node
 	$(BIN)/python -m pytest -m integration $(PYTEST_ARGS)
 
-## Benchmarks: print tables; figures go in the README.
+## Benchmarks: print tables; figures go in the README. DATA points at the tool-retrieval data sets.
+DATA ?= ../shared/data/tool-retrieval
 bench: setup node
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[bench]"
-	$(BIN)/ucp bench all
+	$(BIN)/ucp bench proxy
+	$(BIN)/ucp bench tokens --tools $(DATA)/toollens/tools.jsonl --count 500
+	$(BIN)/ucp bench retrieval --tools $(DATA)/metatool/tools.jsonl --queries $(DATA)/metatool/queries.jsonl --scale 10000
+	$(BIN)/ucp bench retrieval --tools $(DATA)/toollens/tools.jsonl --queries $(DATA)/toollens/queries.jsonl --scale 10000
+	$(BIN)/ucp bench online --dataset metatool=$(DATA)/metatool/tools.jsonl:$(DATA)/metatool/queries.jsonl \
+	    --dataset toollens=$(DATA)/toollens/tools.jsonl:$(DATA)/toollens/queries_all_splits.jsonl
+	$(BIN)/ucp bench cloud
 
 manual: setup
 	$(BIN)/python -m ucp.builtins.cloud.manual

@@ -32,6 +32,7 @@ from ucp.pool.pool import Pool, ServerSpec
 from ucp.router.catalog import Catalog, CatalogChange, CatalogEntry
 from ucp.router.feedback import FeedbackStore
 from ucp.router.learner import Learner
+from ucp.router.pins import PinStore
 from ucp.router.router import Router
 from ucp.services import ServiceRegistry
 from ucp.session.exposure import Exposure, choose_mode, make_exposure
@@ -118,6 +119,8 @@ class Gateway:
         self.service.observers.append(_PriorsObserver(self.router))
         self.meta = MetaTools(self.service, self.router, default_limit=config.exposure.search_limit)
         self.service.exposed_extra = lambda: ["ucp__search_tools", "ucp__describe_tool", "ucp__call_tool"]
+        self.pins = PinStore(paths.pins)
+        self.meta.flagged = self.pins.is_changed
         self._exposures: dict[ExposureMode, Exposure] = {}
         self._tg: TaskGroup | None = None
         self._changed = anyio.Event()
@@ -247,6 +250,14 @@ class Gateway:
 
     def _on_catalog_change(self, change: CatalogChange) -> None:
         self.router.on_catalog_change(change)
+        touched = [self.catalog.entries[n] for n in (*change.added, *change.changed) if n in self.catalog.entries]
+        try:
+            for info in self.pins.observe(touched):
+                log.warning("tool_definition_changed", server=info["server"], tool=info["tool"],
+                            pinned=info["pinned"], now=info["now"],
+                            hint="review it, then `ucp trust approve NAME` (trust on first use)")
+        except OSError as exc:
+            log.warning("pins_not_saved", error=str(exc))
         if change.added or change.removed or change.changed:
             self._changed.set()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 import ucp
-from ucp.cli import doctor, install, registry, route, stats, tools
+from ucp.cli import doctor, install, registry, route, stats, tools, trust
 from ucp.cli.bench import app as bench_app
 from ucp.cli.serve import serve
 
@@ -40,6 +40,7 @@ app.command("doctor")(doctor.doctor)
 app.add_typer(route.app, name="route")
 app.command("index")(route.index)
 app.command("stats")(stats.stats)
+app.add_typer(trust.app, name="trust")
 
 
 def main() -> None:

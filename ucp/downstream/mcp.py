@@ -14,6 +14,7 @@ Choices, and why:
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -243,7 +244,7 @@ class McpTransport:
                 env={k: expand_env(v, self._env, where=f"{where}.env.{k}") for k, v in cfg.env.items()} or None,
                 cwd=expand_env(cfg.cwd, self._env, where=f"{where}.cwd") if cfg.cwd else None,
             )
-            return stdio_client(params, errlog=cast(TextIO, self._errlog or sys.stderr))
+            return stdio_client(params, errlog=cast(TextIO, self._errlog or _stderr()))
         headers = {k: expand_env(v, self._env, where=f"{where}.headers.{k}") for k, v in cfg.headers.items()}
         url = expand_env(cfg.url, self._env, where=f"{where}.url")
         if isinstance(cfg, SseServer):
@@ -320,6 +321,21 @@ async def _owning(http_client: Any, inner: AbstractAsyncContextManager[Any]) -> 
     """The SDK does not close an HTTP client it was given; this closes it with the transport."""
     async with http_client, inner as streams:
         yield streams
+
+
+def _stderr() -> IO[str]:
+    """UCP's stderr for a child, or the null device when stderr is not a real file (embedded use)."""
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        global _DEVNULL
+        if _DEVNULL is None:
+            _DEVNULL = open(os.devnull, "w")  # noqa: SIM115 - kept for the process lifetime
+        return _DEVNULL
+    return sys.stderr
+
+
+_DEVNULL: IO[str] | None = None
 
 
 def _open_log(path: Path | None) -> IO[str] | None:

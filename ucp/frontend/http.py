@@ -57,6 +57,7 @@ async def healthz(request: Request) -> JSONResponse:
             "tools": len(gateway.catalog),
             "sessions": len(gateway.sessions),
             "dense_ready": gateway.router.dense_ready,
+            "changed_definitions": len(gateway.pins.changed),
         }
     )
 

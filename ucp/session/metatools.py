@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import mcp_types as types
@@ -119,7 +120,7 @@ def render_ranking(ranking: Ranking) -> types.CallToolResult:
     return types.CallToolResult(content=[types.TextContent(type="text", text=text)], structured_content=structured)
 
 
-def describe(entry: CatalogEntry) -> types.CallToolResult:
+def describe(entry: CatalogEntry, *, changed: bool = False) -> types.CallToolResult:
     tool = entry.exposed_tool()
     data: dict[str, Any] = {
         "name": entry.exposed,
@@ -131,6 +132,9 @@ def describe(entry: CatalogEntry) -> types.CallToolResult:
         data["output_schema"] = tool.output_schema
     if tool.annotations:
         data["annotations"] = tool.annotations.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if changed:
+        data["warning"] = ("this tool's definition changed since UCP first saw it; "
+                           "the change is not approved yet (ucp trust approve)")
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=json.dumps(data, indent=1, ensure_ascii=False))],
         structured_content=data,
@@ -145,6 +149,7 @@ class MetaTools:
         self.ranker = ranker
         self.default_limit = default_limit
         self.max_limit = max_limit
+        self.flagged: Callable[[str], bool] = lambda _name: False
 
     def context_for(self, session: Session) -> RankContext:
         calls = tuple(i.tool for i in session.history if i.kind == "call" and i.tool)[-5:]
@@ -178,7 +183,7 @@ class MetaTools:
         except UnknownToolError as exc:
             return error_result(exc.message, exc.code, suggestions=exc.details.get("suggestions", []))
         session.record(HistoryItem(kind="describe", at=time.time(), tool=entry.exposed))
-        return describe(entry)
+        return describe(entry, changed=self.flagged(entry.exposed))
 
     async def call(
         self, session: Session, arguments: dict[str, Any], hooks: CallHooks | None

@@ -1,0 +1,64 @@
+"""`ucp bench ...` commands: wiring, output shape, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Cli
+
+SLICE = Path(__file__).resolve().parents[1] / "bench" / "data" / "metatool_slice"
+
+
+def test_tokens_on_a_data_set(cli: Cli) -> None:
+    result = cli("bench", "tokens", "--tools", str(SLICE / "tools.jsonl"), "--count", "200", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["tools"] == 200
+    assert data["tokens"]["search"] < data["tokens"]["dynamic"] < data["tokens"]["full"]
+    assert data["share_of_full"]["search"] < 0.1
+
+
+def test_online_rejects_a_bad_dataset_spec(cli: Cli) -> None:
+    bad = cli("bench", "online", "--dataset", "nonsense")
+    assert bad.exit_code == 2
+    missing = cli("bench", "online", "--dataset", "x=/no/such/tools.jsonl:/no/such/queries.jsonl")
+    assert missing.exit_code == 2
+    assert "does not exist" in missing.stderr
+
+
+def test_retrieval_rejects_a_malformed_file(cli: Cli, tmp_path: Path) -> None:
+    broken = tmp_path / "tools.jsonl"
+    broken.write_text('{"id": "a", "name": "a"}\nnot json\n')
+    result = cli("bench", "retrieval", "--tools", str(broken), "--queries", str(SLICE / "queries.jsonl"))
+    assert result.exit_code == 2
+    assert "tools.jsonl:2" in result.stderr
+
+
+@pytest.mark.integration
+def test_retrieval_on_the_slice_with_the_real_model(cli: Cli) -> None:
+    result = cli("bench", "retrieval", "--tools", str(SLICE / "tools.jsonl"), "--queries", str(SLICE / "queries.jsonl"),
+                 "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    for mode in ("bm25", "dense", "hybrid"):
+        assert set(data[mode]) >= {"recall@1", "recall@5", "recall@10", "ndcg@10", "mrr"}
+    assert data["latency_ms"]["p50"] > 0
+
+
+@pytest.mark.integration
+def test_proxy_bench_runs_small(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from tests.helpers import venv_bin
+
+    proc = subprocess.run([venv_bin("ucp"), "bench", "proxy", "--calls", "5", "--rounds", "1", "--part", "stdio",
+                           "--json"], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "UCP_HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(proc.stdout)
+    assert {"direct", "ucp"} <= set(data["stdio"])
+    assert data["stdio"]["ucp"]["n"] == 5
