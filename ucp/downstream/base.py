@@ -18,6 +18,8 @@ from typing import Any, Literal, Protocol
 import anyio
 import mcp_types as types
 
+from ucp.errors import UnknownPromptError, UnknownResourceError
+
 ListKind = Literal["tools", "resources", "prompts"]
 
 
@@ -97,6 +99,36 @@ class DownstreamSession(Protocol):
     async def ping(self, *, timeout: float) -> None:
         """A cheap liveness check; raises a ``DownstreamError`` when the server is gone."""
         ...
+
+
+class ToolsOnly:
+    """Defaults for downstreams that serve tools only (UTCP manuals, built-ins): no resources,
+    no prompts, no completions. The directory never routes a resource or prompt to them."""
+
+    async def list_resources(self) -> list[types.Resource]:
+        return []
+
+    async def list_resource_templates(self) -> list[types.ResourceTemplate]:
+        return []
+
+    async def list_prompts(self) -> list[types.Prompt]:
+        return []
+
+    async def read_resource(self, uri: str, *, timeout: float) -> types.ReadResourceResult:
+        raise UnknownResourceError(f"this server has no resources ({uri!r})", uri=uri)
+
+    async def get_prompt(self, name: str, arguments: dict[str, str], *, timeout: float) -> types.GetPromptResult:
+        raise UnknownPromptError(f"this server has no prompts ({name!r})", prompt=name)
+
+    async def complete(
+        self,
+        ref: types.PromptReference | types.ResourceTemplateReference,
+        argument: dict[str, str],
+        context_arguments: dict[str, str] | None,
+        *,
+        timeout: float,
+    ) -> types.CompleteResult:
+        return types.CompleteResult(completion=types.Completion(values=[]))
 
 
 class Transport(Protocol):

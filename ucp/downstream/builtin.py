@@ -23,7 +23,7 @@ import mcp_types as types
 from pydantic import BaseModel, ValidationError
 
 from ucp.builtins.base import BuiltinServer, BuiltinTool, ToolInputError
-from ucp.downstream.base import Capabilities, DownstreamEvents, ProgressFn
+from ucp.downstream.base import Capabilities, DownstreamEvents, ProgressFn, ToolsOnly
 from ucp.errors import DownstreamTimeoutError
 from ucp.log import get_logger
 
@@ -96,7 +96,7 @@ def run_tool(tool: BuiltinTool, arguments: dict[str, Any]) -> types.CallToolResu
     )
 
 
-class BuiltinSession:
+class BuiltinSession(ToolsOnly):
     def __init__(self, transport: BuiltinTransport, listing: list[types.Tool] | None) -> None:
         self._transport = transport
         self._listing = listing
@@ -109,15 +109,6 @@ class BuiltinSession:
             return list(self._listing)
         server = await self._transport.load()
         return [tool_definition(t) for t in server.tools]
-
-    async def list_resources(self) -> list[types.Resource]:
-        return []
-
-    async def list_resource_templates(self) -> list[types.ResourceTemplate]:
-        return []
-
-    async def list_prompts(self) -> list[types.Prompt]:
-        return []
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], *, timeout: float, progress: ProgressFn | None = None
@@ -133,22 +124,6 @@ class BuiltinSession:
             raise DownstreamTimeoutError(
                 f"built-in tool {name} took longer than {timeout:g} s", server=server.name
             ) from None
-
-    async def read_resource(self, uri: str, *, timeout: float) -> types.ReadResourceResult:
-        raise NotImplementedError
-
-    async def get_prompt(self, name: str, arguments: dict[str, str], *, timeout: float) -> types.GetPromptResult:
-        raise NotImplementedError
-
-    async def complete(
-        self,
-        ref: types.PromptReference | types.ResourceTemplateReference,
-        argument: dict[str, str],
-        context_arguments: dict[str, str] | None,
-        *,
-        timeout: float,
-    ) -> types.CompleteResult:
-        return types.CompleteResult(completion=types.Completion(values=[]))
 
     async def ping(self, *, timeout: float) -> None:
         return None

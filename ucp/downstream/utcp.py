@@ -41,7 +41,7 @@ import yaml
 
 from ucp.config.loader import expand_env
 from ucp.config.models import UtcpServer
-from ucp.downstream.base import Capabilities, DownstreamEvents, ProgressFn
+from ucp.downstream.base import Capabilities, DownstreamEvents, ProgressFn, ToolsOnly
 from ucp.downstream.repair import repair_input_schema
 from ucp.downstream.urlsafety import check_url, is_loopback_url, redact_url, safe_fetch
 from ucp.errors import (
@@ -146,7 +146,7 @@ def to_manual(data: dict[str, Any], *, server: str, origin: str | None, where: s
     )
 
 
-class UtcpSession:
+class UtcpSession(ToolsOnly):
     """A registered manual in a live ``UtcpClient``, behind the ``DownstreamSession`` protocol."""
 
     def __init__(self, transport: UtcpTransport, client: Any, events: DownstreamEvents, http: Any) -> None:
@@ -270,15 +270,6 @@ class UtcpSession:
             log.info("utcp_manual_reloaded", server=self.name, tools=len(self._tools))
         return list(self._tools)
 
-    async def list_resources(self) -> list[types.Resource]:
-        return []
-
-    async def list_resource_templates(self) -> list[types.ResourceTemplate]:
-        return []
-
-    async def list_prompts(self) -> list[types.Prompt]:
-        return []
-
     async def call_tool(
         self, name: str, arguments: dict[str, Any], *, timeout: float, progress: ProgressFn | None = None
     ) -> types.CallToolResult:
@@ -296,22 +287,6 @@ class UtcpSession:
         except Exception as exc:
             raise _map_error(exc, self.name, name) from exc
         return to_result(value, self.name, self._t.max_bytes)
-
-    async def read_resource(self, uri: str, *, timeout: float) -> types.ReadResourceResult:
-        raise NotImplementedError
-
-    async def get_prompt(self, name: str, arguments: dict[str, str], *, timeout: float) -> types.GetPromptResult:
-        raise NotImplementedError
-
-    async def complete(
-        self,
-        ref: types.PromptReference | types.ResourceTemplateReference,
-        argument: dict[str, str],
-        context_arguments: dict[str, str] | None,
-        *,
-        timeout: float,
-    ) -> types.CompleteResult:
-        return types.CompleteResult(completion=types.Completion(values=[]))
 
     async def ping(self, *, timeout: float) -> None:
         """Re-read the manual (a URL is re-fetched): proves the service is up; a change is reloaded."""
