@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -30,9 +30,10 @@ from ucp.log import get_logger
 from ucp.pool.directory import Directory
 from ucp.pool.pool import Pool, ServerSpec
 from ucp.router.catalog import Catalog, CatalogChange, CatalogEntry
-from ucp.router.feedback import FeedbackStore
-from ucp.router.learner import Learner
 from ucp.router.pins import PinStore
+
+if TYPE_CHECKING:
+    from ucp.router.learner import Learner
 from ucp.router.router import Router
 from ucp.services import ServiceRegistry
 from ucp.session.exposure import Exposure, choose_mode, make_exposure
@@ -57,8 +58,14 @@ class _PriorsObserver:
         self.router = router
 
     def on_call(self, session: Session, entry: CatalogEntry, ok: bool, error_code: str | None) -> None:
-        calls = [i.tool for i in session.history if i.kind == "call" and i.tool]
-        previous = calls[-2] if len(calls) >= 2 else None
+        previous = None
+        seen = 0
+        for item in reversed(session.history):  # the call before this one (history is newest last)
+            if item.kind == "call" and item.tool:
+                seen += 1
+                if seen == 2:
+                    previous = item.tool
+                    break
         self.router.record_call(entry.exposed, previous, ok)
         if self.router.learner is not None:
             self.router.learner.on_call(session.id, entry.exposed, ok, error_code)
@@ -66,6 +73,9 @@ class _PriorsObserver:
 
 def _open_learner(config: Config, paths: Paths) -> Learner:
     """The learner over the feedback store; an unreadable store is set aside (kept, renamed)."""
+    from ucp.router.feedback import FeedbackStore
+    from ucp.router.learner import Learner
+
     settings = config.learning
 
     def store() -> FeedbackStore:
@@ -111,11 +121,8 @@ class Gateway:
             learning=config.learning,
             paths=paths,
             dense=config.router.dense if dense is None else dense,
+            learner_factory=(lambda: _open_learner(config, paths)) if config.learning.enabled else None,
         )
-        self.learner: Learner | None = None
-        if config.learning.enabled:
-            self.learner = _open_learner(config, paths)
-            self.router.learner = self.learner
         self.service.observers.append(_PriorsObserver(self.router))
         self.meta = MetaTools(self.service, self.router, default_limit=config.exposure.search_limit)
         self.service.exposed_extra = lambda: ["ucp__search_tools", "ucp__describe_tool", "ucp__call_tool"]
@@ -172,6 +179,10 @@ class Gateway:
             fingerprint=_fingerprint(server),
         )
 
+    @property
+    def learner(self) -> Learner | None:
+        return self.router.learner
+
     # ------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> Gateway:
         self._tg = anyio.create_task_group()
@@ -187,8 +198,7 @@ class Gateway:
                 self.pool.add(self._spec(server))
         self.services.load()
         self._tg.start_soon(self._notify_loop)
-        if self.learner is not None:
-            self._tg.start_soon(self._save_learning_loop)
+        self._tg.start_soon(self._save_learning_loop)
         self.router.start(self._tg)
         if self.watch_config and self.config_path is not None:
             self._config_mtime = self._mtime()
@@ -210,9 +220,10 @@ class Gateway:
             self._tg.cancel_scope.cancel()
             await self._tg.__aexit__(None, None, None)
             self.router.close()
-            if self.learner is not None:
+            learner = self.router.learner_loaded
+            if learner is not None:
                 try:
-                    self.learner.close()
+                    learner.close()
                 except Exception:
                     log.exception("learning_state_not_saved")
         return None
@@ -263,11 +274,12 @@ class Gateway:
 
     async def _save_learning_loop(self, interval: float = 2.0) -> None:
         """Persist learning state off the protocol loop; compact the event log hourly."""
-        assert self.learner is not None
-        learner = self.learner
         last_compact = 0.0
         while True:
             await anyio.sleep(interval)
+            learner = self.router.learner_loaded
+            if learner is None:
+                continue
             try:
                 await anyio.to_thread.run_sync(learner.save)
                 now = anyio.current_time()

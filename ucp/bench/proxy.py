@@ -234,18 +234,10 @@ async def memory(work: Path, node_bin: Path | None) -> dict[str, dict[str, float
             home = work / f"mem-{len(procs)}"
             _write_toml(home, servers, builtins=True)
             port = _free_port()
-            _spawn(procs, [_bin("ucp"), "serve", "--transport", "http", "--port", str(port), *extra], port, _ucp_env(home))
+            _spawn(procs, [_bin("ucp"), "serve", "--transport", "http", "--port", str(port), "--mode", "full", *extra],
+                   port, _ucp_env(home))
+            await _wait_healthy(port, dense=not extra)
             async with Client(f"http://127.0.0.1:{port}/mcp") as client:
-                with anyio.fail_after(120):
-                    while len((await client.list_tools()).tools) < 10:  # noqa: ASYNC110 - polling another process
-                        await anyio.sleep(0.2)
-                if not extra:  # wait for the embedding model to be loaded and the index built
-                    import httpx2
-
-                    async with httpx2.AsyncClient() as http:
-                        with anyio.fail_after(180):
-                            while not (await http.get(f"http://127.0.0.1:{port}/healthz")).json().get("dense_ready"):  # noqa: ASYNC110
-                                await anyio.sleep(0.5)
                 tools = len((await client.list_tools()).tools)
             out[label] = {"rss_mb": _rss_mb(procs[-1].pid), "servers": float(len(servers)), "tools": float(tools)}
         if _peer_available():
@@ -255,6 +247,20 @@ async def memory(work: Path, node_bin: Path | None) -> dict[str, dict[str, float
                 tools = len((await client.list_tools()).tools)
             out["fastmcp"] = {"rss_mb": _rss_mb(procs[-1].pid), "servers": float(len(servers)), "tools": float(tools)}
     return out
+
+
+async def _wait_healthy(port: int, *, dense: bool, timeout: float = 240) -> None:
+    """Until every server is connected (and, with ``dense``, the embedding index is built)."""
+    import httpx2
+
+    async with httpx2.AsyncClient() as http:
+        with anyio.fail_after(timeout):
+            while True:
+                health = (await http.get(f"http://127.0.0.1:{port}/healthz")).json()
+                servers = health["servers"]
+                if servers["healthy"] == servers["total"] and (health["dense_ready"] or not dense):
+                    return
+                await anyio.sleep(0.25)
 
 
 def run_proxy_bench(*, calls: int = 200, rounds: int = 3, start_repeats: int = 5, node_bin: Path | None = None,

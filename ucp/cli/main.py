@@ -1,21 +1,21 @@
-"""The ``ucp`` command: a typer app with one sub-app per noun."""
+"""The ``ucp`` command: a typer app with one sub-app per noun.
+
+``ucp serve`` is what a host launches, so its start-up is on the host's critical path: the
+entry point recognises it and builds an app with only that command, skipping the imports
+of the other commands (see ``main``).
+"""
 
 from __future__ import annotations
+
+import os
+import sys
 
 import typer
 
 import ucp
-from ucp.cli import doctor, install, registry, route, stats, tools, trust
-from ucp.cli.bench import app as bench_app
 from ucp.cli.serve import serve
 
-app = typer.Typer(
-    name="ucp",
-    help="UCP: one MCP endpoint in front of every tool you use.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+HELP = "UCP: one MCP endpoint in front of every tool you use."
 
 
 def _version(value: bool) -> None:
@@ -24,24 +24,59 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
-def root(
+def _root(
     version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     """UCP: one MCP endpoint in front of every tool you use."""
 
 
-app.command("serve")(serve)
-app.add_typer(bench_app, name="bench")
-app.add_typer(registry.app, name="registry")
-app.add_typer(tools.app, name="tools")
-app.command("install")(install.install)
-app.command("doctor")(doctor.doctor)
-app.add_typer(route.app, name="route")
-app.command("index")(route.index)
-app.command("stats")(stats.stats)
-app.add_typer(trust.app, name="trust")
+def _new_app() -> typer.Typer:
+    app = typer.Typer(
+        name="ucp",
+        help=HELP,
+        no_args_is_help=True,
+        rich_markup_mode="rich",
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(_root)
+    app.command("serve")(serve)
+    return app
+
+
+def build_app() -> typer.Typer:
+    from ucp.cli import doctor, install, registry, route, stats, tools, trust
+    from ucp.cli.bench import app as bench_app
+
+    app = _new_app()
+    app.add_typer(bench_app, name="bench")
+    app.add_typer(registry.app, name="registry")
+    app.add_typer(tools.app, name="tools")
+    app.command("install")(install.install)
+    app.command("doctor")(doctor.doctor)
+    app.add_typer(route.app, name="route")
+    app.command("index")(route.index)
+    app.command("stats")(stats.stats)
+    app.add_typer(trust.app, name="trust")
+    return app
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``ucp.cli.main.app`` (tests, CliRunner) is the full app, built on first access."""
+    if name == "app":
+        global _app
+        if _app is None:
+            _app = build_app()
+        return _app
+    raise AttributeError(name)
+
+
+_app: typer.Typer | None = None
 
 
 def main() -> None:
-    app()
+    argv = sys.argv[1:]
+    completing = any(k.endswith("_COMPLETE") for k in os.environ)
+    if argv[:1] == ["serve"] and not {"-h", "--help"} & set(argv) and not completing:
+        _new_app()()  # fast path: the host is waiting for the first tools/list
+        return
+    __getattr__("app")()

@@ -147,7 +147,7 @@ def index(
             from ucp.router.hybrid import HybridRetriever
 
             docs = gateway.catalog.docs()
-            embedder = SentenceTransformerEmbedder(loaded.config.router.embedding_model)
+            embedder = SentenceTransformerEmbedder(loaded.config.router.embedding_model, onnx_dir=paths.index_dir / "onnx")
             retriever = HybridRetriever(embedder, cache=EmbedCache(paths.index_dir))
             retriever.set_docs(docs, embed=False)
             started = time.perf_counter()

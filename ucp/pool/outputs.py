@@ -49,6 +49,8 @@ class OutputChecker:
         if result.structured_content is None:
             self.withdrawn.add(key)
             return "tool declares an output schema but returned no structured content"
+        if validator.is_valid(result.structured_content):
+            return None
         error = best_match(validator.iter_errors(result.structured_content))
         if error is None:
             return None

@@ -119,8 +119,11 @@ class SentenceTransformerEmbedder:
         device: str = "cpu",
         batch_size: int = 32,
         num_threads: int | None = None,
+        onnx_dir: Path | None = None,
     ) -> None:
         self._model_arg = model
+        self._onnx_dir = onnx_dir
+        self._onnx: Any = None
         self._device = device
         self._batch_size = batch_size
         self._num_threads = num_threads
@@ -138,6 +141,11 @@ class SentenceTransformerEmbedder:
     @property
     def model_id(self) -> str:
         return self._model_id
+
+    @property
+    def query_backend(self) -> str:
+        """What encodes single texts (queries): onnxruntime, torch, or sentence-transformers."""
+        return "onnxruntime" if self._onnx is not None else ("torch" if self._fast is not None else "sentence-transformers")
 
     @property
     def loaded(self) -> bool:
@@ -173,6 +181,11 @@ class SentenceTransformerEmbedder:
                 self._load_st()
             if self._fast is not None:
                 self._fast.encode("warm up")  # the first forward pass costs ~150 ms of kernel set-up
+                if self._onnx_dir is not None:
+                    from ucp.router.onnx_encoder import build, model_key
+
+                    key = model_key(self._model_id, Path(target) / "model.safetensors" if Path(target).is_dir() else None)
+                    self._onnx = build(self._fast, self._onnx_dir, key, threads=self._num_threads or 2)
 
     def _set_threads(self) -> None:
         if self._num_threads:
@@ -223,6 +236,8 @@ class SentenceTransformerEmbedder:
         self.load()
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
+        if len(texts) == 1 and self._onnx is not None:
+            return np.asarray(self._onnx.encode(texts[0]), dtype=np.float32).reshape(1, -1)
         if len(texts) == 1 and self._fast is not None:
             return self._fast.encode(texts[0]).reshape(1, -1)
         vecs = self._load_st().encode(
@@ -339,21 +354,27 @@ class _FastBertQueryEncoder:
         except Exception:
             return None
 
-    def encode(self, text: str) -> Vectors:
+    def forward(self, ids: Any) -> Any:
+        """The encoder as tensor operations: token ids -> normalised mean-pooled vector.
+
+        Shared by ``encode`` and the ONNX export (``onnx_encoder``), which traces it."""
         torch = self._torch
         f = torch.nn.functional
-        ids = self._tokenize(text)
-        n, d, h = len(ids), self._hidden, self._heads
+        n, d, h = ids.shape[0], self._hidden, self._heads
+        x = self._word[ids] + self._pos[:n] + self._type0
+        x = f.layer_norm(x, (d,), *self._emb_ln, self._eps)
+        for qkv_w, qkv_b, o_w, o_b, ln1_w, ln1_b, i_w, i_b, out_w, out_b, ln2_w, ln2_b in self._layers:
+            qkv = torch.addmm(qkv_b, x, qkv_w).view(n, 3, h, d // h).permute(1, 2, 0, 3)
+            att = f.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2]).transpose(0, 1).reshape(n, d)
+            x = f.layer_norm(torch.addmm(o_b, att, o_w) + x, (d,), ln1_w, ln1_b, self._eps)
+            hid = f.gelu(torch.addmm(i_b, x, i_w))
+            x = f.layer_norm(torch.addmm(out_b, hid, out_w) + x, (d,), ln2_w, ln2_b, self._eps)
+        return f.normalize(x.mean(0), dim=0)
+
+    def encode(self, text: str) -> Vectors:
+        torch = self._torch
         with torch.inference_mode():
-            x = self._word[torch.as_tensor(ids)] + self._pos[:n] + self._type0
-            x = f.layer_norm(x, (d,), *self._emb_ln, self._eps)
-            for qkv_w, qkv_b, o_w, o_b, ln1_w, ln1_b, i_w, i_b, out_w, out_b, ln2_w, ln2_b in self._layers:
-                qkv = torch.addmm(qkv_b, x, qkv_w).view(n, 3, h, d // h).permute(1, 2, 0, 3)
-                att = f.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2]).transpose(0, 1).reshape(n, d)
-                x = f.layer_norm(torch.addmm(o_b, att, o_w) + x, (d,), ln1_w, ln1_b, self._eps)
-                hid = f.gelu(torch.addmm(i_b, x, i_w))
-                x = f.layer_norm(torch.addmm(out_b, hid, out_w) + x, (d,), ln2_w, ln2_b, self._eps)
-            vec = f.normalize(x.mean(0), dim=0)
+            vec = self.forward(torch.as_tensor(self._tokenize(text)))
         return np.asarray(vec.numpy(), dtype=np.float32)
 
 

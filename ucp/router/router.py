@@ -15,7 +15,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -26,14 +27,17 @@ from ucp.config.paths import Paths
 from ucp.log import get_logger
 from ucp.router.base import RankContext, Ranked, Ranking
 from ucp.router.catalog import Catalog, CatalogChange
-from ucp.router.hybrid import HybridRetriever, ScoredTool
-from ucp.router.learner import Learner
 from ucp.router.priors import Priors
+
+if TYPE_CHECKING:  # numpy, scipy and faiss load on first use: off the cold-start path
+    from ucp.router.hybrid import HybridRetriever, ScoredTool
+    from ucp.router.learner import Learner
 
 log = get_logger("ucp.router")
 
 CONTEXT_WEIGHT = 0.15  # share of the session-context search blended into a query's scores
 SYNC_DEBOUNCE = 0.05
+FIRST_SYNC_DELAY = 1.0  # the first background index build waits: the host's first tools/list comes first
 
 
 class Router:
@@ -46,39 +50,72 @@ class Router:
         paths: Paths,
         dense: bool = True,
         retriever: HybridRetriever | None = None,
+        learner_factory: Callable[[], Learner] | None = None,
     ) -> None:
         self.catalog = catalog
         self.settings = settings
         self.learning_settings = learning
         self.paths = paths
         self.dense_enabled = dense
-        self.retriever = retriever or self._make_retriever(dense)
+        self._retriever = retriever
+        self._learner: Learner | None = None
+        self._learner_factory = learner_factory
+        self._init_lock = threading.Lock()
         self.priors = Priors()
         self.dense_ready_event = anyio.Event()
         self._dirty = anyio.Event()
         self._synced_version = -1
         self._sync_lock = threading.Lock()
-        self.learner: Learner | None = None  # attached by the gateway when learning is on
         self._last_qvec = threading.local()
 
+    @property
+    def retriever(self) -> HybridRetriever:
+        """The hybrid index, built on first use (importing numpy, scipy and faiss)."""
+        if self._retriever is None:
+            with self._init_lock:
+                if self._retriever is None:
+                    self._retriever = self._make_retriever(self.dense_enabled)
+        return self._retriever
+
+    @property
+    def learner(self) -> Learner | None:
+        """The learning layer (when enabled), opened on first use."""
+        if self._learner is None and self._learner_factory is not None:
+            with self._init_lock:
+                if self._learner is None and self._learner_factory is not None:
+                    self._learner = self._learner_factory()
+        return self._learner
+
+    @learner.setter
+    def learner(self, value: Learner | None) -> None:
+        self._learner = value
+        self._learner_factory = None
+
+    @property
+    def learner_loaded(self) -> Learner | None:
+        """The learner if it was opened (never opens it)."""
+        return self._learner
+
     def _make_retriever(self, dense: bool) -> HybridRetriever:
+        from ucp.router.hybrid import HybridRetriever
+
         embedder = None
         cache = None
         if dense:
             from ucp.router.embed_cache import EmbedCache
             from ucp.router.embedder import SentenceTransformerEmbedder
 
-            embedder = SentenceTransformerEmbedder(self.settings.embedding_model)
+            embedder = SentenceTransformerEmbedder(self.settings.embedding_model, onnx_dir=self.paths.index_dir / "onnx")
             cache = EmbedCache(self.paths.index_dir)
         return HybridRetriever(embedder, cache=cache)
 
     @property
     def dense_ready(self) -> bool:
-        return self.retriever.dense_ready
+        return self._retriever is not None and self._retriever.dense_ready
 
     # ------------------------------------------------------------ lifecycle
     def start(self, tg: TaskGroup) -> None:
-        self.sync_now()  # BM25 over what is known already: the first search never waits
+        self._dirty.set()
         tg.start_soon(self._sync_loop)
         if self.dense_enabled:
             tg.start_soon(self._warm_dense)
@@ -87,6 +124,7 @@ class Router:
         return None
 
     async def _warm_dense(self) -> None:
+        await anyio.sleep(FIRST_SYNC_DELAY)
         started = time.perf_counter()
         ok = await self.retriever.start_dense()
         if ok:
@@ -121,6 +159,7 @@ class Router:
         self._synced_version = version
 
     async def _sync_loop(self) -> None:
+        await anyio.sleep(FIRST_SYNC_DELAY)  # a search before then builds the index itself
         while True:
             await self._dirty.wait()
             await anyio.sleep(SYNC_DEBOUNCE)
