@@ -83,6 +83,7 @@ class FakeTransport:
         self.list_calls = 0
         self.ping_fails = False
         self.gate: anyio.Event | None = None
+        self.connect_gate: anyio.Event | None = None  # connect() waits for it (a slow-starting server)
         self.session: FakeSession | None = None
         self.events: DownstreamEvents | None = None
 
@@ -97,6 +98,8 @@ class FakeTransport:
     @asynccontextmanager
     async def connect(self, events: DownstreamEvents) -> AsyncIterator[FakeSession]:
         self.connects += 1
+        if self.connect_gate is not None:
+            await self.connect_gate.wait()
         if self.fail_connects > 0:
             self.fail_connects -= 1
             raise DownstreamUnavailableError("cannot connect (fake)", server=self.name)

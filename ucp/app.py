@@ -28,6 +28,7 @@ from ucp.downstream.prespawn import Prespawned
 from ucp.errors import ConfigError
 from ucp.log import get_logger
 from ucp.pool.directory import Directory
+from ucp.pool.listcache import ListCache
 from ucp.pool.pool import Pool, ServerSpec
 from ucp.router.catalog import Catalog, CatalogChange, CatalogEntry
 from ucp.router.pins import PinStore
@@ -110,7 +111,7 @@ class Gateway:
         self.env = env if env is not None else os.environ
         self.watch_config = watch_config
         self._prespawned = dict(prespawned or {})
-        self.pool = Pool(config.pool)
+        self.pool = Pool(config.pool, list_cache=ListCache(paths.index_dir / "lists"))
         self.catalog = Catalog()
         self.directory = Directory()
         self.sessions = SessionManager()
@@ -228,8 +229,9 @@ class Gateway:
                     log.exception("learning_state_not_saved")
         return None
 
-    async def wait_ready(self, timeout: float | None = None) -> None:
-        await self.pool.wait_initial(self.config.exposure.initial_wait if timeout is None else timeout)
+    async def wait_ready(self, timeout: float | None = None, *, live: bool = False) -> None:
+        """Until every server is listed (``live``: connected or failed once, not from last-known lists)."""
+        await self.pool.wait_initial(self.config.exposure.initial_wait if timeout is None else timeout, live=live)
 
     # ------------------------------------------------------------ change propagation
     def _on_pool_change(self, server: str, kinds: set[str]) -> None:

@@ -170,3 +170,31 @@ async def test_stdio_logs_are_json_on_stderr_only(ucp_env: dict[str, str], tmp_p
     assert call["outcome"] == "ok"
     assert isinstance(call["duration_ms"], float)
     assert call["session_id"]
+
+
+async def test_restart_lists_a_slow_server_from_its_last_known_lists(tmp_path: Path) -> None:
+    """The host's first tools/list does not wait for a slow server on a restart; its tools work."""
+    home = tmp_path / "home"
+    home.mkdir()
+    slow = f"sleep 3; exec {PY} -m mcp_server_time"
+    (home / "ucp.toml").write_text(
+        "builtins = false\n[exposure]\ninitial_wait = 0.3\n"
+        f'[servers.time]\ncommand = "sh"\nargs = ["-c", "{slow}"]\n'
+    )
+    env = {**os.environ, "UCP_HOME": str(home), "UCP_CONFIG": ""}
+    params = StdioServerParameters(command=venv_bin("ucp"), args=["serve", "--no-dense"], env=env)
+
+    async with Client(params, mode="legacy", read_timeout_seconds=60) as client:
+        first = {t.name for t in (await client.list_tools()).tools}
+        assert "time__get_current_time" not in first  # first start: nothing known yet, not waited for
+        with anyio.fail_after(30):
+            while "time__get_current_time" not in {t.name for t in (await client.list_tools()).tools}:
+                await anyio.sleep(0.2)
+    assert (home / "index" / "lists" / "time.json").exists()
+
+    async with Client(params, mode="legacy", read_timeout_seconds=60) as client:
+        listed = {t.name for t in (await client.list_tools()).tools}
+        assert {"time__get_current_time", "time__convert_time"} <= listed  # from the last-known lists
+        result = await client.call_tool("time__get_current_time", {"timezone": "Europe/Paris"})
+        assert result.structured_content is not None
+        assert result.structured_content["timezone"] == "Europe/Paris"

@@ -28,7 +28,7 @@ async def _gateway_ready(config: Path | None, timeout: float, dense: bool) -> Ga
     loaded, paths = load(config)
     gateway = Gateway(loaded.config, ensure_home(paths), dense=dense)
     await gateway.__aenter__()
-    await gateway.wait_ready(timeout)
+    await gateway.wait_ready(timeout, live=True)
     await gateway.router.wait_synced()
     return gateway
 
@@ -140,7 +140,7 @@ def index(
 
         loaded, paths = load(config)
         async with Gateway(loaded.config, ensure_home(paths), dense=False) as gateway:
-            await gateway.wait_ready(timeout)
+            await gateway.wait_ready(timeout, live=True)
             report_unreachable(gateway)
             from ucp.router.embed_cache import EmbedCache
             from ucp.router.embedder import SentenceTransformerEmbedder

@@ -79,7 +79,7 @@ async def open_gateway(cfg: Config, paths: Paths, *, timeout: float, dense: bool
     async with Gateway(cfg, paths, dense=dense) as gateway:
         count = len(gateway.pool.connections)
         with err_console.status(f"connecting to {count} server{'s' * (count != 1)}…"):
-            await gateway.wait_ready(timeout)
+            await gateway.wait_ready(timeout, live=True)
         yield gateway
 
 

@@ -149,6 +149,8 @@ class PoolSettings(_Model):
     backoff_max: float = Field(30.0, gt=0, description="Longest restart delay in seconds.")
     health_interval: float = Field(30.0, gt=0, description="Seconds between liveness checks of a connected server.")
     acquire_timeout: float = Field(30.0, gt=0, description="Longest wait for a free concurrency slot.")
+    cache_lists: bool = Field(
+        True, description="Answer the first tools/list from each server's last-known lists while it connects.")
 
 
 class Config(_Model):

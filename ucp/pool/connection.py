@@ -70,6 +70,8 @@ class Connection:
         self.failures = 0
         self.server_info = ""
         self.first_attempt_done = anyio.Event()
+        self.listed = anyio.Event()  # lists known: live (first attempt done) or last-known (seeded)
+        self.from_cache = False  # the snapshot is the last-known one from disk, not yet confirmed live
         self.health_interval = health_interval or settings.health_interval
         self.last_check_at: float | None = None  # wall clock (time.time) of the last connect or health check
         self.last_check_ok: bool | None = None
@@ -104,6 +106,13 @@ class Connection:
             return types.ElicitResult(action="decline")
         return await self._elicitors[-1](params)
 
+    def seed(self, snapshot: Snapshot) -> None:
+        """Start from last-known lists (``listcache``): listed now, replaced when the server connects."""
+        if self.state == "starting" and not self.first_attempt_done.is_set():
+            self.snapshot = snapshot
+            self.from_cache = True
+            self.listed.set()
+
     # ------------------------------------------------------------ lifecycle
     @property
     def healthy(self) -> bool:
@@ -124,6 +133,7 @@ class Connection:
             try:
                 async with self.transport.connect(self) as session:
                     await self._refresh(session, {"tools", "resources", "prompts"})
+                    self.from_cache = False
                     self._checked(True, started)
                     self.session = session
                     self.server_info = session.server_info
@@ -133,7 +143,7 @@ class Connection:
                     self.next_retry_at = None
                     attempt = 0
                     log.info("downstream_ready", server=self.name, tools=len(self.snapshot.tools), info=self.server_info)
-                    self.first_attempt_done.set()
+                    self._first_attempt_over()
                     self._on_change(self.name, {"state", "tools", "resources", "prompts"})
                     await self._supervise(session)
             except Exception as exc:  # a downstream must never take UCP down
@@ -145,7 +155,7 @@ class Connection:
                             exc_info=not isinstance(cause, UCPError) and log_tracebacks())
             finally:
                 self.session = None
-            self.first_attempt_done.set()
+            self._first_attempt_over()
             if self._stop.is_set():
                 break
             was_ready = self.state == "ready"
@@ -162,6 +172,10 @@ class Connection:
                 await self._stop.wait()
         self.state = "stopped"
         self._on_change(self.name, {"state"})
+
+    def _first_attempt_over(self) -> None:
+        self.first_attempt_done.set()
+        self.listed.set()
 
     async def _supervise(self, session: DownstreamSession) -> None:
         self._restart_requested = anyio.Event()
@@ -244,8 +258,14 @@ class Connection:
             state=self.state,
         )
 
-    async def use(self) -> DownstreamSession:
-        """The live session, or a ``DownstreamUnavailableError`` naming the state."""
+    async def use(self, wait: float = 0.0) -> DownstreamSession:
+        """The live session, or a ``DownstreamUnavailableError`` naming the state.
+
+        A server still making its first connection (listed from the last-known lists) is
+        waited for up to ``wait`` seconds: a host may call a tool it was just shown."""
+        if self.state == "starting" and wait > 0 and not self.first_attempt_done.is_set():
+            with anyio.move_on_after(wait):
+                await self.first_attempt_done.wait()
         session = self.session
         if session is None or self.state != "ready":
             raise self._unavailable()
@@ -254,8 +274,10 @@ class Connection:
     async def call_tool(
         self, tool: str, arguments: dict[str, Any], *, timeout: float | None = None, hooks: CallHooks | None = None
     ) -> types.CallToolResult:
-        session = await self.use()
         limit = timeout if timeout is not None else self.timeout
+        waited = time.perf_counter()
+        session = await self.use(wait=limit)
+        limit = max(0.1, limit - (time.perf_counter() - waited))  # the timeout covers the whole call
         try:
             with anyio.fail_after(min(limit, self.settings.acquire_timeout)):
                 await self._limiter.acquire()

@@ -12,8 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import mcp_types as types
-from jsonschema import Draft202012Validator, SchemaError
-from jsonschema.exceptions import best_match
 
 
 class OutputChecker:
@@ -34,6 +32,9 @@ class OutputChecker:
         key = (server, tool.name)
         if key in self.withdrawn or not tool.output_schema:
             return None
+        from jsonschema import Draft202012Validator, SchemaError  # first use: off the cold-start path
+        from jsonschema.exceptions import best_match
+
         schema = tool.output_schema
         cached = self._validators.get(key)
         if cached is None or cached[0] != id(schema):

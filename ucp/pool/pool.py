@@ -23,6 +23,7 @@ from ucp.downstream.base import CallHooks, Transport
 from ucp.errors import DownstreamError, DownstreamUnavailableError, UnknownServerError
 from ucp.log import get_logger
 from ucp.pool.connection import Connection
+from ucp.pool.listcache import ListCache
 from ucp.pool.outputs import OutputChecker
 
 log = get_logger("ucp.pool")
@@ -65,8 +66,9 @@ class ServerStatus:
 
 
 class Pool:
-    def __init__(self, settings: PoolSettings | None = None) -> None:
+    def __init__(self, settings: PoolSettings | None = None, list_cache: ListCache | None = None) -> None:
         self.settings = settings or PoolSettings()
+        self.list_cache = list_cache
         self.connections: dict[str, Connection] = {}
         self.specs: dict[str, ServerSpec] = {}
         self._listeners: list[Listener] = []
@@ -92,8 +94,12 @@ class Pool:
         self._listeners.append(listener)
 
     def _emit(self, server: str, kinds: set[str]) -> None:
-        if "tools" in kinds and server in self.connections:
-            self.outputs.forget_server(server, keep={t.name for t in self.connections[server].snapshot.tools})
+        conn = self.connections.get(server)
+        if "tools" in kinds and conn is not None:
+            self.outputs.forget_server(server, keep={t.name for t in conn.snapshot.tools})
+        if self._cached(server) and conn is not None and conn.healthy and kinds & {"tools", "resources", "prompts"}:
+            assert self.list_cache is not None
+            self.list_cache.save(server, self.specs[server].fingerprint, conn.snapshot)
         for listener in list(self._listeners):
             try:
                 listener(server, kinds)
@@ -117,6 +123,13 @@ class Pool:
         )
         self.connections[spec.name] = conn
         self.specs[spec.name] = spec
+        if self._cached(spec.name):
+            assert self.list_cache is not None
+            last_known = self.list_cache.load(spec.name, spec.fingerprint)
+            if last_known is not None:
+                conn.seed(last_known)
+                log.info("pool_server_listed_from_cache", server=spec.name, tools=len(last_known.tools))
+                self._emit(spec.name, {"tools", "resources", "prompts"})
         done = anyio.Event()
         self._done[spec.name] = done
 
@@ -129,6 +142,11 @@ class Pool:
         self._tg.start_soon(runner, name=f"ucp-downstream-{spec.name}")
         log.info("pool_server_added", server=spec.name, kind=spec.transport.kind, source=spec.source)
 
+    def _cached(self, server: str) -> bool:
+        spec = self.specs.get(server)
+        return (self.list_cache is not None and self.settings.cache_lists and spec is not None
+                and spec.source != "builtin" and bool(spec.fingerprint))
+
     async def remove(self, name: str) -> None:
         conn = self.connections.get(name)
         if conn is None:
@@ -137,6 +155,9 @@ class Pool:
         with anyio.move_on_after(15):
             await self._done[name].wait()
         self.connections.pop(name, None)
+        if self._cached(name):
+            assert self.list_cache is not None
+            self.list_cache.forget(name)
         self.specs.pop(name, None)
         self._done.pop(name, None)
         self.outputs.forget_server(name, keep=set())
@@ -148,11 +169,12 @@ class Pool:
             await self.remove(spec.name)
         self.add(spec)
 
-    async def wait_initial(self, timeout: float) -> None:
-        """Wait until every server made its first connection attempt (or ``timeout``)."""
+    async def wait_initial(self, timeout: float, *, live: bool = False) -> None:
+        """Wait until every server's lists are known: from its first connection attempt, or
+        (unless ``live``) from its last-known lists. Gives up after ``timeout``."""
         with anyio.move_on_after(timeout):
             for conn in list(self.connections.values()):
-                await conn.first_attempt_done.wait()
+                await (conn.first_attempt_done if live else conn.listed).wait()
 
     # ------------------------------------------------------------ access
     def get(self, name: str) -> Connection:
@@ -214,12 +236,12 @@ class Pool:
 
     async def read_resource(self, server: str, uri: str) -> types.ReadResourceResult:
         conn = self.get(server)
-        session = await conn.use()
+        session = await conn.use(wait=conn.timeout)
         return await session.read_resource(uri, timeout=conn.timeout)
 
     async def get_prompt(self, server: str, name: str, arguments: dict[str, str]) -> types.GetPromptResult:
         conn = self.get(server)
-        session = await conn.use()
+        session = await conn.use(wait=conn.timeout)
         return await session.get_prompt(name, arguments, timeout=conn.timeout)
 
     async def complete(

@@ -12,11 +12,9 @@ import functools
 import json
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import mcp_types as types
-from jsonschema import Draft202012Validator, SchemaError
-from jsonschema.exceptions import UnknownType, best_match
 
 from ucp.downstream.base import CallHooks
 from ucp.errors import DownstreamError, InvalidArgumentsError, UnknownToolError
@@ -25,6 +23,9 @@ from ucp.naming import suggest
 from ucp.pool.pool import Pool
 from ucp.router.catalog import Catalog, CatalogEntry
 from ucp.session.state import HistoryItem, Session
+
+if TYPE_CHECKING:  # jsonschema loads at the first validated call: off the cold-start path
+    from jsonschema import Draft202012Validator
 
 log = get_logger("ucp.calls")
 
@@ -46,6 +47,8 @@ def error_result(message: str, code: str, **details: Any) -> types.CallToolResul
 
 @functools.lru_cache(maxsize=2048)
 def _compiled(content_hash: str, schema_json: str) -> Draft202012Validator | None:
+    from jsonschema import Draft202012Validator, SchemaError
+
     schema = json.loads(schema_json)
     try:
         Draft202012Validator.check_schema(schema)
@@ -67,6 +70,9 @@ def validate_arguments(entry: CatalogEntry, arguments: Any) -> None:
             tool=entry.exposed,
             field="",
         )
+    from jsonschema import SchemaError
+    from jsonschema.exceptions import UnknownType, best_match
+
     try:
         validator = _validator(entry.content_hash, entry.tool.input_schema or {"type": "object"})
         error = best_match(validator.iter_errors(arguments)) if validator is not None else None
