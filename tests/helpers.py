@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
 from mcp import Client
 
 from ucp.app import Gateway
+from ucp.bench.proxy import free_port as free_port  # re-exported for the tests
+from ucp.bench.proxy import wait_port
 from ucp.config.models import Config, ServerConfig, StdioServer
 from ucp.config.paths import Paths
+from ucp.frontend.api import api_routes, auth_middleware
+from ucp.frontend.http import build_http_app
 from ucp.frontend.server import build_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,29 +76,17 @@ async def client_for(gateway: Gateway, *, mode: str = "legacy", **kw: Any) -> As
         yield client
 
 
+def api_client(gateway: Gateway, base_url: str = "http://127.0.0.1:8765") -> httpx2.AsyncClient:
+    """An HTTP client on UCP's whole HTTP app (MCP, REST, UTCP, registry routes, auth), in process."""
+    app = build_http_app(gateway, build_server(gateway), extra_routes=api_routes(), middleware=auth_middleware(gateway))
+    return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=base_url)
+
+
 async def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
     """Poll a condition under a deadline (for state that has no event to wait on)."""
     with anyio.fail_after(timeout):
         while not predicate():
             await anyio.sleep(0.02)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[Any] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout} s")
 
 
 @contextmanager

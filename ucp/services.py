@@ -14,7 +14,6 @@ results, and they return when a check succeeds again.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -25,6 +24,7 @@ import anyio
 from ucp.config.models import UtcpServer, validate_server_name
 from ucp.downstream.urlsafety import check_url, redact_url
 from ucp.errors import DuplicateServerError, RegistryError, UnknownServerError
+from ucp.fileio import atomic_write_text
 from ucp.log import get_logger
 
 if TYPE_CHECKING:
@@ -102,14 +102,7 @@ class ServiceRegistry:
 
     def _write(self) -> None:
         data = {"version": FILE_VERSION, "services": {n: r.to_dict() for n, r in sorted(self.records.items())}}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        atomic_write_text(self.path, json.dumps(data, indent=1, sort_keys=True))
 
     # ------------------------------------------------------------ lifecycle
     def load(self) -> None:

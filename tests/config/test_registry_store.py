@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 import threading
 import tomllib
@@ -18,7 +17,6 @@ from ucp.config.loader import read_config_file
 from ucp.config.models import StdioServer
 from ucp.config.registry import (
     RegistryStore,
-    atomic_write_text,
     build_server,
     check_url,
     host_only_refs,
@@ -157,18 +155,6 @@ def test_writes_are_atomic_replacements(store: RegistryStore) -> None:
     inode = store.path.stat().st_ino
     store.add(stdio("b"))
     assert store.path.stat().st_ino != inode  # a new file renamed over the old one
-
-
-def test_atomic_write_follows_symlinks_and_keeps_mode(tmp_path: Path) -> None:
-    real = tmp_path / "real.toml"
-    real.write_text("old")
-    os.chmod(real, 0o640)
-    link = tmp_path / "link.toml"
-    link.symlink_to(real)
-    atomic_write_text(link, "new")
-    assert link.is_symlink()
-    assert real.read_text() == "new"
-    assert stat.S_IMODE(real.stat().st_mode) == 0o640
 
 
 def _add_many(path: str, prefix: str, count: int) -> None:

@@ -6,15 +6,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx2
 import pytest
 
-from tests.helpers import free_port, running_gateway, toy_server, wait_until
+from tests.helpers import api_client, free_port, running_gateway, toy_server, wait_until
 from tests.test_services import FAST, service
 from ucp.app import Gateway
-from ucp.frontend.api import api_routes, auth_middleware
-from ucp.frontend.http import build_http_app
-from ucp.frontend.server import build_server
 
 pytestmark = pytest.mark.anyio
 
@@ -25,16 +21,11 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
         yield gw
 
 
-def client_for(gateway: Gateway) -> httpx2.AsyncClient:
-    app = build_http_app(gateway, build_server(gateway), extra_routes=api_routes(), middleware=auth_middleware(gateway))
-    return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1:8765")
-
-
 async def test_register_list_health_deregister(gateway: Gateway) -> None:
     port = free_port()
     body = {"name": "weather", "base_url": f"http://127.0.0.1:{port}", "tags": ["meteo"], "version": "2.1",
             "environment": "staging"}
-    async with client_for(gateway) as http, service(port):
+    async with api_client(gateway) as http, service(port):
         created = await http.post("/registry/services", json=body)
         assert created.status_code == 201, created.text
         info = created.json()
@@ -58,7 +49,7 @@ async def test_register_list_health_deregister(gateway: Gateway) -> None:
                                                                "arguments": {"city": "Oslo", "days": 2}})
         assert len(called.json()["structured_content"]["days"]) == 2
 
-    async with client_for(gateway) as http:
+    async with api_client(gateway) as http:
         await wait_until(lambda: not gateway.services.health("weather")["healthy"], timeout=15)
         report = (await http.get("/registry/health")).json()
         assert report["healthy"] == 0
@@ -74,7 +65,7 @@ async def test_register_list_health_deregister(gateway: Gateway) -> None:
 
 
 async def test_unreachable_service_is_accepted_as_202(gateway: Gateway) -> None:
-    async with client_for(gateway) as http:
+    async with api_client(gateway) as http:
         resp = await http.post("/registry/services",
                                json={"name": "later", "manual_url": f"http://127.0.0.1:{free_port()}/utcp"})
     assert resp.status_code == 202
@@ -94,7 +85,7 @@ async def test_unreachable_service_is_accepted_as_202(gateway: Gateway) -> None:
     ],
 )
 async def test_ssrf_refused(gateway: Gateway, url: str, reason: str) -> None:
-    async with client_for(gateway) as http:
+    async with api_client(gateway) as http:
         resp = await http.post("/registry/services", json={"name": "evil", "manual_url": url})
     assert resp.status_code == 400
     error = resp.json()["error"]
@@ -105,7 +96,7 @@ async def test_ssrf_refused(gateway: Gateway, url: str, reason: str) -> None:
 
 
 async def test_invalid_registrations(tmp_path: Path) -> None:
-    async with running_gateway([toy_server()], tmp_path / "home") as gw, client_for(gw) as http:
+    async with running_gateway([toy_server()], tmp_path / "home") as gw, api_client(gw) as http:
         taken = await http.post("/registry/services", json={"name": "toy", "manual_url": "http://127.0.0.1:9/utcp"})
         assert taken.status_code == 409
         assert taken.json()["error"]["code"] == "duplicate_server"

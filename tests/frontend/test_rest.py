@@ -7,11 +7,8 @@ from collections.abc import AsyncIterator
 import httpx2
 import pytest
 
-from tests.helpers import running_gateway, toy_server
+from tests.helpers import api_client, running_gateway, toy_server
 from ucp.app import Gateway
-from ucp.frontend.api import api_routes, auth_middleware
-from ucp.frontend.http import build_http_app
-from ucp.frontend.server import build_server
 
 pytestmark = pytest.mark.anyio
 
@@ -30,8 +27,7 @@ async def gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Gat
 
 @pytest.fixture
 async def http(gateway: Gateway) -> AsyncIterator[httpx2.AsyncClient]:
-    app = build_http_app(gateway, build_server(gateway), extra_routes=api_routes(), middleware=auth_middleware(gateway))
-    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1:8765") as client:
+    async with api_client(gateway) as client:
         yield client
 
 

@@ -6,15 +6,11 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-import httpx2
 import pytest
 
-from tests.helpers import ROOT, running_gateway, toy_server
+from tests.helpers import ROOT, api_client, running_gateway, toy_server
 from ucp.app import Gateway
 from ucp.config.models import UtcpServer
-from ucp.frontend.api import api_routes, auth_middleware
-from ucp.frontend.http import build_http_app
-from ucp.frontend.server import build_server
 from ucp.frontend.utcp_routes import utcp_schema
 
 pytestmark = pytest.mark.anyio
@@ -33,15 +29,10 @@ async def gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Gat
         yield gw
 
 
-def client_for(gateway: Gateway, base_url: str = "http://127.0.0.1:8765") -> httpx2.AsyncClient:
-    app = build_http_app(gateway, build_server(gateway), extra_routes=api_routes(), middleware=auth_middleware(gateway))
-    return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=base_url)
-
-
 async def test_manual_is_valid_utcp(gateway: Gateway) -> None:
     from utcp.data.utcp_manual import UtcpManualSerializer
 
-    async with client_for(gateway) as http:
+    async with api_client(gateway) as http:
         manual = (await http.get("/utcp")).json()
     assert manual["utcp_version"].startswith("1.")
     names = {t["name"] for t in manual["tools"]}
@@ -65,7 +56,7 @@ async def test_public_url_is_the_base(gateway: Gateway) -> None:
     gateway.config = original.model_copy(
         update={"http": original.http.model_copy(update={"public_url": "https://ucp.example.com"})})
     try:
-        async with client_for(gateway) as http:
+        async with api_client(gateway) as http:
             manual = (await http.get("/utcp")).json()
     finally:
         gateway.config = original
@@ -75,7 +66,7 @@ async def test_public_url_is_the_base(gateway: Gateway) -> None:
 async def test_manual_is_searchable_by_a_utcp_client(gateway: Gateway) -> None:
     from utcp.utcp_client import UtcpClient
 
-    async with client_for(gateway) as http:
+    async with api_client(gateway) as http:
         manual = (await http.get("/utcp")).json()
     client = await UtcpClient.create(config={"manual_call_templates": [{
         "name": "ucp", "call_template_type": "text", "content": json.dumps(manual).replace("$", "\\u0024"),
@@ -88,7 +79,7 @@ async def test_manual_is_searchable_by_a_utcp_client(gateway: Gateway) -> None:
 
 
 async def test_call_returns_structured_or_text(gateway: Gateway) -> None:
-    async with client_for(gateway) as http:
+    async with api_client(gateway) as http:
         added = await http.post("/utcp/tools/toy__add", json={"a": 1, "b": 2})
         assert added.status_code == 200
         assert added.json() == {"result": 3}
@@ -100,7 +91,7 @@ async def test_call_returns_structured_or_text(gateway: Gateway) -> None:
 
 
 async def test_call_errors(gateway: Gateway) -> None:
-    async with client_for(gateway) as http:
+    async with api_client(gateway) as http:
         invalid = await http.post("/utcp/tools/toy__add", json={"a": "x"})
         assert invalid.status_code == 422
         assert invalid.json()["error"]["code"] == "invalid_arguments"
@@ -115,7 +106,7 @@ async def test_call_errors(gateway: Gateway) -> None:
 
 async def test_keys_put_auth_into_the_templates(gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("UCP_API_KEYS", "k1")
-    async with client_for(gateway) as http:
+    async with api_client(gateway) as http:
         assert (await http.get("/utcp")).status_code == 401
         manual = (await http.get("/utcp", headers={"Authorization": "Bearer k1"})).json()
     auth = manual["tools"][0]["tool_call_template"]["auth"]

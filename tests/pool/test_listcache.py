@@ -50,6 +50,21 @@ def test_round_trip_keeps_schemas_and_prompts(tmp_path: Path) -> None:
     assert back.prompts[0].arguments is not None and back.prompts[0].arguments[0].name == "who"
 
 
+def test_unchanged_lists_are_not_rewritten(tmp_path: Path) -> None:
+    cache = ListCache(tmp_path)
+    cache.save("srv", "fp1", Snapshot(tools=[tool("a")]))
+    inode = (tmp_path / "srv.json").stat().st_ino  # each write is a new file renamed over the old one
+    cache.save("srv", "fp1", Snapshot(tools=[tool("a")]))
+    assert (tmp_path / "srv.json").stat().st_ino == inode
+    restarted = ListCache(tmp_path)
+    snap = restarted.load("srv", "fp1")
+    assert snap is not None
+    restarted.save("srv", "fp1", snap)  # the live lists equal the last-known ones
+    assert (tmp_path / "srv.json").stat().st_ino == inode
+    restarted.save("srv", "fp1", Snapshot(tools=[tool("a"), tool("b")]))
+    assert (tmp_path / "srv.json").stat().st_ino != inode
+
+
 def test_other_fingerprint_or_name_is_not_served(tmp_path: Path) -> None:
     cache = ListCache(tmp_path)
     cache.save("srv", "fp1", Snapshot(tools=[tool("a")]))
@@ -85,7 +100,7 @@ async def test_restart_lists_from_cache_then_revalidates_live(tmp_path: Path) ->
         with anyio.fail_after(1):
             await pool.wait_initial(30)  # answered from the last-known lists: no wait for the server
         conn = pool.get("f")
-        assert conn.state == "starting" and conn.from_cache
+        assert conn.state == "starting"
         assert _names(conn.snapshot.tools) == ["a", "b"]
         assert {"tools", "resources", "prompts"} in events
 
@@ -100,7 +115,7 @@ async def test_restart_lists_from_cache_then_revalidates_live(tmp_path: Path) ->
             assert not results
             slow.connect_gate.set()
         assert not results[0].is_error
-        assert _names(conn.snapshot.tools) == ["a", "c"] and not conn.from_cache
+        assert _names(conn.snapshot.tools) == ["a", "c"]
         assert any({"state", "tools"} <= k for k in events)
     saved = json.loads((tmp_path / "f.json").read_text())
     assert [t["name"] for t in saved["tools"]] == ["a", "c"]
@@ -121,7 +136,7 @@ async def test_live_wait_ignores_the_cache_and_changed_config_is_not_seeded(tmp_
     other = _slow("x")
     async with Pool(FAST, list_cache=cache) as pool:
         pool.add(ServerSpec("f", other, fingerprint="edited"))
-        assert pool.get("f").snapshot.tools == [] and not pool.get("f").from_cache
+        assert pool.get("f").snapshot.tools == []
         other.connect_gate.set()
         await wait_until(lambda: pool.get("f").healthy)
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -63,7 +64,8 @@ def _write_toml(home: Path, servers: dict[str, dict[str, Any]], builtins: bool =
     (home / "ucp.toml").write_text(tomli_w.dumps({"builtins": builtins, "servers": servers}))
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on loopback (also used by the tests)."""
     import socket
 
     with socket.socket() as s:
@@ -71,18 +73,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[Any] | None = None) -> None:
+    """Until something listens on 127.0.0.1:``port``; fails early if ``proc`` exits first."""
     import socket
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited ({proc.returncode}) before listening on {port}")
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.05)
-    raise TimeoutError(f"port {port} not open after {timeout} s")
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout} s")
 
 
 @asynccontextmanager
@@ -103,7 +106,7 @@ async def _processes() -> AsyncIterator[list[subprocess.Popen[bytes]]]:
 def _spawn(procs: list[subprocess.Popen[bytes]], cmd: list[str], port: int, env: dict[str, str] | None = None) -> None:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     procs.append(proc)
-    _wait_port(port, proc)
+    wait_port(port, 60, proc)
 
 
 async def _time_calls(client: Client, tool: str, calls: int) -> list[float]:
@@ -161,7 +164,7 @@ async def stdio_overhead(calls: int, rounds: int, work: Path) -> dict[str, dict[
 
 async def http_overhead(calls: int, rounds: int, work: Path) -> dict[str, dict[str, float]]:
     async with _processes() as procs:
-        p_echo, p_ucp, p_peer = _free_port(), _free_port(), _free_port()
+        p_echo, p_ucp, p_peer = free_port(), free_port(), free_port()
         _spawn(procs, [PY, "-m", "ucp.bench.echo_server", "http", str(p_echo)], p_echo)
         echo_url = f"http://127.0.0.1:{p_echo}/mcp"
         home = work / "http-home"
@@ -192,7 +195,7 @@ async def cold_start(repeats: int, work: Path) -> dict[str, dict[str, float]]:
             _write_toml(home, {"time": time_srv}, builtins=True)
         return StdioServerParameters(command=_bin("ucp"), args=["serve"], env=_ucp_env(home))
 
-    fresh = iter(range(10**6))
+    fresh = itertools.count()
     targets: dict[str, Callable[[], StdioServerParameters]] = {
         "direct": lambda: StdioServerParameters(command=PY, args=["-m", "mcp_server_time"]),
         "ucp": lambda: ucp_params(work / f"start-home-{next(fresh)}"),
@@ -253,7 +256,7 @@ async def memory(work: Path, node_bin: Path | None) -> dict[str, dict[str, float
         for label, extra in (("ucp (BM25 only)", ["--no-dense"]), ("ucp (dense model loaded)", [])):
             home = work / f"mem-{len(procs)}"
             _write_toml(home, servers, builtins=True)
-            port = _free_port()
+            port = free_port()
             _spawn(procs, [_bin("ucp"), "serve", "--transport", "http", "--port", str(port), "--mode", "full", *extra],
                    port, _ucp_env(home))
             await _wait_healthy(port, dense=not extra)
@@ -261,7 +264,7 @@ async def memory(work: Path, node_bin: Path | None) -> dict[str, dict[str, float
                 tools = len((await client.list_tools()).tools)
             out[label] = {"rss_mb": _rss_mb(procs[-1].pid), "servers": float(len(servers)), "tools": float(tools)}
         if _peer_available():
-            port = _free_port()
+            port = free_port()
             _spawn(procs, [PY, "-m", "ucp.bench.peer_proxy", json.dumps({"mcpServers": servers}), "http", str(port)], port)
             async with Client(f"http://127.0.0.1:{port}/mcp") as client:
                 tools = len((await client.list_tools()).tools)

@@ -16,8 +16,7 @@ import mcp_types as types
 from ucp.bench.datasets import load_tools
 from ucp.config.models import ExposureSettings
 from ucp.router.catalog import Catalog
-from ucp.session import metatools
-from ucp.session.tokens import mode_costs
+from ucp.session.tokens import catalog_report
 
 
 def catalog_from_dataset(tools_path: str | Path, count: int | None = None) -> Catalog:
@@ -42,16 +41,4 @@ def catalog_from_dataset(tools_path: str | Path, count: int | None = None) -> Ca
 
 
 def run_token_bench(tools_path: str | Path, count: int = 500, settings: ExposureSettings | None = None) -> dict[str, Any]:
-    settings = settings or ExposureSettings()
-    catalog = catalog_from_dataset(tools_path, count)
-    listed = [e.exposed_tool() for e in catalog.sorted_entries()]
-    costs = mode_costs(listed, metatools.definitions(), [], dynamic_max_tools=settings.dynamic_max_tools,
-                       dynamic_token_budget=settings.dynamic_token_budget)
-    return {
-        "tools": len(listed),
-        "tokens": costs,
-        "share_of_full": {mode: round(v / costs["full"], 4) for mode, v in costs.items()},
-        "method": "ceil(len(compact JSON of the tools array) / 4)",
-        "dynamic": f"worst case: meta-tools + a full working set ({settings.dynamic_max_tools} largest tools, "
-                   f"budget {settings.dynamic_token_budget} tokens)",
-    }
+    return catalog_report(catalog_from_dataset(tools_path, count), settings or ExposureSettings())

@@ -87,13 +87,9 @@ def tokens(
     if as_json:
         print_json(result)
         return
-    t = Table(title=f"tools/list token cost, {result['tools']} tools ({result['method']})")
-    for col in ("mode", "tokens", "share of full"):
-        t.add_column(col)
-    for mode, value in result["tokens"].items():
-        t.add_row(mode, f"{value:,}", f"{result['share_of_full'][mode]:.1%}")
-    console.print(t)
-    console.print(f"[dim]dynamic: {result['dynamic']}[/]")
+    from ucp.cli.route import print_token_table
+
+    print_token_table(result)
 
 
 @app.command("retrieval")

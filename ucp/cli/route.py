@@ -93,19 +93,11 @@ def tokens(
     quiet_logs()
 
     async def run() -> dict[str, Any]:
-        from ucp.session import metatools
-        from ucp.session.tokens import mode_costs
+        from ucp.session.tokens import catalog_report
 
         gateway = await _gateway_ready(config, timeout, dense=False)
         try:
-            entries = gateway.catalog.sorted_entries()
-            settings = gateway.config.exposure
-            costs = mode_costs([e.exposed_tool() for e in entries], metatools.definitions(),
-                               [e.exposed_tool() for e in entries if e.pinned],
-                               dynamic_max_tools=settings.dynamic_max_tools,
-                               dynamic_token_budget=settings.dynamic_token_budget)
-            return {"tools": len(entries), "tokens": costs,
-                    "method": "ceil(characters of the compact JSON tools array / 4)"}
+            return catalog_report(gateway.catalog, gateway.config.exposure)
         finally:
             await gateway.__aexit__(None, None, None)
 
@@ -113,14 +105,18 @@ def tokens(
     if as_json:
         print_json(result)
         return
-    full = max(1, result["tokens"]["full"])
-    table = Table(title=f"tools/list token cost, {result['tools']} tools")
+    print_token_table(result)
+
+
+def print_token_table(result: dict[str, Any]) -> None:
+    """The table of ``ucp route tokens`` and ``ucp bench tokens`` (a ``catalog_report``)."""
+    table = Table(title=f"tools/list token cost, {result['tools']} tools ({result['method']})")
     for col in ("mode", "tokens", "share of full"):
         table.add_column(col)
     for mode, value in result["tokens"].items():
-        table.add_row(mode, f"{value:,}", f"{value / full:.1%}")
+        table.add_row(mode, f"{value:,}", f"{result['share_of_full'][mode]:.1%}")
     console.print(table)
-    console.print(f"[dim]{result['method']}; dynamic = its largest working set[/]")
+    console.print(f"[dim]dynamic: {result['dynamic']}[/]")
 
 
 def index(
@@ -142,24 +138,19 @@ def index(
         async with Gateway(loaded.config, ensure_home(paths), dense=False) as gateway:
             await gateway.wait_ready(timeout, live=True)
             report_unreachable(gateway)
-            from ucp.router.embed_cache import EmbedCache
-            from ucp.router.embedder import SentenceTransformerEmbedder
-            from ucp.router.hybrid import HybridRetriever
+            from ucp.router.router import make_retriever
 
             docs = gateway.catalog.docs()
-            embedder = SentenceTransformerEmbedder(loaded.config.router.embedding_model, onnx_dir=paths.index_dir / "onnx")
-            retriever = HybridRetriever(embedder, cache=EmbedCache(paths.index_dir))
+            retriever = make_retriever(loaded.config.router, paths, dense=True)
             retriever.set_docs(docs, embed=False)
             started = time.perf_counter()
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           console=err_console, transient=not as_json) as bar:
-                task = bar.add_task("embedding tools", total=None)
+                task = bar.add_task("loading the embedding model", total=None)
 
-                def progress(done: int, total: int) -> None:
-                    bar.update(task, completed=done, total=total)
+                def progress(done: int, total: int) -> None:  # called once the model is loaded
+                    bar.update(task, description="embedding tools", completed=done, total=total)
 
-                with err_console.status("loading the embedding model…"):
-                    await anyio.to_thread.run_sync(embedder.load)
                 loaded_ok = await anyio.to_thread.run_sync(lambda: retriever.load_dense(progress))
             stats = retriever.stats()
             return {"tools": len(docs), "servers": len(gateway.catalog.servers()), "ok": loaded_ok,

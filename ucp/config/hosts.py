@@ -36,8 +36,9 @@ from typing import Any, Literal
 from ucp.config.loader import Skipped
 from ucp.config.models import Config, HttpServer, SseServer, StdioServer
 from ucp.config.paths import CONFIG_ENV, HOME_ENV
-from ucp.config.registry import atomic_write_text, check_url
+from ucp.config.registry import check_url
 from ucp.errors import ConfigError, RegistryError
+from ucp.fileio import atomic_write_text
 
 Action = Literal["add", "update", "unchanged"]
 ENTRY_NAME = "ucp"

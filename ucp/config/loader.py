@@ -198,12 +198,12 @@ def convert_host_entries(
 
 
 def parse_host_json(data: Any, *, file: str = "<config>") -> tuple[Config, ConfigFormat, list[Skipped], dict[str, str]]:
-    if not isinstance(data, dict):
-        raise ConfigError("expected a JSON object with 'mcpServers' or 'servers'", file=file)
-    if isinstance(data.get("mcpServers"), dict):
+    """A host config (``mcpServers`` or VS Code ``servers`` JSON): its servers, its format, the
+    entries skipped (with why) and the names changed to valid server names."""
+    if isinstance(data, dict) and isinstance(data.get("mcpServers"), dict):
         fmt: ConfigFormat = "mcpServers"
         entries = data["mcpServers"]
-    elif isinstance(data.get("servers"), dict):
+    elif isinstance(data, dict) and isinstance(data.get("servers"), dict):
         fmt = "vscode"
         entries = data["servers"]
     else:

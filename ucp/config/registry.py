@@ -14,11 +14,7 @@ read-only here.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import stat
-import tempfile
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,10 +25,11 @@ from urllib.parse import urlparse
 import filelock
 import tomli_w
 
-from ucp.config.loader import Skipped, convert_host_entries, parse_server, parse_ucp_toml
+from ucp.config.loader import Skipped, parse_host_json, parse_server, parse_ucp_toml
 from ucp.config.models import Config, ServerConfig
 from ucp.config.paths import default_paths
 from ucp.errors import ConfigError, DuplicateServerError, RegistryError, UnknownServerError
+from ucp.fileio import atomic_write_text
 from ucp.naming import suggest
 
 T = TypeVar("T")
@@ -42,40 +39,6 @@ _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # ${VAR} and ${env:VAR} are environment references UCP expands; any other ${...:...}
 # (VS Code's ${input:id}, ${workspaceFolder}...) is a host feature UCP cannot honour.
 _HOST_ONLY_REF = re.compile(r"\$\{(?!(?:env:)?[A-Za-z_][A-Za-z0-9_]*\})[^}]*\}")
-
-
-# ---------------------------------------------------------------- files
-def atomic_write_text(path: Path, text: str, *, new_mode: int = 0o600) -> None:
-    """Write ``text`` to ``path`` atomically: temp file in the same folder, fsync, ``os.replace``.
-
-    A symlink is followed (its target is replaced, the link kept); an existing file keeps
-    its permission bits; a new one gets ``new_mode``.
-    """
-    target = path.resolve() if path.is_symlink() else path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        mode = new_mode
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-        with contextlib.suppress(OSError):
-            dir_fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
 
 
 # ---------------------------------------------------------------- building entries
@@ -328,17 +291,8 @@ class RegistryStore:
         Entries that cannot be used are skipped with the reason; names already registered
         are skipped unless ``replace``. With ``dry_run`` nothing is written.
         """
-        if isinstance(data, dict) and isinstance(data.get("mcpServers"), dict):
-            fmt, entries = "mcpServers", data["mcpServers"]
-        elif isinstance(data, dict) and isinstance(data.get("servers"), dict):
-            fmt, entries = "vscode", data["servers"]
-        else:
-            raise ConfigError(
-                "not a host config: expected an 'mcpServers' object (Claude Desktop, Claude Code, Cursor) "
-                "or a 'servers' object (VS Code)",
-                file=source,
-            )
-        servers, skipped, renamed = convert_host_entries(entries, file=source)
+        parsed, fmt, skipped, renamed = parse_host_json(data, file=source)
+        servers = parsed.servers
         report = ImportReport(source=source, format=fmt, skipped=list(skipped), renamed=dict(renamed))
         original = {new: old for old, new in renamed.items()}
 

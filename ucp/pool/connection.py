@@ -71,7 +71,6 @@ class Connection:
         self.server_info = ""
         self.first_attempt_done = anyio.Event()
         self.listed = anyio.Event()  # lists known: live (first attempt done) or last-known (seeded)
-        self.from_cache = False  # the snapshot is the last-known one from disk, not yet confirmed live
         self.health_interval = health_interval or settings.health_interval
         self.last_check_at: float | None = None  # wall clock (time.time) of the last connect or health check
         self.last_check_ok: bool | None = None
@@ -110,7 +109,6 @@ class Connection:
         """Start from last-known lists (``listcache``): listed now, replaced when the server connects."""
         if self.state == "starting" and not self.first_attempt_done.is_set():
             self.snapshot = snapshot
-            self.from_cache = True
             self.listed.set()
 
     # ------------------------------------------------------------ lifecycle
@@ -133,7 +131,6 @@ class Connection:
             try:
                 async with self.transport.connect(self) as session:
                     await self._refresh(session, {"tools", "resources", "prompts"})
-                    self.from_cache = False
                     self._checked(True, started)
                     self.session = session
                     self.server_info = session.server_info

@@ -22,8 +22,6 @@ gave last time, while the servers connect in the background (stale-while-revalid
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ import mcp_types as types
 from pydantic import ValidationError
 
 from ucp.config.models import SERVER_NAME_RE
+from ucp.fileio import atomic_write_text
 from ucp.log import get_logger
 from ucp.pool.connection import Snapshot
 
@@ -42,20 +41,25 @@ _LISTS = (("tools", types.Tool), ("resources", types.Resource), ("templates", ty
           ("prompts", types.Prompt))
 
 
+def _lists(snapshot: Snapshot) -> dict[str, list[Any]]:
+    return {key: [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in getattr(snapshot, key)]
+            for key, _ in _LISTS}
+
+
 class ListCache:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._known: dict[str, tuple[str, dict[str, list[Any]]]] = {}  # what each file holds: no rewrite if unchanged
 
-    def _file(self, server: str) -> Path:
-        if not SERVER_NAME_RE.match(server):  # validated names only: a name never escapes the directory
-            raise ValueError(f"not a server name: {server!r}")
-        return self.directory / f"{server}.json"
+    def _file(self, server: str) -> Path | None:
+        """The server's file; None for a name that is not a valid server name (it never escapes the folder)."""
+        return self.directory / f"{server}.json" if SERVER_NAME_RE.match(server) else None
 
     def load(self, server: str, fingerprint: str) -> Snapshot | None:
         """The snapshot saved for ``server`` under the same ``fingerprint``, or None."""
-        if not fingerprint or not SERVER_NAME_RE.match(server):
-            return None
         path = self._file(server)
+        if not fingerprint or path is None:
+            return None
         try:
             raw = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -80,31 +84,31 @@ class ListCache:
             log.warning("list_cache_ignored", server=server, file=str(path), error=str(exc)[:300],
                         action="the server is waited for as on a first start")
             return None
+        self._known[server] = (fingerprint, {key: data.get(key, []) for key, _ in _LISTS})
         return Snapshot(**lists)
 
     def save(self, server: str, fingerprint: str, snapshot: Snapshot) -> None:
-        if not fingerprint or not SERVER_NAME_RE.match(server):
+        """Keep ``snapshot`` as the server's last-known lists (no write when the file holds them)."""
+        path = self._file(server)
+        if not fingerprint or path is None:
             return
-        data: dict[str, Any] = {"format": FORMAT, "server": server, "fingerprint": fingerprint, "saved_at": time.time()}
-        for key, _ in _LISTS:
-            data[key] = [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in getattr(snapshot, key)]
+        lists = _lists(snapshot)
+        if self._known.get(server) == (fingerprint, lists):
+            return
+        data = {"format": FORMAT, "server": server, "fingerprint": fingerprint, "saved_at": time.time(), **lists}
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{server}.", suffix=".tmp", dir=self.directory)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(data, fh, separators=(",", ":"))
-                os.replace(tmp, self._file(server))
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write_text(path, json.dumps(data, separators=(",", ":")))
         except OSError as exc:  # a full or read-only disk costs the cache, nothing else
             log.warning("list_cache_not_saved", server=server, error=str(exc))
+            return
+        self._known[server] = (fingerprint, lists)
 
     def forget(self, server: str) -> None:
-        if not SERVER_NAME_RE.match(server):
+        path = self._file(server)
+        self._known.pop(server, None)
+        if path is None:
             return
         try:
-            self._file(server).unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
         except OSError as exc:
             log.warning("list_cache_not_removed", server=server, error=str(exc))

@@ -97,9 +97,9 @@ class Pool:
         conn = self.connections.get(server)
         if "tools" in kinds and conn is not None:
             self.outputs.forget_server(server, keep={t.name for t in conn.snapshot.tools})
-        if self._cached(server) and conn is not None and conn.healthy and kinds & {"tools", "resources", "prompts"}:
-            assert self.list_cache is not None
-            self.list_cache.save(server, self.specs[server].fingerprint, conn.snapshot)
+        cache = self._cache_for(server)
+        if cache is not None and conn is not None and conn.healthy and kinds & {"tools", "resources", "prompts"}:
+            cache.save(server, self.specs[server].fingerprint, conn.snapshot)
         for listener in list(self._listeners):
             try:
                 listener(server, kinds)
@@ -123,9 +123,9 @@ class Pool:
         )
         self.connections[spec.name] = conn
         self.specs[spec.name] = spec
-        if self._cached(spec.name):
-            assert self.list_cache is not None
-            last_known = self.list_cache.load(spec.name, spec.fingerprint)
+        cache = self._cache_for(spec.name)
+        if cache is not None:
+            last_known = cache.load(spec.name, spec.fingerprint)
             if last_known is not None:
                 conn.seed(last_known)
                 log.info("pool_server_listed_from_cache", server=spec.name, tools=len(last_known.tools))
@@ -142,10 +142,12 @@ class Pool:
         self._tg.start_soon(runner, name=f"ucp-downstream-{spec.name}")
         log.info("pool_server_added", server=spec.name, kind=spec.transport.kind, source=spec.source)
 
-    def _cached(self, server: str) -> bool:
+    def _cache_for(self, server: str) -> ListCache | None:
+        """The last-known lists cache, if this server's lists are kept (not built-ins: they list from a file)."""
         spec = self.specs.get(server)
-        return (self.list_cache is not None and self.settings.cache_lists and spec is not None
-                and spec.source != "builtin" and bool(spec.fingerprint))
+        if spec is None or spec.source == "builtin" or not spec.fingerprint or not self.settings.cache_lists:
+            return None
+        return self.list_cache
 
     async def remove(self, name: str) -> None:
         conn = self.connections.get(name)
@@ -155,9 +157,9 @@ class Pool:
         with anyio.move_on_after(15):
             await self._done[name].wait()
         self.connections.pop(name, None)
-        if self._cached(name):
-            assert self.list_cache is not None
-            self.list_cache.forget(name)
+        cache = self._cache_for(name)
+        if cache is not None:
+            cache.forget(name)
         self.specs.pop(name, None)
         self._done.pop(name, None)
         self.outputs.forget_server(name, keep=set())

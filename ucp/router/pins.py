@@ -11,13 +11,12 @@ new definition.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ucp.fileio import atomic_write_text
 from ucp.router.catalog import CatalogEntry
 
 
@@ -77,8 +76,4 @@ class PinStore:
             return
         with self._lock:
             data = json.dumps(self.to_dict(), indent=1)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".pins-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(data)
-        os.replace(tmp, self.path)
+        atomic_write_text(self.path, data)

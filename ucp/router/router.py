@@ -40,6 +40,20 @@ SYNC_DEBOUNCE = 0.05
 FIRST_SYNC_DELAY = 1.0  # the first background index build waits: the host's first tools/list comes first
 
 
+def make_retriever(settings: RouterSettings, paths: Paths, *, dense: bool) -> HybridRetriever:
+    """The hybrid index as ``ucp serve`` runs it: the configured model (queries through the ONNX
+    encoder cached in the index dir), embeddings cached in LanceDB. ``ucp index`` builds the same."""
+    from ucp.router.hybrid import HybridRetriever
+
+    if not dense:
+        return HybridRetriever(None)
+    from ucp.router.embed_cache import EmbedCache
+    from ucp.router.embedder import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder(settings.embedding_model, onnx_dir=paths.index_dir / "onnx")
+    return HybridRetriever(embedder, cache=EmbedCache(paths.index_dir))
+
+
 class Router:
     def __init__(
         self,
@@ -74,7 +88,7 @@ class Router:
         if self._retriever is None:
             with self._init_lock:
                 if self._retriever is None:
-                    self._retriever = self._make_retriever(self.dense_enabled)
+                    self._retriever = make_retriever(self.settings, self.paths, dense=self.dense_enabled)
         return self._retriever
 
     @property
@@ -95,19 +109,6 @@ class Router:
     def learner_loaded(self) -> Learner | None:
         """The learner if it was opened (never opens it)."""
         return self._learner
-
-    def _make_retriever(self, dense: bool) -> HybridRetriever:
-        from ucp.router.hybrid import HybridRetriever
-
-        embedder = None
-        cache = None
-        if dense:
-            from ucp.router.embed_cache import EmbedCache
-            from ucp.router.embedder import SentenceTransformerEmbedder
-
-            embedder = SentenceTransformerEmbedder(self.settings.embedding_model, onnx_dir=self.paths.index_dir / "onnx")
-            cache = EmbedCache(self.paths.index_dir)
-        return HybridRetriever(embedder, cache=cache)
 
     @property
     def dense_ready(self) -> bool:

@@ -12,11 +12,16 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
 
+if TYPE_CHECKING:
+    from ucp.config.models import ExposureSettings
+    from ucp.router.catalog import Catalog
+
 CHARS_PER_TOKEN = 4
+METHOD = "ceil(characters of the compact JSON tools array / 4)"
 
 
 def tool_json(tool: types.Tool) -> str:
@@ -60,3 +65,22 @@ def mode_costs(
             break
         working += size
     return {"full": list_tokens(all_tools), "search": search, "dynamic": search + working}
+
+
+def catalog_report(catalog: Catalog, settings: ExposureSettings) -> dict[str, Any]:
+    """What listing ``catalog`` costs in each mode (``ucp route tokens``, ``ucp bench tokens``)."""
+    from ucp.session import metatools
+
+    entries = catalog.sorted_entries()
+    costs = mode_costs([e.exposed_tool() for e in entries], metatools.definitions(),
+                       [e.exposed_tool() for e in entries if e.pinned],
+                       dynamic_max_tools=settings.dynamic_max_tools, dynamic_token_budget=settings.dynamic_token_budget)
+    full = max(1, costs["full"])
+    return {
+        "tools": len(entries),
+        "tokens": costs,
+        "share_of_full": {mode: round(v / full, 4) for mode, v in costs.items()},
+        "method": METHOD,
+        "dynamic": f"worst case: meta-tools + a full working set ({settings.dynamic_max_tools} largest tools, "
+                   f"budget {settings.dynamic_token_budget} tokens)",
+    }
