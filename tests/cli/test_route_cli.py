@@ -55,3 +55,14 @@ def test_index_embeds_once_then_hits_the_cache(cli: Cli) -> None:
     assert any((cli.home / "index").iterdir())
     warm = json.loads(cli("index", "--json").stdout)
     assert warm["ok"] and warm["tools"] == first["tools"]
+
+
+def test_index_reports_a_model_that_cannot_load(cli: Cli) -> None:
+    cli.home.mkdir(parents=True, exist_ok=True)
+    cli.registry.write_text(f'[router]\nembedding_model = "{cli.home / "no-such-model"}"\n')
+    result = cli("index", "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["ok"] is False and data["error"]
+    plain = cli("index")
+    assert plain.exit_code == 1 and "failed" in plain.stdout
