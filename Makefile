@@ -36,7 +36,7 @@ serve: run
 
 lint: setup
 	$(BIN)/ruff check ucp tests
-	$(BIN)/ruff format --check ucp tests || true
+	$(BIN)/ruff format --check ucp tests
 
 typecheck: setup
 	$(BIN)/mypy

@@ -17,8 +17,11 @@ def tool(name: str, description: str = "", **props: str) -> types.Tool:
     return types.Tool(
         name=name,
         description=description or f"The {name} tool.",
-        input_schema={"type": "object", "properties": {k: {"type": v} for k, v in props.items()},
-                      "required": list(props)},
+        input_schema={
+            "type": "object",
+            "properties": {k: {"type": v} for k, v in props.items()},
+            "required": list(props),
+        },
     )
 
 
@@ -42,8 +45,9 @@ class FakeSession:
     async def list_prompts(self) -> list[types.Prompt]:
         return list(self.t.prompts)
 
-    async def call_tool(self, name: str, arguments: dict[str, Any], *, timeout: float,
-                        progress: ProgressFn | None = None) -> types.CallToolResult:
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], *, timeout: float, progress: ProgressFn | None = None
+    ) -> types.CallToolResult:
         if self.closed.is_set():
             raise DownstreamUnavailableError("closed", server=self.t.name)
         self.t.calls.append((name, arguments))
@@ -57,11 +61,14 @@ class FakeSession:
     async def read_resource(self, uri: str, *, timeout: float) -> types.ReadResourceResult:
         raise NotImplementedError
 
-    async def get_prompt(self, name: str, arguments: dict[str, str], *, timeout: float) -> types.GetPromptResult:
+    async def get_prompt(
+        self, name: str, arguments: dict[str, str], *, timeout: float
+    ) -> types.GetPromptResult:
         raise NotImplementedError
 
-    async def complete(self, ref: Any, argument: dict[str, str], context_arguments: dict[str, str] | None, *,
-                       timeout: float) -> types.CompleteResult:
+    async def complete(
+        self, ref: Any, argument: dict[str, str], context_arguments: dict[str, str] | None, *, timeout: float
+    ) -> types.CompleteResult:
         return types.CompleteResult(completion=types.Completion(values=[]))
 
     async def ping(self, *, timeout: float) -> None:

@@ -60,7 +60,12 @@ def node_bin(name: str) -> str:
 
 @asynccontextmanager
 async def running_gateway(
-    servers: list[ServerConfig], home: Path, *, builtins: bool = False, wait: bool = True, dense: bool = False,
+    servers: list[ServerConfig],
+    home: Path,
+    *,
+    builtins: bool = False,
+    wait: bool = True,
+    dense: bool = False,
     **config: Any,
 ) -> AsyncIterator[Gateway]:
     cfg = Config(servers={s.name: s for s in servers}, builtins=builtins, **config)
@@ -78,7 +83,9 @@ async def client_for(gateway: Gateway, *, mode: str = "legacy", **kw: Any) -> As
 
 def api_client(gateway: Gateway, base_url: str = "http://127.0.0.1:8765") -> httpx2.AsyncClient:
     """An HTTP client on UCP's whole HTTP app (MCP, REST, UTCP, registry routes, auth), in process."""
-    app = build_http_app(gateway, build_server(gateway), extra_routes=api_routes(), middleware=auth_middleware(gateway))
+    app = build_http_app(
+        gateway, build_server(gateway), extra_routes=api_routes(), middleware=auth_middleware(gateway)
+    )
     return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=base_url)
 
 
@@ -90,8 +97,14 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what:
 
 
 @contextmanager
-def background(cmd: list[str], *, port: int | None = None, env: dict[str, str] | None = None,
-               cwd: str | Path | None = None, timeout: float = 30.0) -> Iterator[subprocess.Popen[bytes]]:
+def background(
+    cmd: list[str],
+    *,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    cwd: str | Path | None = None,
+    timeout: float = 30.0,
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run a process for the duration of a test; wait for its port; always kill it."""
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

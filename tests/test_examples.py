@@ -39,13 +39,33 @@ def test_example_registry_is_valid() -> None:
 def test_search_and_call_example_runs(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    (home / "ucp.toml").write_text(f'builtins = false\n[servers.time]\ncommand = "{PY}"\nargs = ["-m", "mcp_server_time"]\n')
+    (home / "ucp.toml").write_text(
+        f'builtins = false\n[servers.time]\ncommand = "{PY}"\nargs = ["-m", "mcp_server_time"]\n'
+    )
     env = {**os.environ, "UCP_HOME": str(home)}
     port = free_port()
-    with background([venv_bin("ucp"), "serve", "--transport", "http", "--port", str(port), "--mode", "search",
-                     "--no-dense"], port=port, env=env, timeout=60):
-        proc = subprocess.run([PY, str(EXAMPLES / "search_and_call.py"), f"http://127.0.0.1:{port}/mcp"],
-                              capture_output=True, text=True, timeout=120)
+    with background(
+        [
+            venv_bin("ucp"),
+            "serve",
+            "--transport",
+            "http",
+            "--port",
+            str(port),
+            "--mode",
+            "search",
+            "--no-dense",
+        ],
+        port=port,
+        env=env,
+        timeout=60,
+    ):
+        proc = subprocess.run(
+            [PY, str(EXAMPLES / "search_and_call.py"), f"http://127.0.0.1:{port}/mcp"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert proc.returncode == 0, proc.stderr[-2000:]
     top3 = [line for line in proc.stdout.splitlines() if line[:3] in ("1. ", "2. ", "3. ")]
     assert any(line.startswith(f"{i}. time__get_current_time(") for i, line in enumerate(top3, 1))

@@ -10,8 +10,13 @@ def test_json_lines_with_redaction() -> None:
     out = io.StringIO()
     log.configure("info", stream=out)
     logger = log.get_logger("t")
-    logger.info("tool_call", server="s", api_key="hunter2", headers={"Authorization": "Bearer abc.def"},
-                note="sent Bearer sekrit123 upstream")
+    logger.info(
+        "tool_call",
+        server="s",
+        api_key="hunter2",
+        headers={"Authorization": "Bearer abc.def"},
+        note="sent Bearer sekrit123 upstream",
+    )
     logger.debug("hidden")
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert len(lines) == 1

@@ -60,20 +60,30 @@ async def test_register_index_health_down_and_back(tmp_path: Path) -> None:
     async with gateway_at(tmp_path / "home") as gw:
         async with service(port):
             record, created = await gw.services.register(
-                "weather", base_url=f"http://127.0.0.1:{port}/", tags=("meteo",), version="1.0", environment="test")
+                "weather",
+                base_url=f"http://127.0.0.1:{port}/",
+                tags=("meteo",),
+                version="1.0",
+                environment="test",
+            )
             assert created
             assert record.manual_url == f"http://127.0.0.1:{port}/utcp"
             health = gw.services.health("weather")
             assert health["healthy"] is True
             assert health["tool_count"] == 2
             assert isinstance(health["latency_ms"], float)
-            assert gw.services.tools_of("weather") == ["weather__convert_currency", "weather__weather_forecast"]
+            assert gw.services.tools_of("weather") == [
+                "weather__convert_currency",
+                "weather__weather_forecast",
+            ]
             entry = gw.catalog.resolve("weather__weather_forecast")
             assert entry is not None
             assert "meteo" in entry.doc.tags
             assert "weather__weather_forecast" in await search_names(gw, "weather forecast for a city")
             session = gw.new_session(transport="rest")
-            result = await gw.service.call(session, "weather__convert_currency", {"amount": 10, "from": "EUR", "to": "GBP"})
+            result = await gw.service.call(
+                session, "weather__convert_currency", {"amount": 10, "from": "EUR", "to": "GBP"}
+            )
             assert result.structured_content == {"amount": 8.5, "currency": "GBP"}
             stored = json.loads(gw.paths.services.read_text())
             assert stored["services"]["weather"]["tags"] == ["meteo"]
@@ -96,7 +106,9 @@ async def test_registrations_persist_and_deregister(tmp_path: Path) -> None:
     home = tmp_path / "home"
     port = free_port()  # nothing listens: registration is kept, the service is unhealthy
     async with gateway_at(home) as gw:
-        record, created = await gw.services.register("later", manual_url=f"http://127.0.0.1:{port}/utcp", wait=2)
+        record, created = await gw.services.register(
+            "later", manual_url=f"http://127.0.0.1:{port}/utcp", wait=2
+        )
         assert created
         health = gw.services.health("later")
         assert health["healthy"] is False
@@ -122,9 +134,11 @@ async def test_refusals(tmp_path: Path) -> None:
     async with running_gateway([toy_server()], tmp_path / "home") as gw:
         with pytest.raises(DuplicateServerError):
             await gw.services.register("toy", manual_url="http://127.0.0.1:9/utcp", wait=0)
-        for url, reason in [("file:///etc/passwd", "scheme_not_allowed"),
-                            ("http://169.254.169.254/latest/meta-data", "metadata"),
-                            ("http://10.0.0.1/utcp", "private")]:
+        for url, reason in [
+            ("file:///etc/passwd", "scheme_not_allowed"),
+            ("http://169.254.169.254/latest/meta-data", "metadata"),
+            ("http://10.0.0.1/utcp", "private"),
+        ]:
             with pytest.raises(UnsafeURLError) as info:
                 await gw.services.register("evil", manual_url=url, wait=0)
             assert info.value.details["reason"] == reason
@@ -141,12 +155,19 @@ def test_corrupt_services_file_is_skipped(tmp_path: Path) -> None:
     from ucp.services import ServiceRegistry
 
     paths = Paths(tmp_path).ensure()
-    paths.services.write_text(json.dumps({"version": 1, "services": {
-        "ok": {"name": "ok", "manual_url": "http://127.0.0.1:1/utcp"},
-        "file": {"name": "file", "manual_url": "/etc/passwd"},
-        "bad name": {"name": "bad name", "manual_url": "http://127.0.0.1:1/utcp"},
-        "extra": {"name": "extra", "manual_url": "http://127.0.0.1:1/utcp", "unknown": 1},
-    }}))
+    paths.services.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "services": {
+                    "ok": {"name": "ok", "manual_url": "http://127.0.0.1:1/utcp"},
+                    "file": {"name": "file", "manual_url": "/etc/passwd"},
+                    "bad name": {"name": "bad name", "manual_url": "http://127.0.0.1:1/utcp"},
+                    "extra": {"name": "extra", "manual_url": "http://127.0.0.1:1/utcp", "unknown": 1},
+                },
+            }
+        )
+    )
 
     class FakeGateway:
         def __init__(self) -> None:

@@ -49,7 +49,9 @@ CLOUD_LISTING = Path(__file__).parent / "builtins" / "cloud" / "tools.json"
 
 
 def _fingerprint(server: ServerConfig) -> str:
-    return hashlib.sha256(json.dumps(server.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(server.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[
+        :16
+    ]
 
 
 class _PriorsObserver:
@@ -80,7 +82,9 @@ def _open_learner(config: Config, paths: Paths) -> Learner:
     settings = config.learning
 
     def store() -> FeedbackStore:
-        return FeedbackStore(paths.learning_db, retention_days=settings.retention_days, max_events=settings.max_events)
+        return FeedbackStore(
+            paths.learning_db, retention_days=settings.retention_days, max_events=settings.max_events
+        )
 
     try:
         return Learner(settings, store())
@@ -89,7 +93,9 @@ def _open_learner(config: Config, paths: Paths) -> Learner:
         paths.learning_db.replace(aside)
         for suffix in ("-wal", "-shm"):
             paths.learning_db.with_name(paths.learning_db.name + suffix).unlink(missing_ok=True)
-        log.warning("learning_state_unreadable", error=str(exc), moved_to=str(aside), action="starting afresh")
+        log.warning(
+            "learning_state_unreadable", error=str(exc), moved_to=str(aside), action="starting afresh"
+        )
         return Learner(settings, store())
 
 
@@ -146,20 +152,39 @@ class Gateway:
     def exposure(self, mode: ExposureMode) -> Exposure:
         if mode not in self._exposures:
             self._exposures[mode] = make_exposure(
-                mode, catalog=self.catalog, service=self.service, meta=self.meta, settings=self.config.exposure
+                mode,
+                catalog=self.catalog,
+                service=self.service,
+                meta=self.meta,
+                settings=self.config.exposure,
             )
         return self._exposures[mode]
 
-    def new_session(self, *, client_name: str = "", client_version: str = "", protocol_version: str = "",
-                    transport: str = "stdio", session_id: str | None = None, register: bool = True) -> Session:
+    def new_session(
+        self,
+        *,
+        client_name: str = "",
+        client_version: str = "",
+        protocol_version: str = "",
+        transport: str = "stdio",
+        session_id: str | None = None,
+        register: bool = True,
+    ) -> Session:
         mode = choose_mode(self.config.exposure, client_name, protocol_version, len(self.catalog))
-        session = Session(client_name=client_name, client_version=client_version, protocol_version=protocol_version,
-                          transport=transport, mode=mode)
+        session = Session(
+            client_name=client_name,
+            client_version=client_version,
+            protocol_version=protocol_version,
+            transport=transport,
+            mode=mode,
+        )
         if session_id:
             session.id = session_id
         if register:
             self.sessions.add(session)
-        log.info("session_started", session_id=session.id, client=client_name, protocol=protocol_version, mode=mode)
+        log.info(
+            "session_started", session_id=session.id, client=client_name, protocol=protocol_version, mode=mode
+        )
         return session
 
     def _spec(self, server: ServerConfig) -> ServerSpec:
@@ -167,9 +192,11 @@ class Gateway:
             server,
             env=self.env,
             logs_dir=self.paths.logs_dir,
-            utcp_options={"allow_private": self.config.http.allow_private_networks,
-                          "allow_loopback": self.config.http.allow_loopback_fetch,
-                          "max_bytes": self.config.http.max_response_bytes},
+            utcp_options={
+                "allow_private": self.config.http.allow_private_networks,
+                "allow_loopback": self.config.http.allow_loopback_fetch,
+                "max_bytes": self.config.http.max_response_bytes,
+            },
             prespawned=self._prespawned.pop(server.name, None),
         )
         return ServerSpec(
@@ -191,9 +218,17 @@ class Gateway:
         await self.pool.__aenter__()
         if self.config.builtins:
             # listed from the generated tools.json; the tools' code is imported at the first call
-            self.pool.add(ServerSpec(name="cloud", transport=builtin_transport(
-                "ucp.builtins.cloud:SERVER", name="cloud", listing=CLOUD_LISTING),
-                timeout=120, max_concurrency=2, source="builtin"))
+            self.pool.add(
+                ServerSpec(
+                    name="cloud",
+                    transport=builtin_transport(
+                        "ucp.builtins.cloud:SERVER", name="cloud", listing=CLOUD_LISTING
+                    ),
+                    timeout=120,
+                    max_concurrency=2,
+                    source="builtin",
+                )
+            )
         for server in self.config.servers.values():
             if server.enabled:
                 self.pool.add(self._spec(server))
@@ -231,7 +266,9 @@ class Gateway:
 
     async def wait_ready(self, timeout: float | None = None, *, live: bool = False) -> None:
         """Until every server is listed (``live``: connected or failed once, not from last-known lists)."""
-        await self.pool.wait_initial(self.config.exposure.initial_wait if timeout is None else timeout, live=live)
+        await self.pool.wait_initial(
+            self.config.exposure.initial_wait if timeout is None else timeout, live=live
+        )
 
     # ------------------------------------------------------------ change propagation
     def _on_pool_change(self, server: str, kinds: set[str]) -> None:
@@ -254,7 +291,9 @@ class Gateway:
             )
         if kinds & {"resources", "prompts"}:
             snap = conn.snapshot
-            self.directory.set_server(server, prompts=snap.prompts, resources=snap.resources, templates=snap.templates)
+            self.directory.set_server(
+                server, prompts=snap.prompts, resources=snap.resources, templates=snap.templates
+            )
             self._other_changed |= kinds & {"resources", "prompts"}
             self._changed.set()
         if "state" in kinds:
@@ -263,12 +302,19 @@ class Gateway:
 
     def _on_catalog_change(self, change: CatalogChange) -> None:
         self.router.on_catalog_change(change)
-        touched = [self.catalog.entries[n] for n in (*change.added, *change.changed) if n in self.catalog.entries]
+        touched = [
+            self.catalog.entries[n] for n in (*change.added, *change.changed) if n in self.catalog.entries
+        ]
         try:
             for info in self.pins.observe(touched):
-                log.warning("tool_definition_changed", server=info["server"], tool=info["tool"],
-                            pinned=info["pinned"], now=info["now"],
-                            hint="review it, then `ucp trust approve NAME` (trust on first use)")
+                log.warning(
+                    "tool_definition_changed",
+                    server=info["server"],
+                    tool=info["tool"],
+                    pinned=info["pinned"],
+                    now=info["now"],
+                    hint="review it, then `ucp trust approve NAME` (trust on first use)",
+                )
         except OSError as exc:
             log.warning("pins_not_saved", error=str(exc))
         if change.added or change.removed or change.changed:

@@ -43,13 +43,27 @@ class ConfigError(UCPError):
     code = "config_invalid"
     http_status = 400
 
-    def __init__(self, message: str, *, file: str | None = None, entry: str | None = None,
-                 field: str | None = None, **details: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        entry: str | None = None,
+        field: str | None = None,
+        **details: Any,
+    ) -> None:
         where = ", ".join(
-            part for part in (f"file {file}" if file else "", f"entry {entry!r}" if entry else "",
-                              f"field {field!r}" if field else "") if part
+            part
+            for part in (
+                f"file {file}" if file else "",
+                f"entry {entry!r}" if entry else "",
+                f"field {field!r}" if field else "",
+            )
+            if part
         )
-        super().__init__(f"{where}: {message}" if where else message, file=file, entry=entry, field=field, **details)
+        super().__init__(
+            f"{where}: {message}" if where else message, file=file, entry=entry, field=field, **details
+        )
         self.file, self.entry, self.field = file, entry, field
 
 

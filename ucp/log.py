@@ -35,14 +35,17 @@ def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMap
         if _SECRET_KEY.search(key) and key != "event":
             event_dict[key] = "***"
         elif isinstance(value, dict):
-            event_dict[key] = {k: ("***" if _SECRET_KEY.search(str(k)) else _mask(v)) for k, v in value.items()}
+            event_dict[key] = {
+                k: ("***" if _SECRET_KEY.search(str(k)) else _mask(v)) for k, v in value.items()
+            }
         else:
             event_dict[key] = _mask(value)
     return event_dict
 
 
-def configure(level: str = "info", *, stream: TextIO | None = None, json: bool = True,
-              log_file: Path | None = None) -> None:
+def configure(
+    level: str = "info", *, stream: TextIO | None = None, json: bool = True, log_file: Path | None = None
+) -> None:
     """Configure structlog and the stdlib root logger. Idempotent; the last call wins."""
     global _configured, _level, _factory
     out = stream if stream is not None else sys.stderr
@@ -53,7 +56,9 @@ def configure(level: str = "info", *, stream: TextIO | None = None, json: bool =
     if _factory is not None:
         _factory.close()
     _factory = _TeeLoggerFactory(out, log_file)
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -72,7 +77,9 @@ def configure(level: str = "info", *, stream: TextIO | None = None, json: bool =
     for handler in list(root.handlers):
         root.removeHandler(handler)
     handler = logging.StreamHandler(out)
-    handler.setFormatter(logging.Formatter('{"level": "%(levelname)s", "logger": "%(name)s", "event": "%(message)s"}'))
+    handler.setFormatter(
+        logging.Formatter('{"level": "%(levelname)s", "logger": "%(name)s", "event": "%(message)s"}')
+    )
     root.addHandler(handler)
     root.setLevel(max(numeric, logging.WARNING))
     _configured = True

@@ -51,8 +51,9 @@ class ServiceRecord:
     registered_at: float = field(default_factory=time.time)
 
     def server_config(self) -> UtcpServer:
-        described = self.description or " ".join(p for p in (f"version {self.version}" if self.version else "",
-                                                             self.environment) if p)
+        described = self.description or " ".join(
+            p for p in (f"version {self.version}" if self.version else "", self.environment) if p
+        )
         return UtcpServer(name=self.name, manual=self.manual_url, tags=self.tags, description=described)
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,8 +67,10 @@ def manual_url_for(manual_url: str | None, base_url: str | None) -> str:
         return manual_url.strip()
     if base_url:
         return base_url.strip().rstrip("/") + "/utcp"
-    raise RegistryError("give manual_url (the service's UTCP manual) or base_url (UCP reads <base_url>/utcp)",
-                        field="manual_url")
+    raise RegistryError(
+        "give manual_url (the service's UTCP manual) or base_url (UCP reads <base_url>/utcp)",
+        field="manual_url",
+    )
 
 
 class ServiceRegistry:
@@ -84,8 +87,12 @@ class ServiceRegistry:
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as exc:
-            log.error("services_file_unreadable", file=str(self.path), error=str(exc)[:200],
-                      action="starting without self-registered services")
+            log.error(
+                "services_file_unreadable",
+                file=str(self.path),
+                error=str(exc)[:200],
+                action="starting without self-registered services",
+            )
             return {}
         out: dict[str, ServiceRecord] = {}
         for raw in (data.get("services") or {}).values() if isinstance(data, dict) else ():
@@ -101,7 +108,10 @@ class ServiceRegistry:
         return out
 
     def _write(self) -> None:
-        data = {"version": FILE_VERSION, "services": {n: r.to_dict() for n, r in sorted(self.records.items())}}
+        data = {
+            "version": FILE_VERSION,
+            "services": {n: r.to_dict() for n, r in sorted(self.records.items())},
+        }
         atomic_write_text(self.path, json.dumps(data, indent=1, sort_keys=True))
 
     # ------------------------------------------------------------ lifecycle
@@ -110,7 +120,9 @@ class ServiceRegistry:
         self.records = self._read()
         for record in self.records.values():
             if record.name in self.gateway.pool.specs:
-                log.warning("service_name_taken", service=record.name, action="skipped; a configured server has it")
+                log.warning(
+                    "service_name_taken", service=record.name, action="skipped; a configured server has it"
+                )
                 continue
             self._add(record)
         if self.records:
@@ -118,7 +130,9 @@ class ServiceRegistry:
 
     def _add(self, record: ServiceRecord) -> None:
         spec = self.gateway._spec(record.server_config())
-        self.gateway.pool.add(replace(spec, source=SOURCE, health_interval=self.gateway.config.http.health_interval))
+        self.gateway.pool.add(
+            replace(spec, source=SOURCE, health_interval=self.gateway.config.http.health_interval)
+        )
 
     # ------------------------------------------------------------ operations
     async def register(
@@ -141,9 +155,18 @@ class ServiceRegistry:
             raise RegistryError(str(exc), field="name") from None
         url = manual_url_for(manual_url, base_url)
         http = self.gateway.config.http
-        await check_url(url, allow_private=http.allow_private_networks, allow_loopback=http.allow_loopback_fetch)
-        record = ServiceRecord(name=name, manual_url=url, base_url=base_url, tags=tuple(tags), version=version,
-                               environment=environment, description=description)
+        await check_url(
+            url, allow_private=http.allow_private_networks, allow_loopback=http.allow_loopback_fetch
+        )
+        record = ServiceRecord(
+            name=name,
+            manual_url=url,
+            base_url=base_url,
+            tags=tuple(tags),
+            version=version,
+            environment=environment,
+            description=description,
+        )
         async with self._lock:
             spec = self.gateway.pool.specs.get(name)
             if spec is not None and spec.source != SOURCE:
@@ -157,8 +180,14 @@ class ServiceRegistry:
             self.records[name] = record
             self._write()
             self._add(record)
-        log.info("service_registered", service=name, url=redact_url(url), created=created, version=version,
-                 environment=environment)
+        log.info(
+            "service_registered",
+            service=name,
+            url=redact_url(url),
+            created=created,
+            version=version,
+            environment=environment,
+        )
         conn = self.gateway.pool.connections.get(name)
         if conn is not None and wait > 0:
             with anyio.move_on_after(wait):
@@ -195,8 +224,17 @@ class ServiceRegistry:
         """Per service: healthy, state, last check (time, ok, latency), tool count, last error."""
         conn = self._connection(name)
         if conn is None:
-            return {"name": name, "healthy": False, "state": "absent", "last_check": None, "last_check_ok": None,
-                    "latency_ms": None, "tool_count": 0, "last_error": None, "health_interval": None}
+            return {
+                "name": name,
+                "healthy": False,
+                "state": "absent",
+                "last_check": None,
+                "last_check_ok": None,
+                "latency_ms": None,
+                "tool_count": 0,
+                "last_error": None,
+                "health_interval": None,
+            }
         return {
             "name": name,
             "healthy": conn.healthy,

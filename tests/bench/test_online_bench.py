@@ -23,12 +23,22 @@ def test_replay_learning_beats_static_and_plots(tmp_path: Path) -> None:
     # a stream in which each query comes back a few times, as in real use
     lines = (DATA / "queries.jsonl").read_text().splitlines()
     stream = tmp_path / "queries.jsonl"
-    stream.write_text("\n".join(
-        json.dumps({**json.loads(line), "qid": f"{json.loads(line)['qid']}-{r}"}) for r in range(4) for line in lines
-    ))
+    stream.write_text(
+        "\n".join(
+            json.dumps({**json.loads(line), "qid": f"{json.loads(line)['qid']}-{r}"})
+            for r in range(4)
+            for line in lines
+        )
+    )
     plot = tmp_path / "online.png"
-    result = run_online_bench([("slice", DATA / "tools.jsonl", stream)], seeds=2, drift=True,
-                              cache_dir=None, plot=plot, embedder=HashingEmbedder(256))
+    result = run_online_bench(
+        [("slice", DATA / "tools.jsonl", stream)],
+        seeds=2,
+        drift=True,
+        cache_dir=None,
+        plot=plot,
+        embedder=HashingEmbedder(256),
+    )
     entry = result["datasets"]["slice"]
     for variant in ("static", "learning", "learning-noisy", "drift-static", "drift-learning"):
         assert 0.0 <= entry[variant]["recall_mean"] <= 1.0

@@ -105,7 +105,13 @@ def test_evenly_spreads_a_limit() -> None:
 # ---------------------------------------------------------------- the run
 def test_bench_result_shape_with_hashing_embedder(tmp_path: Path) -> None:
     result = run_retrieval_bench(
-        TOOLS, QUERIES, embedder=HashingEmbedder(dim=64), limit=50, scale=120, cache_dir=tmp_path, progress=False
+        TOOLS,
+        QUERIES,
+        embedder=HashingEmbedder(dim=64),
+        limit=50,
+        scale=120,
+        cache_dir=tmp_path,
+        progress=False,
     )
     json.dumps(result)  # JSON-able for --json
     for mode in ("bm25", "dense", "hybrid"):

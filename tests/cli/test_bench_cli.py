@@ -39,8 +39,15 @@ def test_retrieval_rejects_a_malformed_file(cli: Cli, tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_retrieval_on_the_slice_with_the_real_model(cli: Cli) -> None:
-    result = cli("bench", "retrieval", "--tools", str(SLICE / "tools.jsonl"), "--queries", str(SLICE / "queries.jsonl"),
-                 "--json")
+    result = cli(
+        "bench",
+        "retrieval",
+        "--tools",
+        str(SLICE / "tools.jsonl"),
+        "--queries",
+        str(SLICE / "queries.jsonl"),
+        "--json",
+    )
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     for mode in ("bm25", "dense", "hybrid"):
@@ -55,9 +62,13 @@ def test_proxy_bench_runs_small(tmp_path: Path) -> None:
 
     from tests.helpers import venv_bin
 
-    proc = subprocess.run([venv_bin("ucp"), "bench", "proxy", "--calls", "5", "--rounds", "1", "--part", "stdio",
-                           "--json"], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "UCP_HOME": str(tmp_path)})
+    proc = subprocess.run(
+        [venv_bin("ucp"), "bench", "proxy", "--calls", "5", "--rounds", "1", "--part", "stdio", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "UCP_HOME": str(tmp_path)},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = json.loads(proc.stdout)
     assert {"direct", "ucp"} <= set(data["stdio"])

@@ -53,7 +53,12 @@ def test_invalid_config_fails_with_the_reason(cli: Cli) -> None:
 
 
 def test_missing_command_env_and_unreachable_server(cli: Cli, tmp_path: Path) -> None:
-    assert cli("registry", "add", "ghost", "--env", "T=${DOCTOR_UNSET_VAR}", "--", str(tmp_path / "nope")).exit_code == 0
+    assert (
+        cli(
+            "registry", "add", "ghost", "--env", "T=${DOCTOR_UNSET_VAR}", "--", str(tmp_path / "nope")
+        ).exit_code
+        == 0
+    )
     code, checks = run(cli, "--timeout", "20")
     assert code == 1
     assert checks["command ghost"]["status"] == "fail"

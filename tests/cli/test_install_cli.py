@@ -32,7 +32,11 @@ def test_install_claude_desktop_keeps_everything_and_backs_up(cli: Cli) -> None:
     data = json.loads(path.read_text())
     assert data["mcpServers"]["other"] == EXISTING["mcpServers"]["other"]
     assert data["globalShortcut"] == "Ctrl+Space"
-    assert data["mcpServers"]["ucp"] == {"command": ucp_command()[0], "args": ["serve"], "env": {"UCP_HOME": str(cli.home)}}
+    assert data["mcpServers"]["ucp"] == {
+        "command": ucp_command()[0],
+        "args": ["serve"],
+        "env": {"UCP_HOME": str(cli.home)},
+    }
     assert Path(data["mcpServers"]["ucp"]["command"]).is_absolute()
     backups = list(path.parent.glob("claude_desktop_config.json.bak-*"))
     assert len(backups) == 1
@@ -98,8 +102,14 @@ def test_install_project_scope(cli: Cli, tmp_path: Path, host: str, relative: st
 
 
 def test_install_claude_code_keeps_its_other_state(cli: Cli) -> None:
-    path = write(cli.user_home / ".claude.json", {"numStartups": 7, "projects": {"/x": {"mcpServers": {}}},
-                                                  "mcpServers": {"a": {"type": "stdio", "command": "a"}}})
+    path = write(
+        cli.user_home / ".claude.json",
+        {
+            "numStartups": 7,
+            "projects": {"/x": {"mcpServers": {}}},
+            "mcpServers": {"a": {"type": "stdio", "command": "a"}},
+        },
+    )
     assert cli("install", "claude-code").exit_code == 0
     data = json.loads(path.read_text())
     assert data["numStartups"] == 7
@@ -109,10 +119,16 @@ def test_install_claude_code_keeps_its_other_state(cli: Cli) -> None:
 
 
 def test_install_http_entry(cli: Cli) -> None:
-    result = cli("install", "vscode", "--http", "http://127.0.0.1:8765/mcp", "-H", "Authorization: Bearer ${input:k}")
+    result = cli(
+        "install", "vscode", "--http", "http://127.0.0.1:8765/mcp", "-H", "Authorization: Bearer ${input:k}"
+    )
     assert result.exit_code == 0, result.output
     entry = json.loads((cli.user_home / ".config/Code/User/mcp.json").read_text())["servers"]["ucp"]
-    assert entry == {"type": "http", "url": "http://127.0.0.1:8765/mcp", "headers": {"Authorization": "Bearer ${input:k}"}}
+    assert entry == {
+        "type": "http",
+        "url": "http://127.0.0.1:8765/mcp",
+        "headers": {"Authorization": "Bearer ${input:k}"},
+    }
 
 
 def test_print_snippet_touches_nothing(cli: Cli) -> None:
@@ -123,7 +139,10 @@ def test_print_snippet_touches_nothing(cli: Cli) -> None:
 
 
 def test_conflicting_entry_needs_force(cli: Cli) -> None:
-    path = write(cli.user_home / ".cursor" / "mcp.json", {"mcpServers": {"ucp": {"command": "/old/ucp", "args": ["serve"]}}})
+    path = write(
+        cli.user_home / ".cursor" / "mcp.json",
+        {"mcpServers": {"ucp": {"command": "/old/ucp", "args": ["serve"]}}},
+    )
     before = snapshot(path)
     result = cli("install", "cursor")
     assert result.exit_code == 2

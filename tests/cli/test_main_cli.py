@@ -10,11 +10,24 @@ from tests.cli.conftest import Cli
 from ucp.cli.main import app
 
 MINE = [
-    ["registry"], ["tools"], ["registry", "add"], ["registry", "remove"], ["registry", "list"], ["registry", "show"],
-    ["registry", "enable"], ["registry", "disable"], ["registry", "import"], ["registry", "export"],
-    ["registry", "check"], ["registry", "catalog"],
-    ["tools", "list"], ["tools", "search"], ["tools", "describe"], ["tools", "call"],
-    ["install"], ["doctor"],
+    ["registry"],
+    ["tools"],
+    ["registry", "add"],
+    ["registry", "remove"],
+    ["registry", "list"],
+    ["registry", "show"],
+    ["registry", "enable"],
+    ["registry", "disable"],
+    ["registry", "import"],
+    ["registry", "export"],
+    ["registry", "check"],
+    ["registry", "catalog"],
+    ["tools", "list"],
+    ["tools", "search"],
+    ["tools", "describe"],
+    ["tools", "call"],
+    ["install"],
+    ["doctor"],
 ]
 
 
@@ -50,8 +63,12 @@ def test_show_completion_prints_a_script(cli: Cli) -> None:
 
 @pytest.mark.parametrize(
     ("words", "cword", "expected"),
-    [("ucp reg", "1", "registry"), ("ucp registry a", "2", "add"), ("ucp install cur", "2", "cursor"),
-     ("ucp registry add --from-catalog ti", "4", "time")],
+    [
+        ("ucp reg", "1", "registry"),
+        ("ucp registry a", "2", "add"),
+        ("ucp install cur", "2", "cursor"),
+        ("ucp registry add --from-catalog ti", "4", "time"),
+    ],
 )
 def test_bash_completion_answers(cli: Cli, words: str, cword: str, expected: str) -> None:
     env = {"_UCP_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": cword}

@@ -48,15 +48,40 @@ def servers(cli: Cli) -> dict[str, dict[str, object]]:
 
 # ---------------------------------------------------------------- add
 def test_add_stdio_with_env_cwd_and_options(cli: Cli, tmp_path: Path) -> None:
-    result = cli("registry", "add", "time", "--env", "TZ=UTC", "--env", "KEY=${SECRET_KEY}", "--cwd", str(tmp_path),
-                 "--description", "clock", "--tag", "time", "--call-timeout", "5",
-                 "--", "mcp-server-time", "--local-timezone", "UTC")
+    result = cli(
+        "registry",
+        "add",
+        "time",
+        "--env",
+        "TZ=UTC",
+        "--env",
+        "KEY=${SECRET_KEY}",
+        "--cwd",
+        str(tmp_path),
+        "--description",
+        "clock",
+        "--tag",
+        "time",
+        "--call-timeout",
+        "5",
+        "--",
+        "mcp-server-time",
+        "--local-timezone",
+        "UTC",
+    )
     assert result.exit_code == 0, result.output
     assert "Added server 'time'" in result.stdout
     entry = servers(cli)["time"]
-    assert entry == {"type": "stdio", "description": "clock", "timeout": 5.0, "tags": ["time"],
-                     "command": "mcp-server-time", "args": ["--local-timezone", "UTC"],
-                     "env": {"TZ": "UTC", "KEY": "${SECRET_KEY}"}, "cwd": str(tmp_path)}
+    assert entry == {
+        "type": "stdio",
+        "description": "clock",
+        "timeout": 5.0,
+        "tags": ["time"],
+        "command": "mcp-server-time",
+        "args": ["--local-timezone", "UTC"],
+        "env": {"TZ": "UTC", "KEY": "${SECRET_KEY}"},
+        "cwd": str(tmp_path),
+    }
     server = read_config_file(cli.registry).config.servers["time"]
     assert isinstance(server, StdioServer)
     assert server.env["KEY"] == "${SECRET_KEY}"
@@ -77,9 +102,18 @@ def test_add_keeps_other_sections_and_entries(seeded: Cli) -> None:
     [
         (["--url", "https://example.com/mcp"], {"type": "http", "url": "https://example.com/mcp"}),
         (["--url", "http://127.0.0.1:9000/sse"], {"type": "sse", "url": "http://127.0.0.1:9000/sse"}),
-        (["--url", "https://x.dev/events", "--transport", "sse"], {"type": "sse", "url": "https://x.dev/events"}),
-        (["--url", "https://api.example.com/mcp", "--header", "Authorization: Bearer ${API_TOKEN}"],
-         {"type": "http", "url": "https://api.example.com/mcp", "headers": {"Authorization": "Bearer ${API_TOKEN}"}}),
+        (
+            ["--url", "https://x.dev/events", "--transport", "sse"],
+            {"type": "sse", "url": "https://x.dev/events"},
+        ),
+        (
+            ["--url", "https://api.example.com/mcp", "--header", "Authorization: Bearer ${API_TOKEN}"],
+            {
+                "type": "http",
+                "url": "https://api.example.com/mcp",
+                "headers": {"Authorization": "Bearer ${API_TOKEN}"},
+            },
+        ),
     ],
 )
 def test_add_remote(cli: Cli, args: list[str], expected: dict[str, object]) -> None:
@@ -91,7 +125,19 @@ def test_add_remote(cli: Cli, args: list[str], expected: dict[str, object]) -> N
 def test_add_from_catalog(cli: Cli) -> None:
     assert cli("registry", "add", "--from-catalog", "time").exit_code == 0
     assert servers(cli)["time"]["command"] == "mcp-server-time"
-    result = cli("registry", "add", "fs", "--from-catalog", "filesystem", "--env", "X=1", "--json", "--", "/data", "/more")
+    result = cli(
+        "registry",
+        "add",
+        "fs",
+        "--from-catalog",
+        "filesystem",
+        "--env",
+        "X=1",
+        "--json",
+        "--",
+        "/data",
+        "/more",
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["added"] == "fs"
     fs = servers(cli)["fs"]
@@ -124,11 +170,21 @@ BAD_ADDS = [
     pytest.param(["r", "--header", "A: b", "--", "cmd"], "--url servers only", id="header-on-stdio"),
     pytest.param(["r", "--url", "https://e.com/mcp", "--env", "A=b"], "stdio servers only", id="env-on-http"),
     pytest.param(["r", "--cwd", "/definitely/not/here", "--", "cmd"], "no such directory", id="bad-cwd"),
-    pytest.param(["r", "--url", "https://e.com/mcp", "--transport", "carrier-pigeon"], "http or sse", id="bad-transport"),
+    pytest.param(
+        ["r", "--url", "https://e.com/mcp", "--transport", "carrier-pigeon"],
+        "http or sse",
+        id="bad-transport",
+    ),
     pytest.param(["--from-catalog", "tiime"], "time", id="unknown-catalog-entry"),
-    pytest.param(["x", "--from-catalog", "github", "--", "extra"], "not a stdio server", id="catalog-args-on-http"),
-    pytest.param(["--from-catalog", "time", "--url", "https://e.com"], "--from-catalog", id="catalog-and-url"),
-    pytest.param(["--from-catalog", "filesystem", "--", "/data"], "invalid server name", id="catalog-args-without-name"),
+    pytest.param(
+        ["x", "--from-catalog", "github", "--", "extra"], "not a stdio server", id="catalog-args-on-http"
+    ),
+    pytest.param(
+        ["--from-catalog", "time", "--url", "https://e.com"], "--from-catalog", id="catalog-and-url"
+    ),
+    pytest.param(
+        ["--from-catalog", "filesystem", "--", "/data"], "invalid server name", id="catalog-args-without-name"
+    ),
 ]
 
 
@@ -217,7 +273,10 @@ def test_list_table_and_json(seeded: Cli) -> None:
     assert "toy" in table.stdout
     assert "https://example.com/mcp" in table.stdout
     rows = json.loads(seeded("registry", "list", "--json").stdout)
-    assert [(r["name"], r["type"], r["enabled"]) for r in rows] == [("toy", "stdio", True), ("web", "http", False)]
+    assert [(r["name"], r["type"], r["enabled"]) for r in rows] == [
+        ("toy", "stdio", True),
+        ("web", "http", False),
+    ]
 
 
 def test_list_empty_registry(cli: Cli) -> None:
@@ -229,7 +288,9 @@ def test_list_empty_registry(cli: Cli) -> None:
 
 def test_list_host_config_is_read_only_listing(cli: Cli, tmp_path: Path) -> None:
     host = tmp_path / "mcp.json"
-    host.write_text(json.dumps({"servers": {"a": {"type": "stdio", "command": "a"}, "ucp": {"command": "ucp"}}}))
+    host.write_text(
+        json.dumps({"servers": {"a": {"type": "stdio", "command": "a"}, "ucp": {"command": "ucp"}}})
+    )
     result = cli("registry", "list", "--config", str(host))
     assert result.exit_code == 0
     assert "read-only" in result.stderr
@@ -268,7 +329,10 @@ def test_catalog_command(cli: Cli) -> None:
 CLAUDE = {
     "mcpServers": {
         "time": {"command": "mcp-server-time", "args": ["--local-timezone", "UTC"]},
-        "GitHub MCP": {"url": "https://api.githubcopilot.com/mcp/", "headers": {"Authorization": "Bearer ${env:GH}"}},
+        "GitHub MCP": {
+            "url": "https://api.githubcopilot.com/mcp/",
+            "headers": {"Authorization": "Bearer ${env:GH}"},
+        },
         "ucp": {"command": "/abs/ucp", "args": ["serve"]},
         "off": {"command": "x", "disabled": True},
         "toy": {"command": "other"},
@@ -296,10 +360,21 @@ def test_import_claude_desktop(seeded: Cli, tmp_path: Path) -> None:
 
 def test_import_vscode_human_output_and_replace(seeded: Cli, tmp_path: Path) -> None:
     source = tmp_path / "mcp.json"
-    source.write_text(json.dumps({"inputs": [], "servers": {
-        "toy": {"type": "stdio", "command": "node", "args": ["x.js"]},
-        "secret": {"type": "http", "url": "https://e.com/mcp", "headers": {"Authorization": "Bearer ${input:tok}"}},
-    }}))
+    source.write_text(
+        json.dumps(
+            {
+                "inputs": [],
+                "servers": {
+                    "toy": {"type": "stdio", "command": "node", "args": ["x.js"]},
+                    "secret": {
+                        "type": "http",
+                        "url": "https://e.com/mcp",
+                        "headers": {"Authorization": "Bearer ${input:tok}"},
+                    },
+                },
+            }
+        )
+    )
     result = seeded("registry", "import", str(source), "--replace")
     assert result.exit_code == 0, result.output
     assert "Replaced: toy" in result.stdout
@@ -328,7 +403,9 @@ def test_import_dry_run_writes_nothing(seeded: Cli, tmp_path: Path) -> None:
         (b"\xff\xfe\x00garbage", "cannot read"),
     ],
 )
-def test_import_bad_file_exits_2(seeded: Cli, tmp_path: Path, content: str | bytes | None, message: str) -> None:
+def test_import_bad_file_exits_2(
+    seeded: Cli, tmp_path: Path, content: str | bytes | None, message: str
+) -> None:
     source = tmp_path / "in.json"
     if isinstance(content, bytes):
         source.write_bytes(content)
@@ -344,10 +421,22 @@ def test_import_bad_file_exits_2(seeded: Cli, tmp_path: Path, content: str | byt
 # ---------------------------------------------------------------- export
 def test_export_formats(seeded: Cli) -> None:
     claude = json.loads(seeded("registry", "export").stdout)
-    assert claude == {"mcpServers": {"toy": {"type": "stdio", "command": "python", "args": ["toy.py"],
-                                             "env": {"TOKEN": "${TOY_TOKEN}"}}}}
+    assert claude == {
+        "mcpServers": {
+            "toy": {
+                "type": "stdio",
+                "command": "python",
+                "args": ["toy.py"],
+                "env": {"TOKEN": "${TOY_TOKEN}"},
+            }
+        }
+    }
     cursor = json.loads(seeded("registry", "export", "--format", "cursor").stdout)
-    assert cursor["mcpServers"]["toy"] == {"command": "python", "args": ["toy.py"], "env": {"TOKEN": "${env:TOY_TOKEN}"}}
+    assert cursor["mcpServers"]["toy"] == {
+        "command": "python",
+        "args": ["toy.py"],
+        "env": {"TOKEN": "${env:TOY_TOKEN}"},
+    }
     result = seeded("registry", "export", "--format", "vscode")
     assert json.loads(result.stdout)["servers"]["toy"]["type"] == "stdio"
     assert "skipped web: disabled" in result.stderr

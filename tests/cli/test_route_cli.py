@@ -23,7 +23,9 @@ def test_route_tokens_reports_each_mode(cli: Cli) -> None:
 
 
 def test_route_explain_shows_every_score(cli: Cli) -> None:
-    result = cli("route", "explain", "forecast next month's cloud spend", "--no-dense", "--limit", "3", "--json")
+    result = cli(
+        "route", "explain", "forecast next month's cloud spend", "--no-dense", "--limit", "3", "--json"
+    )
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["mode"] == "bm25"

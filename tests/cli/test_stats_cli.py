@@ -10,11 +10,22 @@ from ucp.router.feedback import FeedbackStore, ToolRow
 
 def _seed(cli: Cli) -> None:
     store = FeedbackStore(cli.home / "state" / "learning.sqlite")
-    store.add_ranking("r1", ts=1_800_000_000, session="s", source="search", query="q", shown=[("a__x", 1, False)],
-                      mode="hybrid")
+    store.add_ranking(
+        "r1",
+        ts=1_800_000_000,
+        session="s",
+        source="search",
+        query="q",
+        shown=[("a__x", 1, False)],
+        mode="hybrid",
+    )
     store.add_outcome("r1", ts=1_800_000_001, tool="a__x", rank=1, ok=True, error=None, first_hit=True)
-    store.save_tools([ToolRow("a__x", 3.0, 1.5, 4, 2, 2, 0, 1, None, 2.0, 1.0),
-                      ToolRow("b__y", 1.0, 4.0, 9, 0, 0, 0, 0, None, 0.0, 1.0)])
+    store.save_tools(
+        [
+            ToolRow("a__x", 3.0, 1.5, 4, 2, 2, 0, 1, None, 2.0, 1.0),
+            ToolRow("b__y", 1.0, 4.0, 9, 0, 0, 0, 0, None, 0.0, 1.0),
+        ]
+    )
     store.close()
 
 

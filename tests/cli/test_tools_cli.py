@@ -82,7 +82,9 @@ def test_call_prints_structured_content(cli: Cli) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert "m5.large" in json.dumps(data)
-    full = json.loads(cli("tools", "call", PRICES, "--args", '{"instance_types": ["m5.large"]}', "--json").stdout)
+    full = json.loads(
+        cli("tools", "call", PRICES, "--args", '{"instance_types": ["m5.large"]}', "--json").stdout
+    )
     assert full["isError"] is False
     assert "structuredContent" in full
 
@@ -91,7 +93,9 @@ def test_call_args_from_file_and_stdin(cli: Cli, tmp_path: Path) -> None:
     args = tmp_path / "args.json"
     args.write_text('{"instance_types": ["m5.large"]}')
     assert cli("tools", "call", PRICES, "--args", f"@{args}").exit_code == 0
-    assert cli("tools", "call", PRICES, "--args", "-", input='{"instance_types": ["m5.large"]}').exit_code == 0
+    assert (
+        cli("tools", "call", PRICES, "--args", "-", input='{"instance_types": ["m5.large"]}').exit_code == 0
+    )
 
 
 @pytest.mark.parametrize(
@@ -118,8 +122,13 @@ def test_call_unknown_tool(cli: Cli) -> None:
 
 
 def test_call_tool_error_exits_1(cli: Cli) -> None:
-    result = cli("tools", "call", "cloud__rightsize_vm", "--args",
-                 '{"current_instance_type": "zz9.huge", "cpu": {"csv_path": "/no/such.csv"}}')
+    result = cli(
+        "tools",
+        "call",
+        "cloud__rightsize_vm",
+        "--args",
+        '{"current_instance_type": "zz9.huge", "cpu": {"csv_path": "/no/such.csv"}}',
+    )
     assert result.exit_code == 1, result.output
     assert "zz9.huge" in result.stderr
 

@@ -52,14 +52,49 @@ def test_catalog_file_matches_the_schema(path: Path, validator: Draft202012Valid
     "bad",
     [
         {"name": "x"},
-        {"name": "a__b", "description": "d", "homepage": "https://h", "requires": [], "launch": {"type": "stdio", "command": "c"}},
-        {"name": "ucp", "description": "d", "homepage": "https://h", "requires": [], "launch": {"type": "stdio", "command": "c"}},
-        {"name": "x", "description": "d", "homepage": "https://h", "requires": [], "launch": {"type": "stdio"}},
-        {"name": "x", "description": "d", "homepage": "https://h", "requires": [], "launch": {"type": "http", "url": "ftp://x"}},
-        {"name": "x", "description": "d", "homepage": "https://h", "requires": [],
-         "launch": {"type": "stdio", "command": "c", "url": "https://x"}},
-        {"name": "x", "description": "d", "homepage": "https://h", "requires": [], "launch": {"type": "stdio", "command": "c"},
-         "extra": 1},
+        {
+            "name": "a__b",
+            "description": "d",
+            "homepage": "https://h",
+            "requires": [],
+            "launch": {"type": "stdio", "command": "c"},
+        },
+        {
+            "name": "ucp",
+            "description": "d",
+            "homepage": "https://h",
+            "requires": [],
+            "launch": {"type": "stdio", "command": "c"},
+        },
+        {
+            "name": "x",
+            "description": "d",
+            "homepage": "https://h",
+            "requires": [],
+            "launch": {"type": "stdio"},
+        },
+        {
+            "name": "x",
+            "description": "d",
+            "homepage": "https://h",
+            "requires": [],
+            "launch": {"type": "http", "url": "ftp://x"},
+        },
+        {
+            "name": "x",
+            "description": "d",
+            "homepage": "https://h",
+            "requires": [],
+            "launch": {"type": "stdio", "command": "c", "url": "https://x"},
+        },
+        {
+            "name": "x",
+            "description": "d",
+            "homepage": "https://h",
+            "requires": [],
+            "launch": {"type": "stdio", "command": "c"},
+            "extra": 1,
+        },
     ],
 )
 def test_schema_rejects_bad_entries(bad: dict[str, Any], validator: Draft202012Validator) -> None:
@@ -69,16 +104,33 @@ def test_schema_rejects_bad_entries(bad: dict[str, Any], validator: Draft202012V
 @pytest.mark.parametrize(
     "server",
     [
-        StdioServer(name="s", command="c", args=("a",), env={"K": "${V}"}, cwd="/w", timeout=5, tags=("t",), enabled=False),
+        StdioServer(
+            name="s",
+            command="c",
+            args=("a",),
+            env={"K": "${V}"},
+            cwd="/w",
+            timeout=5,
+            tags=("t",),
+            enabled=False,
+        ),
         HttpServer(name="h", url="https://e.com/mcp", headers={"A": "b"}, max_concurrency=2, pinned=("x",)),
         SseServer(name="e", url="http://e.com/sse"),
         UtcpServer(name="u", manual="https://e.com/utcp", variables={"K": "v"}, allowed_protocols=("cli",)),
     ],
     ids=lambda s: s.type,
 )
-def test_registry_entries_match_the_schema_server_definition(server: Any, validator: Draft202012Validator) -> None:
+def test_registry_entries_match_the_schema_server_definition(
+    server: Any, validator: Draft202012Validator
+) -> None:
     """The schema's `server` definition documents exactly what the registry writer writes."""
-    entry = {"name": "x", "description": "d", "homepage": "https://h", "requires": [], "launch": server_to_toml(server)}
+    entry = {
+        "name": "x",
+        "description": "d",
+        "homepage": "https://h",
+        "requires": [],
+        "launch": server_to_toml(server),
+    }
     assert [e.message for e in validator.iter_errors(entry)] == []
 
 

@@ -26,8 +26,18 @@ HOME = Path("/home/u")
 @pytest.mark.parametrize(
     ("host", "platform", "env", "expected"),
     [
-        ("claude-desktop", "darwin", {}, "/home/u/Library/Application Support/Claude/claude_desktop_config.json"),
-        ("claude-desktop", "win32", {"APPDATA": "/w/AppData/Roaming"}, "/w/AppData/Roaming/Claude/claude_desktop_config.json"),
+        (
+            "claude-desktop",
+            "darwin",
+            {},
+            "/home/u/Library/Application Support/Claude/claude_desktop_config.json",
+        ),
+        (
+            "claude-desktop",
+            "win32",
+            {"APPDATA": "/w/AppData/Roaming"},
+            "/w/AppData/Roaming/Claude/claude_desktop_config.json",
+        ),
         ("claude-desktop", "win32", {}, "/home/u/AppData/Roaming/Claude/claude_desktop_config.json"),
         ("claude-desktop", "linux", {}, "/home/u/.config/Claude/claude_desktop_config.json"),
         ("claude-desktop", "linux", {"XDG_CONFIG_HOME": "/xdg"}, "/xdg/Claude/claude_desktop_config.json"),
@@ -68,12 +78,20 @@ def test_entries_per_host() -> None:
     assert ucp_entry("claude-desktop", command=cmd, env={}) == {"command": "/abs/ucp", "args": ["serve"]}
     assert ucp_entry("cursor", command=cmd, env={}) == {"command": "/abs/ucp", "args": ["serve"]}
     assert ucp_entry("vscode", command=cmd, env={"UCP_HOME": "/h"}) == {
-        "type": "stdio", "command": "/abs/ucp", "args": ["serve"], "env": {"UCP_HOME": "/h"}}
-    assert ucp_entry("claude-code", command=["/py", "-m", "ucp"], env={"UCP_CONFIG": "/c.toml", "UCP_HOME": ""}) == {
-        "type": "stdio", "command": "/py", "args": ["-m", "ucp", "serve"], "env": {"UCP_CONFIG": "/c.toml"}}
+        "type": "stdio",
+        "command": "/abs/ucp",
+        "args": ["serve"],
+        "env": {"UCP_HOME": "/h"},
+    }
+    assert ucp_entry(
+        "claude-code", command=["/py", "-m", "ucp"], env={"UCP_CONFIG": "/c.toml", "UCP_HOME": ""}
+    ) == {"type": "stdio", "command": "/py", "args": ["-m", "ucp", "serve"], "env": {"UCP_CONFIG": "/c.toml"}}
     assert ucp_entry("cursor", http_url="http://127.0.0.1:1/mcp") == {"url": "http://127.0.0.1:1/mcp"}
     assert ucp_entry("claude-code", http_url="http://h/mcp", headers={"A": "b"}) == {
-        "type": "http", "url": "http://h/mcp", "headers": {"A": "b"}}
+        "type": "http",
+        "url": "http://h/mcp",
+        "headers": {"A": "b"},
+    }
     with pytest.raises(ConfigError):
         ucp_entry("claude-desktop", http_url="http://h/mcp")
     with pytest.raises(ConfigError):
@@ -98,7 +116,7 @@ def test_plan_and_apply_on_an_existing_file(tmp_path: Path) -> None:
     plan = plan_install("cursor", ENTRY, path=path)
     assert plan.action == "add"
     assert path.read_text() == original  # planning writes nothing
-    assert "+        \"ucp\": {" in plan.diff()  # 4-space indentation kept
+    assert '+        "ucp": {' in plan.diff()  # 4-space indentation kept
     backup = apply_install(plan, now=0)
     assert backup is not None
     assert backup.read_text() == original
@@ -157,17 +175,28 @@ def test_apply_refuses_a_file_changed_since_planning(tmp_path: Path) -> None:
 
 
 def test_export_servers() -> None:
-    config = Config(servers={
-        "s": StdioServer(name="s", command="run", args=("${A}",), env={"K": "${TOKEN}"}, cwd="/w"),
-        "h": HttpServer(name="h", url="https://e.com/mcp", headers={"Authorization": "Bearer ${T}"}),
-        "off": StdioServer(name="off", command="x", enabled=False),
-        "u": UtcpServer(name="u", manual="https://e.com/utcp"),
-    })
+    config = Config(
+        servers={
+            "s": StdioServer(name="s", command="run", args=("${A}",), env={"K": "${TOKEN}"}, cwd="/w"),
+            "h": HttpServer(name="h", url="https://e.com/mcp", headers={"Authorization": "Bearer ${T}"}),
+            "off": StdioServer(name="off", command="x", enabled=False),
+            "u": UtcpServer(name="u", manual="https://e.com/utcp"),
+        }
+    )
     claude, skipped = export_servers(config, "claude")
-    assert claude["mcpServers"]["s"] == {"type": "stdio", "command": "run", "args": ["${A}"], "env": {"K": "${TOKEN}"}, "cwd": "/w"}
+    assert claude["mcpServers"]["s"] == {
+        "type": "stdio",
+        "command": "run",
+        "args": ["${A}"],
+        "env": {"K": "${TOKEN}"},
+        "cwd": "/w",
+    }
     assert {s.name for s in skipped} == {"off", "u"}
     cursor, _ = export_servers(config, "cursor")
-    assert cursor["mcpServers"]["h"] == {"url": "https://e.com/mcp", "headers": {"Authorization": "Bearer ${env:T}"}}
+    assert cursor["mcpServers"]["h"] == {
+        "url": "https://e.com/mcp",
+        "headers": {"Authorization": "Bearer ${env:T}"},
+    }
     assert cursor["mcpServers"]["s"]["args"] == ["${env:A}"]
     vscode, _ = export_servers(config, "vscode")
     assert vscode["servers"]["h"]["type"] == "http"

@@ -35,7 +35,10 @@ def test_missing_file_is_an_empty_config(tmp_path: Path) -> None:
 
 
 def test_toml_registry_with_every_transport(tmp_path: Path) -> None:
-    path = write(tmp_path, "ucp.toml", """
+    path = write(
+        tmp_path,
+        "ucp.toml",
+        """
 [servers.time]
 command = "mcp-server-time"
 args = ["--local-timezone", "UTC"]
@@ -58,13 +61,16 @@ manual = "manuals/weather.json"
 [exposure]
 mode = "search"
 full_threshold = 10
-""")
+""",
+    )
     loaded = read_config_file(path)
     servers = loaded.config.servers
     assert isinstance(servers["time"], StdioServer)
     assert servers["time"].timeout == 12.5
     assert servers["time"].max_concurrency == 3
-    assert servers["time"].env == {"TOKEN": "${MY_TOKEN}"}  # kept verbatim: secrets are expanded at connect time
+    assert servers["time"].env == {
+        "TOKEN": "${MY_TOKEN}"
+    }  # kept verbatim: secrets are expanded at connect time
     assert isinstance(servers["remote"], HttpServer)
     assert isinstance(servers["legacy"], SseServer)  # inferred from the /sse path
     assert isinstance(servers["weather"], UtcpServer)
@@ -115,13 +121,18 @@ def test_bad_settings_value_names_the_field(tmp_path: Path) -> None:
 
 
 def test_claude_desktop_json_is_accepted_as_is(tmp_path: Path) -> None:
-    data = {"mcpServers": {
-        "time": {"command": "uvx", "args": ["mcp-server-time"]},
-        "GitHub MCP": {"url": "https://api.example.com/mcp", "headers": {"Authorization": "Bearer ${env:GH}"}},
-        "ucp": {"command": "/usr/bin/ucp", "args": ["serve"]},
-        "off": {"command": "x", "disabled": True},
-        "broken": {"args": ["no command"]},
-    }}
+    data = {
+        "mcpServers": {
+            "time": {"command": "uvx", "args": ["mcp-server-time"]},
+            "GitHub MCP": {
+                "url": "https://api.example.com/mcp",
+                "headers": {"Authorization": "Bearer ${env:GH}"},
+            },
+            "ucp": {"command": "/usr/bin/ucp", "args": ["serve"]},
+            "off": {"command": "x", "disabled": True},
+            "broken": {"args": ["no command"]},
+        }
+    }
     loaded = read_config_file(write(tmp_path, "claude_desktop_config.json", json.dumps(data)))
     assert loaded.format == "mcpServers"
     assert not loaded.writable
@@ -133,11 +144,18 @@ def test_claude_desktop_json_is_accepted_as_is(tmp_path: Path) -> None:
 
 
 def test_vscode_servers_json(tmp_path: Path) -> None:
-    data = {"inputs": [], "servers": {
-        "memory": {"type": "stdio", "command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]},
-        "web": {"type": "http", "url": "http://localhost:3001/mcp"},
-        "old": {"type": "sse", "url": "http://localhost:3002/sse"},
-    }}
+    data = {
+        "inputs": [],
+        "servers": {
+            "memory": {
+                "type": "stdio",
+                "command": "npx",
+                "args": ["-y", "@modelcontextprotocol/server-memory"],
+            },
+            "web": {"type": "http", "url": "http://localhost:3001/mcp"},
+            "old": {"type": "sse", "url": "http://localhost:3002/sse"},
+        },
+    }
     loaded = read_config_file(write(tmp_path, "mcp.json", json.dumps(data)))
     assert loaded.format == "vscode"
     assert isinstance(loaded.config.servers["web"], HttpServer)
@@ -166,7 +184,11 @@ def test_sanitize_and_convert() -> None:
 def test_toml_round_trip_keeps_references(tmp_path: Path) -> None:
     import tomli_w
 
-    path = write(tmp_path, "ucp.toml", '[servers.t]\ncommand = "x"\nenv = { K = "${SECRET}" }\n\n[exposure]\nmode = "dynamic"\n')
+    path = write(
+        tmp_path,
+        "ucp.toml",
+        '[servers.t]\ncommand = "x"\nenv = { K = "${SECRET}" }\n\n[exposure]\nmode = "dynamic"\n',
+    )
     config = read_config_file(path).config
     data = config_to_toml_data(config)
     again = tmp_path / "again.toml"

@@ -25,7 +25,9 @@ from ucp.config.registry import (
 )
 from ucp.errors import ConfigError, DuplicateServerError, RegistryError, UnknownServerError
 
-SEED = '[exposure]\nmode = "search"\nfull_threshold = 30\n\n[servers.a]\ncommand = "a"\nargs = ["${HOME_DIR}"]\n'
+SEED = (
+    '[exposure]\nmode = "search"\nfull_threshold = 30\n\n[servers.a]\ncommand = "a"\nargs = ["${HOME_DIR}"]\n'
+)
 
 
 def stdio(name: str, **kw: object) -> StdioServer:
@@ -52,9 +54,20 @@ def test_missing_file_is_an_empty_registry_and_is_created_on_add(tmp_path: Path)
 def test_add_preserves_settings_and_references(store: RegistryStore) -> None:
     assert store.add(build_server("b", command=["run", "${X}"], env={"TOKEN": "${TOKEN}"})) is False
     data = tomllib.loads(store.path.read_text())
-    assert data["exposure"] == {"mode": "search", "full_threshold": 30}  # even a default value stays as written
-    assert data["servers"]["a"] == {"command": "a", "args": ["${HOME_DIR}"]}  # untouched entries stay as written
-    assert data["servers"]["b"] == {"type": "stdio", "command": "run", "args": ["${X}"], "env": {"TOKEN": "${TOKEN}"}}
+    assert data["exposure"] == {
+        "mode": "search",
+        "full_threshold": 30,
+    }  # even a default value stays as written
+    assert data["servers"]["a"] == {
+        "command": "a",
+        "args": ["${HOME_DIR}"],
+    }  # untouched entries stay as written
+    assert data["servers"]["b"] == {
+        "type": "stdio",
+        "command": "run",
+        "args": ["${X}"],
+        "env": {"TOKEN": "${TOKEN}"},
+    }
     config = read_config_file(store.path).config
     assert config.exposure.mode == "search"
     assert config.servers["b"].env == {"TOKEN": "${TOKEN}"}  # type: ignore[union-attr]
@@ -179,14 +192,16 @@ def test_parallel_adds_from_processes_lose_nothing(store: RegistryStore) -> None
 
 
 # ---------------------------------------------------------------- import
-HOST = {"mcpServers": {
-    "time": {"command": "mcp-server-time"},
-    "a": {"command": "other"},
-    "My Server": {"url": "https://e.com/mcp"},
-    "cloud": {"command": "c"},
-    "ucp": {"command": "ucp"},
-    "vs": {"command": "x", "env": {"K": "${input:key}"}},
-}}
+HOST = {
+    "mcpServers": {
+        "time": {"command": "mcp-server-time"},
+        "a": {"command": "other"},
+        "My Server": {"url": "https://e.com/mcp"},
+        "cloud": {"command": "c"},
+        "ucp": {"command": "ucp"},
+        "vs": {"command": "x", "env": {"K": "${input:key}"}},
+    }
+}
 
 
 def test_import_host(store: RegistryStore) -> None:
@@ -231,7 +246,12 @@ def test_import_nothing_new_writes_nothing(store: RegistryStore) -> None:
 # ---------------------------------------------------------------- building entries
 def test_build_server_and_helpers() -> None:
     server = build_server("h", url="https://e.com/mcp", headers={"A": "b"}, extra={"description": "d"})
-    assert server_to_toml(server) == {"type": "http", "description": "d", "url": "https://e.com/mcp", "headers": {"A": "b"}}
+    assert server_to_toml(server) == {
+        "type": "http",
+        "description": "d",
+        "url": "https://e.com/mcp",
+        "headers": {"A": "b"},
+    }
     assert build_server("s", url="https://e.com/sse").type == "sse"
     assert parse_pairs(["A=1=2", "B="], sep="=", what="env") == {"A": "1=2", "B": ""}
     assert parse_pairs(["Authorization:  Bearer x "], sep=":", what="header") == {"Authorization": "Bearer x"}
@@ -256,9 +276,10 @@ def test_build_server_rejects(kwargs: dict[str, object]) -> None:
         build_server("x", **kwargs)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("items", "sep", "what"), [(["NOEQ"], "=", "env"), (["=v"], "=", "env"), (["a-b=1"], "=", "env"),
-                                                     (["nocolon"], ":", "header")])
+@pytest.mark.parametrize(
+    ("items", "sep", "what"),
+    [(["NOEQ"], "=", "env"), (["=v"], "=", "env"), (["a-b=1"], "=", "env"), (["nocolon"], ":", "header")],
+)
 def test_parse_pairs_rejects(items: list[str], sep: str, what: str) -> None:
     with pytest.raises(ConfigError):
         parse_pairs(items, sep=sep, what=what)
-

@@ -24,11 +24,15 @@ class Out(BaseModel):
 
 def handler(args: In) -> Out:
     if any(v < 0 for v in args.values):
-        raise ToolInputError(f"values[{next(i for i, v in enumerate(args.values) if v < 0)}]", "must not be negative")
+        raise ToolInputError(
+            f"values[{next(i for i, v in enumerate(args.values) if v < 0)}]", "must not be negative"
+        )
     return Out(total=sum(args.values))
 
 
-SUM = BuiltinTool("sum", "Sum", "Adds numbers.", In, Out, handler, Annotations(read_only=True), tags=("math",))
+SUM = BuiltinTool(
+    "sum", "Sum", "Adds numbers.", In, Out, handler, Annotations(read_only=True), tags=("math",)
+)
 SERVER = BuiltinServer("calc", "Calculator", (SUM,))
 
 
@@ -80,7 +84,9 @@ async def test_listing_file_serves_tools_list_and_code_loads_at_first_call(tmp_p
     import types as pytypes
 
     listing = tmp_path / "tools.json"
-    listing.write_text(json.dumps([tool_definition(SUM).model_dump(mode="json", by_alias=True, exclude_none=True)]))
+    listing.write_text(
+        json.dumps([tool_definition(SUM).model_dump(mode="json", by_alias=True, exclude_none=True)])
+    )
     module = pytypes.ModuleType("ucp_test_lazy_builtin")
     module.SERVER = SERVER  # type: ignore[attr-defined]
     transport = BuiltinTransport("ucp_test_lazy_builtin:SERVER", name="calc", listing=listing)

@@ -43,14 +43,16 @@ def test_bad_properties_and_required() -> None:
 
 def test_listing_keeps_good_tools_and_result_validates() -> None:
     seen, warn = collect()
-    raw = {"tools": [
-        {"name": "ok", "inputSchema": {"type": "object"}},
-        {"name": "empty", "inputSchema": {}},
-        {"description": "nameless"},
-        "garbage",
-        {"name": "ok", "inputSchema": {"type": "object"}},
-        {"name": "out", "inputSchema": {"type": "object"}, "outputSchema": {"type": "array"}},
-    ]}
+    raw = {
+        "tools": [
+            {"name": "ok", "inputSchema": {"type": "object"}},
+            {"name": "empty", "inputSchema": {}},
+            {"description": "nameless"},
+            "garbage",
+            {"name": "ok", "inputSchema": {"type": "object"}},
+            {"name": "out", "inputSchema": {"type": "object"}, "outputSchema": {"type": "array"}},
+        ]
+    }
     fixed = repair_list_tools_result(raw, warn)
     assert [t["name"] for t in fixed["tools"]] == ["ok", "empty", "out"]
     assert "outputSchema" not in fixed["tools"][2]

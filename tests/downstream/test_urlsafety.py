@@ -53,7 +53,10 @@ def test_private_and_loopback_follow_the_settings() -> None:
     assert address_problem(ten, allow_private=True, allow_loopback=True) is None
     assert address_problem(lo, allow_private=True, allow_loopback=False) == "loopback"
     # allowing private networks never opens metadata or link-local addresses
-    assert address_problem(ipaddress.ip_address("169.254.169.254"), allow_private=True, allow_loopback=True) == "metadata"
+    assert (
+        address_problem(ipaddress.ip_address("169.254.169.254"), allow_private=True, allow_loopback=True)
+        == "metadata"
+    )
 
 
 @pytest.mark.parametrize(
@@ -117,14 +120,27 @@ def _app() -> Starlette:
     async def missing(request: Request) -> Response:
         return Response(b"nope", status_code=404)
 
-    return Starlette(routes=[Route("/evil", metadata_redirect), Route("/moved", good_redirect),
-                             Route("/manual", manual), Route("/big", big), Route("/missing", missing)])
+    return Starlette(
+        routes=[
+            Route("/evil", metadata_redirect),
+            Route("/moved", good_redirect),
+            Route("/manual", manual),
+            Route("/big", big),
+            Route("/missing", missing),
+        ]
+    )
 
 
 async def _fetch(path: str, max_bytes: int = 4096) -> object:
     async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=_app())) as client:
-        return await safe_fetch(f"http://127.0.0.1{path}", allow_private=False, allow_loopback=True,
-                                max_bytes=max_bytes, timeout=5, client=client)
+        return await safe_fetch(
+            f"http://127.0.0.1{path}",
+            allow_private=False,
+            allow_loopback=True,
+            max_bytes=max_bytes,
+            timeout=5,
+            client=client,
+        )
 
 
 async def test_redirect_hops_are_rechecked() -> None:

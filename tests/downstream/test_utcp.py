@@ -45,13 +45,21 @@ class Events:
         raise NotImplementedError
 
 
-def cli_tool(name: str, command: str, *, description: str = "", props: dict[str, Any] | None = None,
-             **template: Any) -> dict[str, Any]:
+def cli_tool(
+    name: str, command: str, *, description: str = "", props: dict[str, Any] | None = None, **template: Any
+) -> dict[str, Any]:
     return {
-        "name": name, "description": description or f"{name} tool", "tags": ["t"],
+        "name": name,
+        "description": description or f"{name} tool",
+        "tags": ["t"],
         "inputs": {"type": "object", "properties": props or {}},
-        "tool_call_template": {"name": "m", "call_template_type": "cli", "commands": [{"command": command}],
-                               "inherit_env_vars": ["PATH"], **template},
+        "tool_call_template": {
+            "name": "m",
+            "call_template_type": "cli",
+            "commands": [{"command": command}],
+            "inherit_env_vars": ["PATH"],
+            **template,
+        },
     }
 
 
@@ -60,10 +68,19 @@ def write_manual(path: Path, tools: list[dict[str, Any]]) -> Path:
     return path
 
 
-def transport(manual: str | Path, *, name: str = "files", allowed: tuple[str, ...] = ("cli",),
-              env: dict[str, str] | None = None, **kw: Any) -> UtcpTransport:
-    return UtcpTransport(UtcpServer(name=name, manual=str(manual), allowed_protocols=allowed, **kw),
-                         env=env or {}, options={"allow_private": False, "allow_loopback": True, "max_bytes": 100_000})
+def transport(
+    manual: str | Path,
+    *,
+    name: str = "files",
+    allowed: tuple[str, ...] = ("cli",),
+    env: dict[str, str] | None = None,
+    **kw: Any,
+) -> UtcpTransport:
+    return UtcpTransport(
+        UtcpServer(name=name, manual=str(manual), allowed_protocols=allowed, **kw),
+        env=env or {},
+        options={"allow_private": False, "allow_loopback": True, "max_bytes": 100_000},
+    )
 
 
 async def test_cli_manual_lists_and_calls() -> None:
@@ -102,11 +119,14 @@ async def test_openapi_file_is_converted() -> None:
 
 async def test_names_are_sanitized_dollars_kept_bad_tools_skipped(tmp_path: Path) -> None:
     bad = {"name": "broken", "description": "no template", "inputs": {"type": "object"}}
-    manual = write_manual(tmp_path / "m.json", [
-        cli_tool("a.b", "echo dot", description="costs $5 or ${PRICE}"),
-        cli_tool("a_b", "echo underscore"),
-        bad,
-    ])
+    manual = write_manual(
+        tmp_path / "m.json",
+        [
+            cli_tool("a.b", "echo dot", description="costs $5 or ${PRICE}"),
+            cli_tool("a_b", "echo underscore"),
+            bad,
+        ],
+    )
     async with transport(manual).connect(Events()) as session:
         tools = {tool.name: tool for tool in await session.list_tools()}
         assert set(tools) == {"a_b", "a_b_2"}
@@ -117,7 +137,9 @@ async def test_names_are_sanitized_dollars_kept_bad_tools_skipped(tmp_path: Path
 
 async def test_variables_are_namespaced_and_expanded(tmp_path: Path) -> None:
     manual = write_manual(tmp_path / "v.json", [cli_tool("greet", 'echo "${GREETING}"')])
-    t = transport(manual, name="my_vars", variables={"GREETING": "${HELLO_ENV}"}, env={"HELLO_ENV": "bonjour"})
+    t = transport(
+        manual, name="my_vars", variables={"GREETING": "${HELLO_ENV}"}, env={"HELLO_ENV": "bonjour"}
+    )
     assert variable_key("my_vars", "GREETING") == "my__vars_GREETING"
     async with t.connect(Events()) as session:
         result = await session.call_tool("greet", {}, timeout=20)
@@ -133,18 +155,34 @@ async def test_missing_variable_is_a_downstream_error(tmp_path: Path) -> None:
 
 
 def http_tool(name: str, url: str, body_only: bool = True) -> dict[str, Any]:
-    inputs = ({"type": "object", "properties": {"body": {"type": "object", "properties": {"x": {"type": "integer"}}}}}
-              if body_only else {"type": "object", "properties": {"q": {"type": "string"}}})
-    return {"name": name, "description": name, "inputs": inputs,
-            "tool_call_template": {"name": "m", "call_template_type": "http", "http_method": "POST", "url": url,
-                                   "body_field": "body"}}
+    inputs = (
+        {
+            "type": "object",
+            "properties": {"body": {"type": "object", "properties": {"x": {"type": "integer"}}}},
+        }
+        if body_only
+        else {"type": "object", "properties": {"q": {"type": "string"}}}
+    )
+    return {
+        "name": name,
+        "description": name,
+        "inputs": inputs,
+        "tool_call_template": {
+            "name": "m",
+            "call_template_type": "http",
+            "http_method": "POST",
+            "url": url,
+            "body_field": "body",
+        },
+    }
 
 
 async def _screened(tools: list[dict[str, Any]], origin: str | None) -> list[str]:
     t = transport("unused.json", allowed=())
     session = UtcpSession(t, client=None, events=Events(), http=None)
-    screened = await session._screen(ManualSource(manual={"utcp_version": "1.2.0", "tools": tools}, origin=origin,
-                                                  digest=""))
+    screened = await session._screen(
+        ManualSource(manual={"utcp_version": "1.2.0", "tools": tools}, origin=origin, digest="")
+    )
     return [tool["name"] for tool in screened["tools"]]
 
 
@@ -174,15 +212,20 @@ async def test_body_only_tools_are_unwrapped_on_the_call(tmp_path: Path) -> None
     session = UtcpSession(t, client=FakeClient(), events=Events(), http=None)
     from utcp.data.tool import ToolSerializer
 
-    utcp_tools = [ToolSerializer().validate_dict({**http_tool("svc.wrapped", "http://127.0.0.1:9/w")}),
-                  ToolSerializer().validate_dict({**http_tool("svc.flat", "http://127.0.0.1:9/f", body_only=False)})]
+    utcp_tools = [
+        ToolSerializer().validate_dict({**http_tool("svc.wrapped", "http://127.0.0.1:9/w")}),
+        ToolSerializer().validate_dict({**http_tool("svc.flat", "http://127.0.0.1:9/f", body_only=False)}),
+    ]
     tools, session._targets = session._map(utcp_tools)
     schemas = {tool.name: tool.input_schema for tool in tools}
     assert schemas["wrapped"]["properties"] == {"x": {"type": "integer"}}
     assert schemas["flat"]["properties"] == {"q": {"type": "string"}}
     result = await session.call_tool("wrapped", {"x": 1}, timeout=5)
     await session.call_tool("flat", {"q": "z"}, timeout=5)
-    assert calls == [{"name": "svc.wrapped", "args": {"body": {"x": 1}}}, {"name": "svc.flat", "args": {"q": "z"}}]
+    assert calls == [
+        {"name": "svc.wrapped", "args": {"body": {"x": 1}}},
+        {"name": "svc.flat", "args": {"q": "z"}},
+    ]
     assert result.structured_content == {"ok": True}
 
 
@@ -222,7 +265,11 @@ async def test_unsafe_and_invalid_manuals_are_refused(tmp_path: Path) -> None:
 
 
 async def test_url_manual_is_loaded_through_the_safe_fetcher() -> None:
-    manual = {"utcp_version": "1.2.0", "manual_version": "2", "tools": [http_tool("x", "http://127.0.0.1:9/x")]}
+    manual = {
+        "utcp_version": "1.2.0",
+        "manual_version": "2",
+        "tools": [http_tool("x", "http://127.0.0.1:9/x")],
+    }
 
     async def serve(request: Request) -> JSONResponse:
         return JSONResponse(manual)
@@ -252,7 +299,9 @@ def test_results_are_mapped() -> None:
 def test_errors_are_mapped() -> None:
     import aiohttp
 
-    assert isinstance(_map_error(aiohttp.ClientConnectionError("refused"), "s", "t"), DownstreamUnavailableError)
+    assert isinstance(
+        _map_error(aiohttp.ClientConnectionError("refused"), "s", "t"), DownstreamUnavailableError
+    )
     assert isinstance(_map_error(ConnectionRefusedError(), "s", "t"), DownstreamUnavailableError)
     generic = _map_error(ValueError("boom"), "s", "t")
     assert type(generic) is DownstreamError
@@ -275,7 +324,8 @@ async def test_utcp_logs_are_redacted(tmp_path: Path, caplog: pytest.LogCaptureF
         pass
     with caplog.at_level(logging.ERROR):
         logging.getLogger("utcp_http.http_communication_protocol").error(
-            "Error calling tool: url='https://api.example.com/x?api_key=SECRET1' header %s", "Bearer SECRET2")
+            "Error calling tool: url='https://api.example.com/x?api_key=SECRET1' header %s", "Bearer SECRET2"
+        )
     message = caplog.records[-1].getMessage()
     assert "SECRET" not in message
     assert "https://api.example.com/x?***" in message
@@ -295,29 +345,68 @@ async def test_http_sse_streamable_and_text_templates(tmp_path: Path) -> None:
         async def gen() -> Any:
             for i in range(3):
                 yield f"data: {json.dumps({'n': i})}\n\n"
+
         return StreamingResponse(gen(), media_type="text/event-stream")
 
     async def chunks(request: Request) -> StreamingResponse:
         async def gen() -> Any:
             for part in (b"hello ", b"chunked ", b"world"):
                 yield part
+
         return StreamingResponse(gen(), media_type="application/octet-stream")
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    app = Starlette(routes=[Route("/add", add, methods=["POST"]), Route("/events", events), Route("/chunks", chunks)])
-    manual = write_manual(tmp_path / "wire.json", [
-        {"name": "add", "description": "add", "inputs": {"type": "object", "properties": {"body": {
-            "type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}}}},
-         "tool_call_template": {"name": "w", "call_template_type": "http", "http_method": "POST", "url": f"{base}/add",
-                                "body_field": "body"}},
-        {"name": "events", "description": "sse", "inputs": {"type": "object", "properties": {}},
-         "tool_call_template": {"name": "w", "call_template_type": "sse", "url": f"{base}/events"}},
-        {"name": "chunks", "description": "chunked", "inputs": {"type": "object", "properties": {}},
-         "tool_call_template": {"name": "w", "call_template_type": "streamable_http", "url": f"{base}/chunks"}},
-        {"name": "static", "description": "text", "inputs": {"type": "object", "properties": {}},
-         "tool_call_template": {"name": "w", "call_template_type": "text", "content": "static answer"}},
-    ])
+    app = Starlette(
+        routes=[Route("/add", add, methods=["POST"]), Route("/events", events), Route("/chunks", chunks)]
+    )
+    manual = write_manual(
+        tmp_path / "wire.json",
+        [
+            {
+                "name": "add",
+                "description": "add",
+                "inputs": {
+                    "type": "object",
+                    "properties": {
+                        "body": {
+                            "type": "object",
+                            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+                        }
+                    },
+                },
+                "tool_call_template": {
+                    "name": "w",
+                    "call_template_type": "http",
+                    "http_method": "POST",
+                    "url": f"{base}/add",
+                    "body_field": "body",
+                },
+            },
+            {
+                "name": "events",
+                "description": "sse",
+                "inputs": {"type": "object", "properties": {}},
+                "tool_call_template": {"name": "w", "call_template_type": "sse", "url": f"{base}/events"},
+            },
+            {
+                "name": "chunks",
+                "description": "chunked",
+                "inputs": {"type": "object", "properties": {}},
+                "tool_call_template": {
+                    "name": "w",
+                    "call_template_type": "streamable_http",
+                    "url": f"{base}/chunks",
+                },
+            },
+            {
+                "name": "static",
+                "description": "text",
+                "inputs": {"type": "object", "properties": {}},
+                "tool_call_template": {"name": "w", "call_template_type": "text", "content": "static answer"},
+            },
+        ],
+    )
     async with serve_app(app, port), transport(manual, allowed=()).connect(Events()) as session:
         assert {t.name for t in await session.list_tools()} == {"add", "events", "chunks", "static"}
         assert (await session.call_tool("add", {"a": 2, "b": 3}, timeout=20)).structured_content == {"sum": 5}

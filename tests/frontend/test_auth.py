@@ -21,8 +21,10 @@ def guarded(hashes: frozenset[str]) -> BearerAuth:
     async def ok(request: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
-    return BearerAuth(Starlette(routes=[Route("/healthz", ok), Route("/api", ok), Route("/mcp", ok, methods=["POST"])]),
-                      hashes=hashes)
+    return BearerAuth(
+        Starlette(routes=[Route("/healthz", ok), Route("/api", ok), Route("/mcp", ok, methods=["POST"])]),
+        hashes=hashes,
+    )
 
 
 def client(asgi: BearerAuth, base: str = "http://127.0.0.1:8765") -> httpx2.AsyncClient:
@@ -43,9 +45,12 @@ def test_load_keys_hashes_env_keys_and_refuses_plain_config_keys() -> None:
 async def test_keys_required_everywhere_but_healthz() -> None:
     async with client(guarded(frozenset({hash_key("s3cret")}))) as http:
         assert (await http.get("/healthz")).status_code == 200
-        for resp in (await http.get("/api"), await http.post("/mcp"),
-                     await http.get("/api", headers={"Authorization": "Bearer wrong"}),
-                     await http.get("/api", headers={"Authorization": "Basic s3cret"})):
+        for resp in (
+            await http.get("/api"),
+            await http.post("/mcp"),
+            await http.get("/api", headers={"Authorization": "Bearer wrong"}),
+            await http.get("/api", headers={"Authorization": "Basic s3cret"}),
+        ):
             assert resp.status_code == 401
             assert resp.json()["error"]["code"] == "unauthorized"
             assert resp.headers["www-authenticate"].startswith("Bearer")
@@ -57,7 +62,11 @@ async def test_keyless_loopback_refuses_foreign_host_and_origin() -> None:
     async with client(guarded(frozenset())) as http:
         assert (await http.get("/api")).status_code == 200
         assert (await http.get("/api", headers={"Origin": "http://localhost:3000"})).status_code == 200
-        for headers in ({"Host": "evil.example:8765"}, {"Origin": "https://evil.example"}, {"Origin": "null"}):
+        for headers in (
+            {"Host": "evil.example:8765"},
+            {"Origin": "https://evil.example"},
+            {"Origin": "null"},
+        ):
             resp = await http.get("/api", headers=headers)
             assert resp.status_code == 421, headers
             assert resp.json()["error"]["code"] == "host_not_allowed"
@@ -84,7 +93,12 @@ async def test_websockets_are_checked_too() -> None:
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {"type": "websocket", "path": "/ws", "headers": [(b"host", b"127.0.0.1:8765")], "server": ("127.0.0.1", 8765)}
+    scope = {
+        "type": "websocket",
+        "path": "/ws",
+        "headers": [(b"host", b"127.0.0.1:8765")],
+        "server": ("127.0.0.1", 8765),
+    }
     await BearerAuth(app, hashes=frozenset({hash_key("k")}))(scope, receive, send)
     assert sent == [{"type": "websocket.close", "code": 1008}]
     assert reached == []

@@ -13,12 +13,20 @@ from ucp.frontend.api import build_routes, endpoints
 from ucp.frontend.openapi import build_document
 
 EXPECTED = {
-    ("get", "/api/v1/tools"), ("get", "/api/v1/tools/search"), ("post", "/api/v1/tools/call"),
-    ("post", "/api/v1/sessions"), ("get", "/api/v1/sessions/{session_id}"),
-    ("post", "/api/v1/sessions/{session_id}/context"), ("get", "/api/v1/sessions/{session_id}/history"),
-    ("post", "/registry/services"), ("get", "/registry/services"), ("get", "/registry/services/{name}"),
-    ("delete", "/registry/services/{name}"), ("get", "/registry/health"),
-    ("get", "/utcp"), ("post", "/utcp/tools/{name}"),
+    ("get", "/api/v1/tools"),
+    ("get", "/api/v1/tools/search"),
+    ("post", "/api/v1/tools/call"),
+    ("post", "/api/v1/sessions"),
+    ("get", "/api/v1/sessions/{session_id}"),
+    ("post", "/api/v1/sessions/{session_id}/context"),
+    ("get", "/api/v1/sessions/{session_id}/history"),
+    ("post", "/registry/services"),
+    ("get", "/registry/services"),
+    ("get", "/registry/services/{name}"),
+    ("delete", "/registry/services/{name}"),
+    ("get", "/registry/health"),
+    ("get", "/utcp"),
+    ("post", "/utcp/tools/{name}"),
 }
 
 
@@ -30,7 +38,8 @@ def document() -> dict[str, Any]:
 def _refs(node: Any) -> list[str]:
     if isinstance(node, dict):
         return [v for k, v in node.items() if k == "$ref" and isinstance(v, str)] + [
-            r for v in node.values() for r in _refs(v)]
+            r for v in node.values() for r in _refs(v)
+        ]
     if isinstance(node, list):
         return [r for v in node for r in _refs(v)]
     return []
@@ -73,7 +82,13 @@ def test_served_routes_match_the_declarations() -> None:
     routes = [r for r in build_routes(None) if isinstance(r, Route)]  # type: ignore[arg-type]
     fallbacks = {r.path for r in routes if r.path.endswith("{rest:path}")}
     assert fallbacks == {"/api/{rest:path}", "/registry/{rest:path}", "/utcp/{rest:path}"}  # JSON 404/405
-    served = {(m.lower(), r.path) for r in routes if r.path not in fallbacks for m in (r.methods or ()) if m != "HEAD"}
+    served = {
+        (m.lower(), r.path)
+        for r in routes
+        if r.path not in fallbacks
+        for m in (r.methods or ())
+        if m != "HEAD"
+    }
     assert served == EXPECTED | {("get", "/openapi.json")}
 
 

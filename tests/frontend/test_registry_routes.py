@@ -23,8 +23,13 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
 
 async def test_register_list_health_deregister(gateway: Gateway) -> None:
     port = free_port()
-    body = {"name": "weather", "base_url": f"http://127.0.0.1:{port}", "tags": ["meteo"], "version": "2.1",
-            "environment": "staging"}
+    body = {
+        "name": "weather",
+        "base_url": f"http://127.0.0.1:{port}",
+        "tags": ["meteo"],
+        "version": "2.1",
+        "environment": "staging",
+    }
     async with api_client(gateway) as http, service(port):
         created = await http.post("/registry/services", json=body)
         assert created.status_code == 201, created.text
@@ -45,8 +50,10 @@ async def test_register_list_health_deregister(gateway: Gateway) -> None:
         assert report["services"][0]["latency_ms"] is not None
         found = (await http.get("/api/v1/tools/search", params={"query": "convert currency"})).json()
         assert found["results"][0]["name"] == "weather__convert_currency"
-        called = await http.post("/api/v1/tools/call", json={"name": "weather__weather_forecast",
-                                                               "arguments": {"city": "Oslo", "days": 2}})
+        called = await http.post(
+            "/api/v1/tools/call",
+            json={"name": "weather__weather_forecast", "arguments": {"city": "Oslo", "days": 2}},
+        )
         assert len(called.json()["structured_content"]["days"]) == 2
 
     async with api_client(gateway) as http:
@@ -66,8 +73,9 @@ async def test_register_list_health_deregister(gateway: Gateway) -> None:
 
 async def test_unreachable_service_is_accepted_as_202(gateway: Gateway) -> None:
     async with api_client(gateway) as http:
-        resp = await http.post("/registry/services",
-                               json={"name": "later", "manual_url": f"http://127.0.0.1:{free_port()}/utcp"})
+        resp = await http.post(
+            "/registry/services", json={"name": "later", "manual_url": f"http://127.0.0.1:{free_port()}/utcp"}
+        )
     assert resp.status_code == 202
     assert resp.json()["health"]["healthy"] is False
     assert resp.json()["health"]["last_error"]
@@ -97,7 +105,9 @@ async def test_ssrf_refused(gateway: Gateway, url: str, reason: str) -> None:
 
 async def test_invalid_registrations(tmp_path: Path) -> None:
     async with running_gateway([toy_server()], tmp_path / "home") as gw, api_client(gw) as http:
-        taken = await http.post("/registry/services", json={"name": "toy", "manual_url": "http://127.0.0.1:9/utcp"})
+        taken = await http.post(
+            "/registry/services", json={"name": "toy", "manual_url": "http://127.0.0.1:9/utcp"}
+        )
         assert taken.status_code == 409
         assert taken.json()["error"]["code"] == "duplicate_server"
         for body in [

@@ -42,13 +42,21 @@ async def test_list_every_tool(http: httpx2.AsyncClient) -> None:
     assert data["ranked"] is False
     tools = {t["name"]: t for t in data["tools"]}
     assert data["count"] == len(tools) >= 6
-    assert tools["toy__add"] == {"name": "toy__add", "server": "toy", "description": "Add two integers.",
-                                 "signature": "a: integer, b: integer", "healthy": True, "score": None}
+    assert tools["toy__add"] == {
+        "name": "toy__add",
+        "server": "toy",
+        "description": "Add two integers.",
+        "signature": "a: integer, b: integer",
+        "healthy": True,
+        "score": None,
+    }
 
 
 async def test_list_ranked_by_context_records_it_in_the_session(http: httpx2.AsyncClient) -> None:
     session = (await http.post("/api/v1/sessions", json={"client_name": "dashboard"})).json()
-    resp = await http.get("/api/v1/tools", params={"session_id": session["id"], "context": "add two integers", "limit": 3})
+    resp = await http.get(
+        "/api/v1/tools", params={"session_id": session["id"], "context": "add two integers", "limit": 3}
+    )
     data = resp.json()
     assert data["ranked"] is True
     assert data["tools"][0]["name"] == "toy__add"
@@ -85,13 +93,18 @@ async def test_call_validates_and_keeps_the_session(http: httpx2.AsyncClient) ->
     assert data["structured_content"] == {"result": 42}
     assert data["content"][0]["type"] == "text"
     sid = data["session_id"]
-    again = await http.post("/api/v1/tools/call", headers={"X-UCP-Session": sid},
-                            json={"name": "toy__echo", "arguments": {"text": "hi"}})
+    again = await http.post(
+        "/api/v1/tools/call",
+        headers={"X-UCP-Session": sid},
+        json={"name": "toy__echo", "arguments": {"text": "hi"}},
+    )
     assert again.json()["session_id"] == sid
     history = (await http.get(f"/api/v1/sessions/{sid}/history")).json()["history"]
     assert [h["tool"] for h in history if h["kind"] == "call"] == ["toy__add", "toy__echo"]
 
-    invalid = await http.post("/api/v1/tools/call", json={"name": "toy__add", "arguments": {"a": "two", "b": 1}})
+    invalid = await http.post(
+        "/api/v1/tools/call", json={"name": "toy__add", "arguments": {"a": "two", "b": 1}}
+    )
     assert invalid.status_code == 422
     assert error_code(invalid) == "invalid_arguments"
     assert invalid.json()["error"]["details"]["field"] == "a"
@@ -102,14 +115,18 @@ async def test_call_validates_and_keeps_the_session(http: httpx2.AsyncClient) ->
 
 
 async def test_sessions(http: httpx2.AsyncClient) -> None:
-    created = await http.post("/api/v1/sessions", json={"client_name": "orchestrator", "context": "time zones"})
+    created = await http.post(
+        "/api/v1/sessions", json={"client_name": "orchestrator", "context": "time zones"}
+    )
     assert created.status_code == 201
     session = created.json()
     assert session["client"]["name"] == "orchestrator"
     assert session["transport"] == "rest"
     read = await http.get(f"/api/v1/sessions/{session['id']}")
     assert read.json()["history_length"] == 1
-    fed = await http.post(f"/api/v1/sessions/{session['id']}/context", json={"text": "echo some text", "top_k": 2})
+    fed = await http.post(
+        f"/api/v1/sessions/{session['id']}/context", json={"text": "echo some text", "top_k": 2}
+    )
     assert fed.status_code == 200
     assert fed.json()["history_length"] == 2
     assert fed.json()["tools"][0]["name"] == "toy__echo"
@@ -126,7 +143,11 @@ async def test_errors_are_json_with_stable_codes(http: httpx2.AsyncClient) -> No
         (await http.post("/api/v1/tools/call", content=b""), 400, "invalid_json"),
         (await http.post("/api/v1/tools/call", json={"arguments": {}}), 422, "invalid_request"),
         (await http.post("/api/v1/tools/call", json=[1]), 422, "invalid_request"),
-        (await http.post("/api/v1/tools/call", json={"name": "toy__add", "session_id": "gone"}), 404, "unknown_session"),
+        (
+            await http.post("/api/v1/tools/call", json={"name": "toy__add", "session_id": "gone"}),
+            404,
+            "unknown_session",
+        ),
     ]:
         assert resp.status_code == status, resp.text
         assert error_code(resp) == code

@@ -23,9 +23,14 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 async def gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Gateway]:
-    cli = UtcpServer(name="cli", manual=str(ROOT / "manuals" / "examples" / "cli-tools.utcp.json"),
-                     allowed_protocols=("cli",))
-    async with running_gateway([toy_server(), cli], tmp_path_factory.mktemp("utcp") / "home", builtins=True) as gw:
+    cli = UtcpServer(
+        name="cli",
+        manual=str(ROOT / "manuals" / "examples" / "cli-tools.utcp.json"),
+        allowed_protocols=("cli",),
+    )
+    async with running_gateway(
+        [toy_server(), cli], tmp_path_factory.mktemp("utcp") / "home", builtins=True
+    ) as gw:
         yield gw
 
 
@@ -54,7 +59,8 @@ async def test_manual_is_valid_utcp(gateway: Gateway) -> None:
 async def test_public_url_is_the_base(gateway: Gateway) -> None:
     original = gateway.config
     gateway.config = original.model_copy(
-        update={"http": original.http.model_copy(update={"public_url": "https://ucp.example.com"})})
+        update={"http": original.http.model_copy(update={"public_url": "https://ucp.example.com"})}
+    )
     try:
         async with api_client(gateway) as http:
             manual = (await http.get("/utcp")).json()
@@ -68,9 +74,18 @@ async def test_manual_is_searchable_by_a_utcp_client(gateway: Gateway) -> None:
 
     async with api_client(gateway) as http:
         manual = (await http.get("/utcp")).json()
-    client = await UtcpClient.create(config={"manual_call_templates": [{
-        "name": "ucp", "call_template_type": "text", "content": json.dumps(manual).replace("$", "\\u0024"),
-        "allowed_communication_protocols": ["http"]}]})
+    client = await UtcpClient.create(
+        config={
+            "manual_call_templates": [
+                {
+                    "name": "ucp",
+                    "call_template_type": "text",
+                    "content": json.dumps(manual).replace("$", "\\u0024"),
+                    "allowed_communication_protocols": ["http"],
+                }
+            ]
+        }
+    )
     try:
         found = await client.search_tools("add two integers", limit=3)
         assert found[0].name == "ucp.toy__add"
@@ -110,8 +125,12 @@ async def test_keys_put_auth_into_the_templates(gateway: Gateway, monkeypatch: p
         assert (await http.get("/utcp")).status_code == 401
         manual = (await http.get("/utcp", headers={"Authorization": "Bearer k1"})).json()
     auth = manual["tools"][0]["tool_call_template"]["auth"]
-    assert auth == {"auth_type": "api_key", "api_key": "Bearer ${API_KEY}", "var_name": "Authorization",
-                    "location": "header"}
+    assert auth == {
+        "auth_type": "api_key",
+        "api_key": "Bearer ${API_KEY}",
+        "var_name": "Authorization",
+        "location": "header",
+    }
 
 
 def test_utcp_schema_repairs_what_utcp_rejects() -> None:
@@ -119,8 +138,12 @@ def test_utcp_schema_repairs_what_utcp_rejects() -> None:
 
     schema = {
         "type": "object",
-        "properties": {"any": True, "never": False, "list": {"type": "array", "items": True},
-                       "union": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
+        "properties": {
+            "any": True,
+            "never": False,
+            "list": {"type": "array", "items": True},
+            "union": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        },
         "required": "any",
         "additionalProperties": {"type": "string"},
         "title": 5,

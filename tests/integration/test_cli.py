@@ -27,16 +27,22 @@ pytestmark = pytest.mark.integration
 def env(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "user"
     home.mkdir()
-    out = {**os.environ, "UCP_HOME": str(tmp_path / "ucp-home"), "HOME": str(home), "COLUMNS": "200",
-           "PYTHONUNBUFFERED": "1"}
+    out = {
+        **os.environ,
+        "UCP_HOME": str(tmp_path / "ucp-home"),
+        "HOME": str(home),
+        "COLUMNS": "200",
+        "PYTHONUNBUFFERED": "1",
+    }
     for var in ("UCP_CONFIG", "XDG_CONFIG_HOME", "UCP_CATALOG_DIR"):
         out.pop(var, None)
     return out
 
 
 def ucp(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([venv_bin("ucp"), *args], env=env, capture_output=True, text=True, timeout=timeout,
-                          cwd=env["HOME"])
+    return subprocess.run(
+        [venv_bin("ucp"), *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=env["HOME"]
+    )
 
 
 def test_add_time_server_then_call_it(env: dict[str, str]) -> None:
@@ -104,12 +110,23 @@ def test_install_against_sample_host_files(env: dict[str, str]) -> None:
     home = Path(env["HOME"])
     desktop = home / ".config" / "Claude" / "claude_desktop_config.json"
     desktop.parent.mkdir(parents=True)
-    sample: dict[str, Any] = {"mcpServers": {"fs": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/d"]}},
-              "preferences": {"theme": "dark"}}
+    sample: dict[str, Any] = {
+        "mcpServers": {
+            "fs": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/d"]}
+        },
+        "preferences": {"theme": "dark"},
+    }
     desktop.write_text(json.dumps(sample, indent=2))
     vscode = home / ".config" / "Code" / "User" / "mcp.json"
     vscode.parent.mkdir(parents=True)
-    vscode.write_text(json.dumps({"inputs": [{"id": "k", "type": "promptString"}], "servers": {"gh": {"type": "http", "url": "https://x/mcp"}}}))
+    vscode.write_text(
+        json.dumps(
+            {
+                "inputs": [{"id": "k", "type": "promptString"}],
+                "servers": {"gh": {"type": "http", "url": "https://x/mcp"}},
+            }
+        )
+    )
     before = {p: p.read_bytes() for p in (desktop, vscode)}
 
     for host in ("claude-desktop", "vscode"):
@@ -140,8 +157,13 @@ def test_install_against_sample_host_files(env: dict[str, str]) -> None:
     # the installed entry really starts UCP: run its command the way a host would
     assert ucp(env, "registry", "add", "toy", "--", PY, str(SERVERS / "toy_server.py")).returncode == 0
     host_env = {"PATH": "/usr/bin:/bin", **entry["env"]}
-    listed = subprocess.run([entry["command"], "tools", "list", "--server", "toy", "--json"], env=host_env,
-                            capture_output=True, text=True, timeout=120)
+    listed = subprocess.run(
+        [entry["command"], "tools", "list", "--server", "toy", "--json"],
+        env=host_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert listed.returncode == 0, listed.stderr
     assert "toy__echo" in {t["name"] for t in json.loads(listed.stdout)}
 
@@ -151,10 +173,16 @@ def test_install_against_sample_host_files(env: dict[str, str]) -> None:
 def serve(env: dict[str, str]) -> Iterator[str]:
     registry = Path(env["UCP_HOME"]) / "ucp.toml"
     registry.parent.mkdir(parents=True)
-    registry.write_text(f'builtins = false\n\n[servers.toy]\ncommand = "{PY}"\nargs = ["{SERVERS / "toy_server.py"}"]\n')
+    registry.write_text(
+        f'builtins = false\n\n[servers.toy]\ncommand = "{PY}"\nargs = ["{SERVERS / "toy_server.py"}"]\n'
+    )
     port = free_port()
-    with background([venv_bin("ucp"), "serve", "--transport", "http", "--port", str(port), "--no-dense"],
-                    port=port, env=env, timeout=60):
+    with background(
+        [venv_bin("ucp"), "serve", "--transport", "http", "--port", str(port), "--no-dense"],
+        port=port,
+        env=env,
+        timeout=60,
+    ):
         yield f"http://127.0.0.1:{port}"
 
 
@@ -187,7 +215,8 @@ async def test_serve_picks_up_registry_changes_without_restart(serve: str, env: 
     async with Client(f"{serve}/mcp", mode="legacy", message_handler=on_message) as client:
         assert "time__get_current_time" not in {t.name for t in (await client.list_tools()).tools}
         added = await anyio.to_thread.run_sync(
-            lambda: ucp(env, "registry", "add", "time", "--", venv_bin("mcp-server-time")))
+            lambda: ucp(env, "registry", "add", "time", "--", venv_bin("mcp-server-time"))
+        )
         assert added.returncode == 0, added.stderr
         assert await _wait_for_count(serve, lambda n: n == start + 2) == start + 2
         with anyio.fail_after(30):

@@ -63,9 +63,10 @@ async def test_crash_restart_and_list_changed(tmp_path: Path) -> None:
         if isinstance(message, types.ToolListChangedNotification):
             changes.set()
 
-    async with running_gateway(
-        [toy_server()], tmp_path, pool={"backoff_initial": 0.1, "backoff_max": 0.5}
-    ) as gw, client_for(gw, message_handler=on_message) as client:
+    async with (
+        running_gateway([toy_server()], tmp_path, pool={"backoff_initial": 0.1, "backoff_max": 0.5}) as gw,
+        client_for(gw, message_handler=on_message) as client,
+    ):
         await client.list_tools()
         crashed = await client.call_tool("toy__crash", {})
         assert crashed.is_error
@@ -75,7 +76,9 @@ async def test_crash_restart_and_list_changed(tmp_path: Path) -> None:
         if during.is_error:
             assert during.meta["ucp/error"]["code"] == "downstream_unavailable"
             assert "toy" in during.content[0].text
-        await wait_until(lambda: gw.pool.connections["toy"].healthy and gw.pool.connections["toy"].restarts >= 1)
+        await wait_until(
+            lambda: gw.pool.connections["toy"].healthy and gw.pool.connections["toy"].restarts >= 1
+        )
         after = await client.call_tool("toy__echo", {"text": "back"})
         assert not after.is_error
         assert after.content[0].text == "back"
@@ -90,7 +93,10 @@ async def test_downstream_list_changed_reaches_client(tmp_path: Path) -> None:
         if isinstance(message, types.ToolListChangedNotification):
             changes.set()
 
-    async with running_gateway([toy_server()], tmp_path) as gw, client_for(gw, message_handler=on_message) as client:
+    async with (
+        running_gateway([toy_server()], tmp_path) as gw,
+        client_for(gw, message_handler=on_message) as client,
+    ):
         await client.list_tools()
         await client.call_tool("toy__grow", {"name": "fresh_tool"})
         with anyio.fail_after(10):

@@ -37,7 +37,9 @@ async def test_successful_calls_raise_rank_and_survive_restart(tmp_path: Path) -
             assert before > 1, "the target must not already be first for this query"
             for _ in range(8):
                 await _rank_of(client, TARGET)
-                result = await client.call_tool("ucp__call_tool", {"name": TARGET, "arguments": {"a": 1, "b": 2}})
+                result = await client.call_tool(
+                    "ucp__call_tool", {"name": TARGET, "arguments": {"a": 1, "b": 2}}
+                )
                 assert not result.is_error
             after = await _rank_of(client, TARGET)
         assert after < before

@@ -24,8 +24,13 @@ pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 def git_repo(tmp_path: Path) -> Path:
     repo = tmp_path / "repo"
     repo.mkdir()
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@x"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@x",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@x",
+    }
     subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True, env=env)
     (repo / "README.md").write_text("hello\n")
     subprocess.run(["git", "-C", str(repo), "add", "."], check=True, env=env)
@@ -125,7 +130,10 @@ async def test_everything_list_changed_reaches_ucp_client(tmp_path: Path) -> Non
             changed.set()
 
     server = StdioServer(name="every", command=node_bin("mcp-server-everything"), args=("stdio",))
-    async with running_gateway([server], tmp_path, wait=False) as gw, client_for(gw, message_handler=on_message) as client:
+    async with (
+        running_gateway([server], tmp_path, wait=False) as gw,
+        client_for(gw, message_handler=on_message) as client,
+    ):
         await client.list_tools()
         with anyio.fail_after(20):
             await changed.wait()
@@ -137,14 +145,21 @@ async def test_everything_list_changed_reaches_ucp_client(tmp_path: Path) -> Non
 async def test_elicitation_is_forwarded_to_the_upstream_user(tmp_path: Path) -> None:
     asked: list[str] = []
 
-    async def on_elicit(context: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
+    async def on_elicit(
+        context: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult:
         asked.append(params.message)
         return types.ElicitResult(action="decline")
 
     server = StdioServer(name="every", command=node_bin("mcp-server-everything"), args=("stdio",))
-    async with running_gateway([server], tmp_path) as gw, client_for(gw, elicitation_callback=on_elicit) as client:
+    async with (
+        running_gateway([server], tmp_path) as gw,
+        client_for(gw, elicitation_callback=on_elicit) as client,
+    ):
         with anyio.fail_after(20):
-            while "every__trigger-elicitation-request" not in {t.name for t in (await client.list_tools()).tools}:
+            while "every__trigger-elicitation-request" not in {
+                t.name for t in (await client.list_tools()).tools
+            }:
                 await anyio.sleep(0.1)
         result = await client.call_tool("every__trigger-elicitation-request", {})
         assert asked, "the downstream's elicitation request reached the upstream client"

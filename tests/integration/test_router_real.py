@@ -22,15 +22,20 @@ def _servers(tmp_path: Path) -> list[StdioServer]:
     return [
         time_server(),
         StdioServer(name="git", command=venv_bin("mcp-server-git"), args=("-r", str(repo))),
-        StdioServer(name="memory", command=node_bin("mcp-server-memory"),
-                    env={"MEMORY_FILE_PATH": str(tmp_path / "memory.jsonl")}),
+        StdioServer(
+            name="memory",
+            command=node_bin("mcp-server-memory"),
+            env={"MEMORY_FILE_PATH": str(tmp_path / "memory.jsonl")},
+        ),
         StdioServer(name="everything", command=node_bin("mcp-server-everything"), args=("stdio",)),
     ]
 
 
 @pytest.mark.parametrize("dense", [False, True], ids=["bm25-while-loading", "hybrid"])
 async def test_search_mode_finds_and_calls_the_time_tool(tmp_path: Path, dense: bool) -> None:
-    async with running_gateway(_servers(tmp_path), tmp_path / "home", dense=dense, exposure={"mode": "search"}) as gw:
+    async with running_gateway(
+        _servers(tmp_path), tmp_path / "home", dense=dense, exposure={"mode": "search"}
+    ) as gw:
         if dense:
             with anyio.fail_after(240):
                 await gw.router.dense_ready_event.wait()
@@ -38,7 +43,9 @@ async def test_search_mode_finds_and_calls_the_time_tool(tmp_path: Path, dense: 
         async with client_for(gw) as client:
             listed = [t.name for t in (await client.list_tools()).tools]
             assert listed == ["ucp__search_tools", "ucp__describe_tool", "ucp__call_tool"]
-            found = await client.call_tool("ucp__search_tools", {"query": "what time is it in Tokyo", "limit": 5})
+            found = await client.call_tool(
+                "ucp__search_tools", {"query": "what time is it in Tokyo", "limit": 5}
+            )
             assert found.structured_content is not None
             assert found.structured_content["mode"] == ("hybrid" if dense else "bm25")
             top3 = [r["name"] for r in found.structured_content["results"][:3]]
@@ -64,8 +71,9 @@ async def test_dynamic_mode_surfaces_found_tools_with_list_changed(tmp_path: Pat
     ):
         before = [t.name for t in (await client.list_tools()).tools]
         assert "memory__create_entities" not in before
-        found = await client.call_tool("ucp__search_tools",
-                                       {"query": "store entities in the knowledge graph memory", "limit": 3})
+        found = await client.call_tool(
+            "ucp__search_tools", {"query": "store entities in the knowledge graph memory", "limit": 3}
+        )
         assert found.structured_content is not None
         names = [r["name"] for r in found.structured_content["results"]]
         assert any(n.startswith("memory__") for n in names), names

@@ -45,8 +45,12 @@ def ucp_env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def ucp_http(ucp_env: dict[str, str]) -> Iterator[str]:
     port = free_port()
-    with background([venv_bin("ucp"), "serve", "--transport", "http", "--port", str(port), "--no-dense"],
-                    port=port, env=ucp_env, timeout=60):
+    with background(
+        [venv_bin("ucp"), "serve", "--transport", "http", "--port", str(port), "--no-dense"],
+        port=port,
+        env=ucp_env,
+        timeout=60,
+    ):
         yield f"http://127.0.0.1:{port}"
 
 
@@ -87,7 +91,12 @@ def _inspector(args: list[str], env: dict[str, str]) -> dict[str, object]:
     if not INSPECTOR.exists():
         raise FileNotFoundError(f"{INSPECTOR} missing: run `make node`")
     proc = subprocess.run(
-        ["node", str(INSPECTOR), *args], cwd=NODE_DIR / "e2e", env=env, capture_output=True, text=True, timeout=120
+        ["node", str(INSPECTOR), *args],
+        cwd=NODE_DIR / "e2e",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = json.loads(proc.stdout)
@@ -101,8 +110,17 @@ def test_inspector_cli_over_stdio(ucp_env: dict[str, str]) -> None:
     names = {t["name"] for t in listed["tools"]}  # type: ignore[union-attr]
     assert "time__get_current_time" in names
     called = _inspector(
-        [ucp_bin, "serve", "--no-dense", "--method", "tools/call", "--tool-name", "time__get_current_time",
-         "--tool-arg", "timezone=Europe/Paris"],
+        [
+            ucp_bin,
+            "serve",
+            "--no-dense",
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "time__get_current_time",
+            "--tool-arg",
+            "timezone=Europe/Paris",
+        ],
         ucp_env,
     )
     assert called.get("isError") in (None, False)
@@ -112,8 +130,18 @@ def test_inspector_cli_over_stdio(ucp_env: dict[str, str]) -> None:
 def test_inspector_cli_over_http(ucp_http: str, ucp_env: dict[str, str]) -> None:
     listed = _inspector([f"{ucp_http}/mcp", "--method", "tools/list"], ucp_env)
     assert "toy__echo" in {t["name"] for t in listed["tools"]}  # type: ignore[union-attr]
-    called = _inspector([f"{ucp_http}/mcp", "--method", "tools/call", "--tool-name", "toy__echo",
-                         "--tool-arg", "text=hello inspector"], ucp_env)
+    called = _inspector(
+        [
+            f"{ucp_http}/mcp",
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "toy__echo",
+            "--tool-arg",
+            "text=hello inspector",
+        ],
+        ucp_env,
+    )
     assert "hello inspector" in json.dumps(called)
     prompts = _inspector([f"{ucp_http}/mcp", "--method", "prompts/list"], ucp_env)
     assert "toy__greet" in {p["name"] for p in prompts["prompts"]}  # type: ignore[union-attr]
@@ -122,12 +150,20 @@ def test_inspector_cli_over_http(ucp_http: str, ucp_env: dict[str, str]) -> None
 def test_host_config_file_is_accepted_as_is(tmp_path: Path) -> None:
     """A Claude Desktop config, given with --config, is served without conversion."""
     host = tmp_path / "claude_desktop_config.json"
-    host.write_text(json.dumps({"mcpServers": {
-        "time": {"command": PY, "args": ["-m", "mcp_server_time"]},
-        "ucp": {"command": "ucp", "args": ["serve"]},
-    }}))
+    host.write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "time": {"command": PY, "args": ["-m", "mcp_server_time"]},
+                    "ucp": {"command": "ucp", "args": ["serve"]},
+                }
+            }
+        )
+    )
     env = {**os.environ, "UCP_HOME": str(tmp_path / "home")}
-    listed = _inspector([venv_bin("ucp"), "serve", "--no-dense", "--config", str(host), "--method", "tools/list"], env)
+    listed = _inspector(
+        [venv_bin("ucp"), "serve", "--no-dense", "--config", str(host), "--method", "tools/list"], env
+    )
     names = {t["name"] for t in listed["tools"]}  # type: ignore[union-attr]
     assert "time__get_current_time" in names
     assert not any(n.startswith("ucp__") and n not in ("ucp__search_tools",) for n in names)
@@ -136,8 +172,13 @@ def test_host_config_file_is_accepted_as_is(tmp_path: Path) -> None:
 def test_malformed_config_fails_before_start_naming_file_entry_field(tmp_path: Path) -> None:
     bad = tmp_path / "ucp.toml"
     bad.write_text('[servers.broken]\ncommand = "x"\ntimeout = "soon"\n')
-    proc = subprocess.run([venv_bin("ucp"), "serve", "--config", str(bad)], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "UCP_HOME": str(tmp_path / "h")})
+    proc = subprocess.run(
+        [venv_bin("ucp"), "serve", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "UCP_HOME": str(tmp_path / "h")},
+    )
     assert proc.returncode == 2
     assert str(bad) in proc.stderr
     assert "broken" in proc.stderr
@@ -146,8 +187,13 @@ def test_malformed_config_fails_before_start_naming_file_entry_field(tmp_path: P
 
 def test_refuses_non_loopback_bind_without_keys(tmp_path: Path) -> None:
     env = {**os.environ, "UCP_HOME": str(tmp_path), "UCP_API_KEYS": ""}
-    proc = subprocess.run([venv_bin("ucp"), "serve", "--transport", "http", "--host", "0.0.0.0", "--port", "1"],
-                          capture_output=True, text=True, timeout=60, env=env)
+    proc = subprocess.run(
+        [venv_bin("ucp"), "serve", "--transport", "http", "--host", "0.0.0.0", "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert proc.returncode == 2
     assert "0.0.0.0" in proc.stderr
 

@@ -28,7 +28,7 @@ def ucp_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 [servers.cli]
 type = "utcp"
-manual = "{EXAMPLES / 'cli-tools.utcp.json'}"
+manual = "{EXAMPLES / "cli-tools.utcp.json"}"
 allowed_protocols = ["cli"]
 tags = ["shell"]
 
@@ -38,12 +38,18 @@ manual = "http://127.0.0.1:{service_port}/openapi.json"
 
 [servers.toy]
 command = "{PY}"
-args = ["{SERVERS / 'toy_server.py'}"]
+args = ["{SERVERS / "toy_server.py"}"]
 """)
     env = {**os.environ, "UCP_HOME": str(home), "UCP_CONFIG": "", "UCP_API_KEYS": ""}
-    with background([PY, str(SERVERS / "utcp_service.py"), "--port", str(service_port)], port=service_port), \
-            background([venv_bin("ucp"), "serve", "--transport", "http", "--port", str(port), "--no-dense"],
-                       port=port, env=env, timeout=60):
+    with (
+        background([PY, str(SERVERS / "utcp_service.py"), "--port", str(service_port)], port=service_port),
+        background(
+            [venv_bin("ucp"), "serve", "--transport", "http", "--port", str(port), "--no-dense"],
+            port=port,
+            env=env,
+            timeout=60,
+        ),
+    ):
         yield f"http://127.0.0.1:{port}"
 
 
@@ -74,8 +80,10 @@ async def test_cli_manual_and_openapi_document_are_consumed(ucp_url: str) -> Non
         assert slug["content"][0]["text"] == "hello-utcp-world"
         found = (await http.get("/api/v1/tools/search", params={"query": "celsius to fahrenheit"})).json()
         assert found["results"][0]["name"] == "units__celsius_to_fahrenheit"
-        invalid = await http.post("/api/v1/tools/call", json={"name": "units__celsius_to_fahrenheit",
-                                                               "arguments": {"celsius": "hot"}})
+        invalid = await http.post(
+            "/api/v1/tools/call",
+            json={"name": "units__celsius_to_fahrenheit", "arguments": {"celsius": "hot"}},
+        )
         assert invalid.status_code == 422
 
 
@@ -84,8 +92,13 @@ async def test_ucp_manual_with_a_real_utcp_client(ucp_url: str) -> None:
 
     async with httpx2.AsyncClient(base_url=ucp_url, timeout=30) as http:
         await wait_for_tools(http, {"toy__add", "cli__echo_text", "units__celsius_to_fahrenheit"})
-    client = await UtcpClient.create(config={"manual_call_templates": [
-        {"name": "ucp", "call_template_type": "http", "http_method": "GET", "url": f"{ucp_url}/utcp"}]})
+    client = await UtcpClient.create(
+        config={
+            "manual_call_templates": [
+                {"name": "ucp", "call_template_type": "http", "http_method": "GET", "url": f"{ucp_url}/utcp"}
+            ]
+        }
+    )
     try:
         tools = await client.config.tool_repository.get_tools()
         assert {"ucp.toy__add", "ucp.cli__echo_text", "ucp.units__slugify"} <= {t.name for t in tools}
@@ -95,7 +108,9 @@ async def test_ucp_manual_with_a_real_utcp_client(ucp_url: str) -> None:
         # UTCP in (OpenAPI over HTTP, a CLI manual) and UTCP out, chained through UCP
         fahrenheit = await client.call_tool("ucp.units__celsius_to_fahrenheit", {"body": {"celsius": 0}})
         assert fahrenheit == {"celsius": 0.0, "fahrenheit": 32.0}
-        assert await client.call_tool("ucp.cli__echo_text", {"body": {"text": "through ucp"}}) == "through ucp"
+        assert (
+            await client.call_tool("ucp.cli__echo_text", {"body": {"text": "through ucp"}}) == "through ucp"
+        )
         with pytest.raises(Exception, match="invalid_arguments"):
             await client.call_tool("ucp.toy__add", {"body": {"a": "one"}})
     finally:

@@ -30,14 +30,31 @@ def ucp_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     port = free_port()
     env = {**os.environ, "UCP_HOME": str(home), "UCP_CONFIG": "", "UCP_API_KEYS": ""}
-    with background([venv_bin("ucp"), "serve", "--transport", "http", "--port", str(port), "--no-dense",
-                     "--mode", "search"], port=port, env=env, timeout=60):
+    with background(
+        [
+            venv_bin("ucp"),
+            "serve",
+            "--transport",
+            "http",
+            "--port",
+            str(port),
+            "--no-dense",
+            "--mode",
+            "search",
+        ],
+        port=port,
+        env=env,
+        timeout=60,
+    ):
         yield f"http://127.0.0.1:{port}"
 
 
 def start_service(port: int, ucp: str, name: str = "weather") -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([PY, str(SERVERS / "utcp_service.py"), "--port", str(port), "--ucp", ucp, "--name", name],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [PY, str(SERVERS / "utcp_service.py"), "--port", str(port), "--ucp", ucp, "--name", name],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_port(port, 20, proc)
     return proc
 
@@ -81,6 +98,7 @@ async def test_self_registered_service_lifecycle(ucp_url: str) -> None:
     async with httpx2.AsyncClient(base_url=ucp_url, timeout=30) as http:
         proc = start_service(port, ucp_url)
         try:
+
             async def healthy() -> bool:
                 health = await service_health(http, "weather")
                 return bool(health and health["healthy"] and health["tool_count"] == 2)
@@ -99,13 +117,22 @@ async def test_self_registered_service_lifecycle(ucp_url: str) -> None:
                 listed = {t.name for t in (await client.list_tools()).tools}
                 assert "ucp__search_tools" in listed
                 assert "weather__convert_currency" not in listed
-                result = await client.call_tool("ucp__call_tool", {
-                    "name": "weather__convert_currency", "arguments": {"amount": 100, "from": "EUR", "to": "JPY"}})
+                result = await client.call_tool(
+                    "ucp__call_tool",
+                    {
+                        "name": "weather__convert_currency",
+                        "arguments": {"amount": 100, "from": "EUR", "to": "JPY"},
+                    },
+                )
                 assert result.is_error is not True
                 assert result.structured_content == {"amount": 16200.0, "currency": "JPY"}
             # ...and through REST
-            called = (await http.post("/api/v1/tools/call", json={
-                "name": "weather__weather_forecast", "arguments": {"city": "Lima", "days": 3}})).json()
+            called = (
+                await http.post(
+                    "/api/v1/tools/call",
+                    json={"name": "weather__weather_forecast", "arguments": {"city": "Lima", "days": 3}},
+                )
+            ).json()
             assert called["is_error"] is False
             assert [d["day"] for d in called["structured_content"]["days"]] == [1, 2, 3]
 
@@ -117,10 +144,18 @@ async def test_self_registered_service_lifecycle(ucp_url: str) -> None:
                 return bool(health and not health["healthy"])
 
             await eventually(unhealthy, "service unhealthy")
-            assert not any(n.startswith("weather__") for n in await rest_search(http, "weather forecast for a city"))
-            assert not any(n.startswith("weather__") for n in await mcp_search(ucp_url, "weather forecast city"))
-            down = (await http.post("/api/v1/tools/call", json={
-                "name": "weather__weather_forecast", "arguments": {"city": "Lima"}})).json()
+            assert not any(
+                n.startswith("weather__") for n in await rest_search(http, "weather forecast for a city")
+            )
+            assert not any(
+                n.startswith("weather__") for n in await mcp_search(ucp_url, "weather forecast city")
+            )
+            down = (
+                await http.post(
+                    "/api/v1/tools/call",
+                    json={"name": "weather__weather_forecast", "arguments": {"city": "Lima"}},
+                )
+            ).json()
             assert down["is_error"] is True
 
             # restarted: healthy again, tools back in search
@@ -135,22 +170,31 @@ async def test_self_registered_service_lifecycle(ucp_url: str) -> None:
         finally:
             stop(proc)  # SIGTERM: the service deregisters itself
         assert (await http.get("/registry/services")).json()["services"] == []
-        assert not any(n.startswith("weather__") for n in await rest_search(http, "weather forecast for a city"))
+        assert not any(
+            n.startswith("weather__") for n in await rest_search(http, "weather forecast for a city")
+        )
 
 
 async def test_example_service_registers_and_leaves(ucp_url: str, tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "UCP_URL": ucp_url, "PORT": str(port), "SERVICE_NAME": "shipping"}
     async with httpx2.AsyncClient(base_url=ucp_url, timeout=30) as http:
-        with background([PY, str(ROOT / "examples" / "utcp_service" / "service.py")], port=port, env=env) as proc:
+        with background(
+            [PY, str(ROOT / "examples" / "utcp_service" / "service.py")], port=port, env=env
+        ) as proc:
+
             async def registered() -> bool:
                 health = await service_health(http, "shipping")
                 return bool(health and health["healthy"])
 
             await eventually(registered, "example registered")
             assert "shipping__shipping_cost" in await rest_search(http, "shipping price of a parcel")
-            called = (await http.post("/api/v1/tools/call", json={
-                "name": "shipping__shipping_cost", "arguments": {"weight_kg": 2, "zone": "europe"}})).json()
+            called = (
+                await http.post(
+                    "/api/v1/tools/call",
+                    json={"name": "shipping__shipping_cost", "arguments": {"weight_kg": 2, "zone": "europe"}},
+                )
+            ).json()
             assert called["structured_content"] == {"zone": "europe", "weight_kg": 2, "cost_eur": 20.0}
             stop(proc)
         assert await service_health(http, "shipping") is None

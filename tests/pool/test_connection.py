@@ -122,8 +122,11 @@ async def test_remove_stops_the_connection() -> None:
 
 
 async def test_output_schema_mismatch_passes_through_and_withdraws_schema() -> None:
-    strict = types.Tool(name="count", input_schema={"type": "object"},
-                        output_schema={"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]})
+    strict = types.Tool(
+        name="count",
+        input_schema={"type": "object"},
+        output_schema={"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]},
+    )
     transport = FakeTransport(tools=[strict])
     transport.results["count"] = types.CallToolResult(content=[], structured_content={"n": "many"})
     async with Pool(FAST) as pool:

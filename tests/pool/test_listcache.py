@@ -41,8 +41,10 @@ def _cache_with(tmp_path: Path, *names: str) -> ListCache:
 
 def test_round_trip_keeps_schemas_and_prompts(tmp_path: Path) -> None:
     cache = ListCache(tmp_path)
-    snap = Snapshot(tools=[tool("search", query="string")],
-                    prompts=[types.Prompt(name="greet", arguments=[types.PromptArgument(name="who", required=True)])])
+    snap = Snapshot(
+        tools=[tool("search", query="string")],
+        prompts=[types.Prompt(name="greet", arguments=[types.PromptArgument(name="who", required=True)])],
+    )
     cache.save("srv", "fp1", snap)
     back = cache.load("srv", "fp1")
     assert back is not None
@@ -75,8 +77,15 @@ def test_other_fingerprint_or_name_is_not_served(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["srv.json"]
 
 
-@pytest.mark.parametrize("content", ["{not json", '{"format": 99}', '{"format": 1, "fingerprint": "fp1", "tools": [{"name": 5}]}',
-                                     '{"format": 1, "fingerprint": "fp1", "tools": {}}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        '{"format": 99}',
+        '{"format": 1, "fingerprint": "fp1", "tools": [{"name": 5}]}',
+        '{"format": 1, "fingerprint": "fp1", "tools": {}}',
+    ],
+)
 def test_a_broken_file_is_ignored_with_a_warning(tmp_path: Path, content: str) -> None:
     (tmp_path / "srv.json").write_text(content)
     with capture_logs() as logs:
@@ -90,7 +99,9 @@ async def test_restart_lists_from_cache_then_revalidates_live(tmp_path: Path) ->
     async with Pool(FAST, list_cache=cache) as pool:
         pool.add(ServerSpec("f", first, fingerprint="fp"))
         await pool.wait_initial(5)
-    assert _names([types.Tool.model_validate(t) for t in json.loads((tmp_path / "f.json").read_text())["tools"]]) == ["a", "b"]
+    assert _names(
+        [types.Tool.model_validate(t) for t in json.loads((tmp_path / "f.json").read_text())["tools"]]
+    ) == ["a", "b"]
 
     slow = _slow("a", "c")  # changed while UCP was down, and slow to start
     events: list[set[str]] = []

@@ -33,5 +33,9 @@ def test_missing_structured_content_and_invalid_schema() -> None:
     checker = OutputChecker()
     t = types.Tool(name="t", input_schema={"type": "object"}, output_schema=SCHEMA)
     assert "no structured content" in (checker.check("s", t, types.CallToolResult(content=[])) or "")
-    broken = types.Tool(name="b", input_schema={"type": "object"}, output_schema={"type": "object", "properties": {"a": {"type": 7}}})
+    broken = types.Tool(
+        name="b",
+        input_schema={"type": "object"},
+        output_schema={"type": "object", "properties": {"a": {"type": 7}}},
+    )
     assert "not valid JSON Schema" in (checker.check("s", broken, result({"a": 1})) or "")

@@ -62,7 +62,9 @@ def test_random_corpora_match_rank_bm25(corpus: list[list[str]], query: list[str
 def test_accepts_token_counts_as_well_as_token_lists() -> None:
     as_lists = BM25Index(CORPUS)
     as_counts = BM25Index([{t: d.count(t) for t in set(d)} for d in CORPUS])
-    np.testing.assert_allclose(as_lists.scores(["weather", "search"]), as_counts.scores(["weather", "search"]))
+    np.testing.assert_allclose(
+        as_lists.scores(["weather", "search"]), as_counts.scores(["weather", "search"])
+    )
 
 
 def test_top_returns_best_positive_scores_first() -> None:
@@ -98,4 +100,6 @@ def test_min_idf_keeps_matches_positive_in_tiny_catalogs() -> None:
 def test_min_idf_changes_nothing_in_an_ordinary_corpus() -> None:
     plain = BM25Index(CORPUS)
     floored = BM25Index(CORPUS, BM25Params(min_idf=0.01))
-    np.testing.assert_allclose(plain.scores(["weather", "search", "email"]), floored.scores(["weather", "search", "email"]))
+    np.testing.assert_allclose(
+        plain.scores(["weather", "search", "email"]), floored.scores(["weather", "search", "email"])
+    )

@@ -69,7 +69,9 @@ scores = st.lists(st.floats(0, 10, allow_nan=False), min_size=3, max_size=30)
 
 @settings(max_examples=80, deadline=None)
 @given(scores, st.data())
-def test_fusing_a_candidate_set_ranks_candidates_as_fusing_everything(bm: list[float], data: st.DataObject) -> None:
+def test_fusing_a_candidate_set_ranks_candidates_as_fusing_everything(
+    bm: list[float], data: st.DataObject
+) -> None:
     """Max-normalisation depends only on each list's best score, so any candidate set that
     holds the top item of both retrievers ranks its members exactly as full scoring does."""
     n = len(bm)

@@ -176,7 +176,9 @@ async def test_start_dense_runs_in_a_worker_thread() -> None:
 
 
 def test_approximate_index_path_matches_exact_on_the_top() -> None:
-    docs = [doc(f"t{i}__tool{i}", f"tool number {i} does thing {i % 7} with item {i % 11}") for i in range(60)]
+    docs = [
+        doc(f"t{i}__tool{i}", f"tool number {i} does thing {i % 7} with item {i % 11}") for i in range(60)
+    ]
     exact = HybridRetriever(HashingEmbedder(dim=64))
     approx = HybridRetriever(HashingEmbedder(dim=64), approx_threshold=10)
     for r in (exact, approx):

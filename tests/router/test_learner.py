@@ -30,7 +30,9 @@ def ranked(c: Catalog, scores: list[float]) -> list[Ranked]:
 def show(learner: Learner, c: Catalog, session: str, k: int = 5, qvec: np.ndarray | None = None) -> Ranking:
     r = ranked(c, [1.0 - i * 0.05 for i in range(10)])
     ranking = Ranking(query="q", results=tuple(r[:k]), mode="hybrid", ranking_id=f"id{random.random()}")
-    return learner.after_rank(ranking, r, context=RankContext(session_id=session), record=True, query_vector=qvec)
+    return learner.after_rank(
+        ranking, r, context=RankContext(session_id=session), record=True, query_vector=qvec
+    )
 
 
 def test_calls_are_attributed_and_negatives_position_corrected() -> None:

@@ -11,8 +11,12 @@ from ucp.router.embedder import SentenceTransformerEmbedder
 
 pytestmark = pytest.mark.integration
 
-QUERIES = ["what time is it in Tokyo", "I'm planning a meal using the ingredient beef and grocery.",
-           "convert 100 euros to yen", "a"]
+QUERIES = [
+    "what time is it in Tokyo",
+    "I'm planning a meal using the ingredient beef and grocery.",
+    "convert 100 euros to yen",
+    "a",
+]
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +27,9 @@ def torch_embedder() -> SentenceTransformerEmbedder:
     return e
 
 
-def test_onnx_vectors_match_torch_and_export_is_cached(tmp_path: Path, torch_embedder: SentenceTransformerEmbedder) -> None:
+def test_onnx_vectors_match_torch_and_export_is_cached(
+    tmp_path: Path, torch_embedder: SentenceTransformerEmbedder
+) -> None:
     onnx = SentenceTransformerEmbedder(onnx_dir=tmp_path)
     onnx.load()
     assert onnx.query_backend == "onnxruntime"
@@ -40,8 +46,9 @@ def test_onnx_vectors_match_torch_and_export_is_cached(tmp_path: Path, torch_emb
     assert exported[0].stat().st_mtime == mtime  # reused, not exported again
 
 
-def test_a_corrupt_cached_graph_falls_back_to_torch_and_is_removed(tmp_path: Path,
-                                                                  torch_embedder: SentenceTransformerEmbedder) -> None:
+def test_a_corrupt_cached_graph_falls_back_to_torch_and_is_removed(
+    tmp_path: Path, torch_embedder: SentenceTransformerEmbedder
+) -> None:
     first = SentenceTransformerEmbedder(onnx_dir=tmp_path)
     first.load()
     path = next(tmp_path.glob("minilm-*.onnx"))

@@ -52,7 +52,9 @@ async def test_gateway_flags_a_changed_definition_in_describe(tmp_path: Path) ->
     from ucp.pool.pool import ServerSpec
 
     transport = FakeTransport(tools=[tool("a", "adds numbers")])
-    async with Gateway(Config(builtins=False, exposure={"mode": "search"}), Paths(tmp_path).ensure(), dense=False) as gw:
+    async with Gateway(
+        Config(builtins=False, exposure={"mode": "search"}), Paths(tmp_path).ensure(), dense=False
+    ) as gw:
         gw.pool.add(ServerSpec("s", transport))
         await gw.wait_ready(5)
         async with client_for(gw) as client:

@@ -7,13 +7,20 @@ import json
 import sys
 
 TOOLS = [
-    {"name": "good", "description": "A well-formed tool that returns a count.",
-     "inputSchema": {"type": "object", "properties": {"x": {"type": "integer"}}},
-     "outputSchema": {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}},
+    {
+        "name": "good",
+        "description": "A well-formed tool that returns a count.",
+        "inputSchema": {"type": "object", "properties": {"x": {"type": "integer"}}},
+        "outputSchema": {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]},
+    },
     {"name": "empty_schema", "description": "Its input schema is {} (invalid for MCP).", "inputSchema": {}},
     {"name": "string_schema", "description": "Its input schema is a string.", "inputSchema": "nope"},
     {"description": "A tool without a name."},
-    {"name": "array_props", "description": "properties is a list", "inputSchema": {"type": "object", "properties": ["a"]}},
+    {
+        "name": "array_props",
+        "description": "properties is a list",
+        "inputSchema": {"type": "object", "properties": ["a"]},
+    },
 ]
 
 
@@ -36,14 +43,23 @@ for line in sys.stdin:
     if msg_id is None:
         continue  # notifications
     if method == "initialize":
-        reply(msg_id, {"protocolVersion": msg["params"]["protocolVersion"], "capabilities": {"tools": {}},
-                       "serverInfo": {"name": "bad-server", "version": "0.0.1"}})
+        reply(
+            msg_id,
+            {
+                "protocolVersion": msg["params"]["protocolVersion"],
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "bad-server", "version": "0.0.1"},
+            },
+        )
     elif method == "tools/list":
         reply(msg_id, {"tools": TOOLS})
     elif method == "tools/call":
         name = msg["params"]["name"]
         if name == "good":
-            reply(msg_id, {"content": [{"type": "text", "text": "{\"n\": \"many\"}"}], "structuredContent": {"n": "many"}})
+            reply(
+                msg_id,
+                {"content": [{"type": "text", "text": '{"n": "many"}'}], "structuredContent": {"n": "many"}},
+            )
         else:
             reply(msg_id, {"content": [{"type": "text", "text": f"called {name}"}]})
     elif method == "ping":

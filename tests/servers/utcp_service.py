@@ -38,7 +38,9 @@ CONDITIONS = ("sunny", "cloudy", "rain", "windy", "snow")
 
 
 def manual(base: str) -> dict[str, Any]:
-    def tool(name: str, description: str, tags: list[str], body: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
+    def tool(
+        name: str, description: str, tags: list[str], body: dict[str, Any], outputs: dict[str, Any]
+    ) -> dict[str, Any]:
         return {
             "name": name,
             "description": description,
@@ -46,8 +48,12 @@ def manual(base: str) -> dict[str, Any]:
             "inputs": {"type": "object", "properties": {"body": body}, "required": ["body"]},
             "outputs": outputs,
             "tool_call_template": {
-                "name": "weather_service", "call_template_type": "http", "http_method": "POST",
-                "url": f"{base}/tools/{name}", "content_type": "application/json", "body_field": "body",
+                "name": "weather_service",
+                "call_template_type": "http",
+                "http_method": "POST",
+                "url": f"{base}/tools/{name}",
+                "content_type": "application/json",
+                "body_field": "body",
             },
         }
 
@@ -55,31 +61,60 @@ def manual(base: str) -> dict[str, Any]:
         "utcp_version": "1.2.0",
         "manual_version": "1.0.0",
         "tools": [
-            tool("weather_forecast", "Daily weather forecast (condition and temperature) for a city.",
-                 ["weather", "forecast", "temperature"],
-                 {"type": "object", "properties": {"city": {"type": "string", "description": "City name."},
-                                                   "days": {"type": "integer", "minimum": 1, "maximum": 7}},
-                  "required": ["city"]},
-                 {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "array"}},
-                  "required": ["city", "days"]}),
-            tool("convert_currency", "Convert an amount of money from one currency to another (EUR, USD, GBP, JPY).",
-                 ["money", "currency", "exchange rate"],
-                 {"type": "object", "properties": {"amount": {"type": "number"},
-                                                   "from": {"type": "string", "enum": sorted(RATES)},
-                                                   "to": {"type": "string", "enum": sorted(RATES)}},
-                  "required": ["amount", "from", "to"]},
-                 {"type": "object", "properties": {"amount": {"type": "number"}, "currency": {"type": "string"}},
-                  "required": ["amount", "currency"]}),
+            tool(
+                "weather_forecast",
+                "Daily weather forecast (condition and temperature) for a city.",
+                ["weather", "forecast", "temperature"],
+                {
+                    "type": "object",
+                    "properties": {
+                        "city": {"type": "string", "description": "City name."},
+                        "days": {"type": "integer", "minimum": 1, "maximum": 7},
+                    },
+                    "required": ["city"],
+                },
+                {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}, "days": {"type": "array"}},
+                    "required": ["city", "days"],
+                },
+            ),
+            tool(
+                "convert_currency",
+                "Convert an amount of money from one currency to another (EUR, USD, GBP, JPY).",
+                ["money", "currency", "exchange rate"],
+                {
+                    "type": "object",
+                    "properties": {
+                        "amount": {"type": "number"},
+                        "from": {"type": "string", "enum": sorted(RATES)},
+                        "to": {"type": "string", "enum": sorted(RATES)},
+                    },
+                    "required": ["amount", "from", "to"],
+                },
+                {
+                    "type": "object",
+                    "properties": {"amount": {"type": "number"}, "currency": {"type": "string"}},
+                    "required": ["amount", "currency"],
+                },
+            ),
         ],
     }
 
 
 def forecast(city: str, days: int) -> dict[str, Any]:
     seed = sum(map(ord, city.lower()))
-    return {"city": city, "days": [
-        {"day": i + 1, "condition": CONDITIONS[(seed + i) % len(CONDITIONS)], "temp_c": (seed + 3 * i) % 30 - 5}
-        for i in range(days)
-    ]}
+    return {
+        "city": city,
+        "days": [
+            {
+                "day": i + 1,
+                "condition": CONDITIONS[(seed + i) % len(CONDITIONS)],
+                "temp_c": (seed + 3 * i) % 30 - 5,
+            }
+            for i in range(days)
+        ],
+    }
 
 
 def build_app(port: int, ucp: str | None, name: str, key: str | None) -> Starlette:
@@ -120,9 +155,17 @@ def build_app(port: int, ucp: str | None, name: str, key: str | None) -> Starlet
             async with httpx2.AsyncClient(timeout=30) as http:
                 while True:
                     try:
-                        resp = await http.post(f"{ucp}/registry/services", headers=headers, json={
-                            "name": name, "base_url": base, "tags": ["test-service"], "version": "1.0.0",
-                            "environment": "test"})
+                        resp = await http.post(
+                            f"{ucp}/registry/services",
+                            headers=headers,
+                            json={
+                                "name": name,
+                                "base_url": base,
+                                "tags": ["test-service"],
+                                "version": "1.0.0",
+                                "environment": "test",
+                            },
+                        )
                         print(f"registered: {resp.status_code}", file=sys.stderr, flush=True)
                         if resp.status_code < 300:
                             return
@@ -145,11 +188,17 @@ def build_app(port: int, ucp: str | None, name: str, key: str | None) -> Starlet
                     except httpx2.HTTPError:
                         pass
 
-    return Starlette(routes=[
-        Route("/utcp", utcp), Route("/tools/weather_forecast", weather, methods=["POST"]),
-        Route("/tools/convert_currency", currency, methods=["POST"]), Route("/openapi.json", openapi),
-        Route("/temperature", temperature), Route("/slugify", slugify, methods=["POST"]),
-    ], lifespan=lifespan)
+    return Starlette(
+        routes=[
+            Route("/utcp", utcp),
+            Route("/tools/weather_forecast", weather, methods=["POST"]),
+            Route("/tools/convert_currency", currency, methods=["POST"]),
+            Route("/openapi.json", openapi),
+            Route("/temperature", temperature),
+            Route("/slugify", slugify, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )
 
 
 def _listening(port: int) -> bool:

@@ -21,7 +21,9 @@ def test_signature() -> None:
     }
     assert signature(schema) == 'tz: string, fmt?: "a"|"b", ids?: integer[], opt?: string|null, u?: union'
     assert signature({}) == ""
-    assert signature({"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(60)}}, max_len=50).endswith("…")
+    assert signature(
+        {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(60)}}, max_len=50
+    ).endswith("…")
 
 
 def test_one_line() -> None:
@@ -40,16 +42,27 @@ def test_definitions_are_valid_and_stable() -> None:
 
 def test_render_ranking_text_and_structure() -> None:
     catalog = Catalog()
-    catalog.set_server_tools("time", [tool("get_current_time", "Get current time in a timezone.", timezone="string")])
+    catalog.set_server_tools(
+        "time", [tool("get_current_time", "Get current time in a timezone.", timezone="string")]
+    )
     entry = catalog.entries["time__get_current_time"]
-    result = render_ranking(Ranking(query="time in Tokyo", results=(Ranked(entry=entry, score=0.9),), mode="hybrid"))
+    result = render_ranking(
+        Ranking(query="time in Tokyo", results=(Ranked(entry=entry, score=0.9),), mode="hybrid")
+    )
     text = result.content[0].text
     assert "time__get_current_time(timezone: string)" in text
     assert result.structured_content == {
         "query": "time in Tokyo",
         "mode": "hybrid",
-        "results": [{"name": "time__get_current_time", "server": "time", "description": "Get current time in a timezone.",
-                     "signature": "timezone: string", "score": 0.9}],
+        "results": [
+            {
+                "name": "time__get_current_time",
+                "server": "time",
+                "description": "Get current time in a timezone.",
+                "signature": "timezone: string",
+                "score": 0.9,
+            }
+        ],
     }
     empty = render_ranking(Ranking(query="nothing", results=()))
     assert "No tools matched" in empty.content[0].text

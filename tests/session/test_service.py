@@ -16,7 +16,10 @@ def entry(schema: dict[str, object]):  # type: ignore[no-untyped-def]
 
 SCHEMA = {
     "type": "object",
-    "properties": {"n": {"type": "integer", "minimum": 0}, "opts": {"type": "object", "properties": {"v": {"type": "string"}}}},
+    "properties": {
+        "n": {"type": "integer", "minimum": 0},
+        "opts": {"type": "object", "properties": {"v": {"type": "string"}}},
+    },
     "required": ["n"],
     "additionalProperties": False,
 }
@@ -24,7 +27,13 @@ SCHEMA = {
 
 @pytest.mark.parametrize(
     ("args", "field"),
-    [({}, "n"), ({"n": "x"}, "n"), ({"n": -1}, "n"), ({"n": 1, "extra": 2}, "extra"), ({"n": 1, "opts": {"v": 3}}, "opts.v")],
+    [
+        ({}, "n"),
+        ({"n": "x"}, "n"),
+        ({"n": -1}, "n"),
+        ({"n": 1, "extra": 2}, "extra"),
+        ({"n": 1, "opts": {"v": 3}}, "opts.v"),
+    ],
 )
 def test_invalid_arguments_name_the_field(args: dict[str, object], field: str) -> None:
     with pytest.raises(InvalidArgumentsError) as info:

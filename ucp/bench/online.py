@@ -64,7 +64,8 @@ def build_catalog(docs: Sequence[ToolDoc]) -> tuple[Catalog, dict[str, str]]:
             name += " (2)"
         schema = doc.input_schema if doc.input_schema.get("type") == "object" else {"type": "object"}
         by_server.setdefault(server, []).append(
-            (types.Tool(name=name, description=doc.description, input_schema=schema), doc.key))
+            (types.Tool(name=name, description=doc.description, input_schema=schema), doc.key)
+        )
     catalog = Catalog()
     to_id: dict[str, str] = {}
     for server, pairs in by_server.items():
@@ -85,22 +86,30 @@ class Simulator:
         self.rng = rng
         self.noisy = noisy
 
-    def step(self, query: Query, vector: np.ndarray, relevant: set[str], failing: set[str] = frozenset()) -> float:  # type: ignore[assignment]
+    def step(
+        self, query: Query, vector: np.ndarray, relevant: set[str], failing: set[str] = frozenset()
+    ) -> float:  # type: ignore[assignment]
         scored, mode = self.router.search(query.query, limit=K, query_vector=vector)
         catalog = self.router.catalog
-        ranked = [Ranked(entry=catalog.entries[t.key], score=t.score) for t in scored if t.key in catalog.entries]
+        ranked = [
+            Ranked(entry=catalog.entries[t.key], score=t.score) for t in scored if t.key in catalog.entries
+        ]
         ranking = Ranking(query=query.query, results=tuple(ranked[:K]), mode=mode, ranking_id=query.qid)
         learner = self.router.learner
         if learner is not None:
-            ranking = learner.after_rank(ranking, ranked, context=RankContext(session_id="bench"), record=True,
-                                         query_vector=vector)
+            ranking = learner.after_rank(
+                ranking, ranked, context=RankContext(session_id="bench"), record=True, query_vector=vector
+            )
         shown = [r.entry.exposed for r in ranking.results]
         shown_ids = [self.to_id[k] for k in shown]
         hit = sum(1 for t in shown_ids if t in relevant)
         recall = hit / len(relevant) if relevant else 0.0
         if learner is not None:
-            calls = [k for k, t in zip(shown, shown_ids, strict=True) if t in relevant
-                     and not (self.noisy and self.rng.random() < MISS_P)]
+            calls = [
+                k
+                for k, t in zip(shown, shown_ids, strict=True)
+                if t in relevant and not (self.noisy and self.rng.random() < MISS_P)
+            ]
             wrong = [k for k, t in zip(shown, shown_ids, strict=True) if t not in relevant]
             if self.noisy and wrong and self.rng.random() < WRONG_P:
                 calls.append(self.rng.choice(wrong))
@@ -111,9 +120,17 @@ class Simulator:
         return recall
 
 
-def make_router(catalog: Catalog, retriever: HybridRetriever, *, learning: bool, seed: int, home: Path) -> Router:
-    router = Router(catalog, settings=RouterSettings(), learning=LearningSettings(seed=seed),
-                    paths=Paths(home), dense=False, retriever=retriever)
+def make_router(
+    catalog: Catalog, retriever: HybridRetriever, *, learning: bool, seed: int, home: Path
+) -> Router:
+    router = Router(
+        catalog,
+        settings=RouterSettings(),
+        learning=LearningSettings(seed=seed),
+        paths=Paths(home),
+        dense=False,
+        retriever=retriever,
+    )
     router.sync_now()
     if learning:
         router.learner = Learner(LearningSettings(seed=seed, exploration=True), None, rng=random.Random(seed))
@@ -130,8 +147,16 @@ def _retriever(docs: Sequence[ToolDoc], embedder: Any, cache_dir: Path | None) -
     return retriever
 
 
-def replay(ds: Dataset, *, variant: str, seed: int, embedder: Any, cache_dir: Path | None, home: Path,
-           progress: Callable[[int, int], None] | None = None) -> list[float]:
+def replay(
+    ds: Dataset,
+    *,
+    variant: str,
+    seed: int,
+    embedder: Any,
+    cache_dir: Path | None,
+    home: Path,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[float]:
     rng = random.Random(seed)
     order = list(range(len(ds.queries)))
     rng.shuffle(order)
@@ -148,8 +173,16 @@ def replay(ds: Dataset, *, variant: str, seed: int, embedder: Any, cache_dir: Pa
     return out
 
 
-def replay_drift(ds: Dataset, *, learning: bool, seed: int, embedder: Any, cache_dir: Path | None, home: Path,
-                 share: float = 0.25) -> list[float]:
+def replay_drift(
+    ds: Dataset,
+    *,
+    learning: bool,
+    seed: int,
+    embedder: Any,
+    cache_dir: Path | None,
+    home: Path,
+    share: float = 0.25,
+) -> list[float]:
     """Mid-stream, a new server with better-described copies of ``share`` of the tools arrives;
     the originals then fail and the queries need the copies."""
     rng = random.Random(seed)
@@ -162,13 +195,22 @@ def replay_drift(ds: Dataset, *, learning: bool, seed: int, embedder: Any, cache
             by_tool.setdefault(t, []).append(ds.queries[i].query)
     movable = sorted(t for t, qs in by_tool.items() if len(qs) >= 2)
     moved = set(rng.sample(movable, max(1, int(len(movable) * share))))
-    copies = [replace(d, key=f"v2::{d.key}", server="v2",
-                      description=f"{d.description} Examples: {by_tool[d.key][0]} | {by_tool[d.key][1]}")
-              for d in ds.docs if d.key in moved]
+    copies = [
+        replace(
+            d,
+            key=f"v2::{d.key}",
+            server="v2",
+            description=f"{d.description} Examples: {by_tool[d.key][0]} | {by_tool[d.key][1]}",
+        )
+        for d in ds.docs
+        if d.key in moved
+    ]
     catalog, to_id = build_catalog(ds.docs)
     after, after_to_id = build_catalog([*ds.docs, *copies])
     retriever = _retriever(after.docs(), embedder, cache_dir)  # embeds the copies once (cached)
-    router = make_router(catalog, retriever, learning=learning, seed=seed, home=home)  # syncs: copies not indexed
+    router = make_router(
+        catalog, retriever, learning=learning, seed=seed, home=home
+    )  # syncs: copies not indexed
     sim = Simulator(router, to_id, random.Random(seed + 1000), noisy=False)
     out = []
     for n, i in enumerate(order):
@@ -176,7 +218,9 @@ def replay_drift(ds: Dataset, *, learning: bool, seed: int, embedder: Any, cache
         if n == half:  # the new server arrives
             for server in after.servers():
                 if server == "v2":
-                    router.catalog.set_server_tools(server, [e.tool for e in after.entries.values() if e.server == server])
+                    router.catalog.set_server_tools(
+                        server, [e.tool for e in after.entries.values() if e.server == server]
+                    )
             sim.to_id = {e.exposed: after_to_id[e.exposed] for e in router.catalog.entries.values()}
             router.sync_now()
         if n >= half:
@@ -189,7 +233,7 @@ def replay_drift(ds: Dataset, *, learning: bool, seed: int, embedder: Any, cache
 
 def summarise(curves: list[list[float]]) -> dict[str, Any]:
     means = [float(np.mean(c)) for c in curves]
-    tails = [float(np.mean(c[int(len(c) * 0.8):])) for c in curves]
+    tails = [float(np.mean(c[int(len(c) * 0.8) :])) for c in curves]
     return {
         "recall_mean": round(statistics.fmean(means), 4),
         "recall_sd": round(statistics.pstdev(means), 4) if len(means) > 1 else 0.0,
@@ -207,8 +251,9 @@ def moving_average(values: Sequence[float], window: int) -> list[float]:
     return [float(x) for x in np.convolve(arr, kernel, mode="valid")]
 
 
-def load_dataset(name: str, tools: Path, queries: Path, embedder: Any, cache_dir: Path | None,
-                 limit: int | None = None) -> Dataset:
+def load_dataset(
+    name: str, tools: Path, queries: Path, embedder: Any, cache_dir: Path | None, limit: int | None = None
+) -> Dataset:
     from ucp.bench.retrieval import encode_queries
     from ucp.router.embed_cache import EmbedCache
 
@@ -217,8 +262,12 @@ def load_dataset(name: str, tools: Path, queries: Path, embedder: Any, cache_dir
     qs = [q for q in qs if q.relevant]
     if limit:
         qs = qs[:limit]
-    vectors = encode_queries(embedder, [q.query for q in qs], lambda done, total: None,
-                             EmbedCache(cache_dir) if cache_dir else None)
+    vectors = encode_queries(
+        embedder,
+        [q.query for q in qs],
+        lambda done, total: None,
+        EmbedCache(cache_dir) if cache_dir else None,
+    )
     return Dataset(name, docs, qs, vectors)
 
 
@@ -254,8 +303,11 @@ def run_online_bench(
                 curves = []
                 for seed in range(seeds):
                     say(f"{name}: {variant}, seed {seed}")
-                    curves.append(replay(ds, variant=variant, seed=seed, embedder=embedder, cache_dir=cache_dir,
-                                         home=home))
+                    curves.append(
+                        replay(
+                            ds, variant=variant, seed=seed, embedder=embedder, cache_dir=cache_dir, home=home
+                        )
+                    )
                 entry[variant] = summarise(curves)
                 curves_for_plot[name][variant] = moving_average(curves[0], max(50, len(ds.queries) // 40))
             if drift:
@@ -264,11 +316,22 @@ def run_online_bench(
                     curves = []
                     for seed in range(seeds):
                         say(f"{name}: {label}, seed {seed}")
-                        curves.append(replay_drift(ds, learning=learning, seed=seed, embedder=embedder,
-                                                   cache_dir=cache_dir, home=home))
+                        curves.append(
+                            replay_drift(
+                                ds,
+                                learning=learning,
+                                seed=seed,
+                                embedder=embedder,
+                                cache_dir=cache_dir,
+                                home=home,
+                            )
+                        )
                     half = len(curves[0]) // 2
                     second = [c[half:] for c in curves]
-                    entry[label] = {**summarise(second), "before": round(float(np.mean([np.mean(c[:half]) for c in curves])), 4)}
+                    entry[label] = {
+                        **summarise(second),
+                        "before": round(float(np.mean([np.mean(c[:half]) for c in curves])), 4),
+                    }
                     curves_for_plot[name][label] = moving_average(curves[0], max(50, len(ds.queries) // 40))
             entry["seconds"] = round(time.perf_counter() - t0, 1)
             result["datasets"][name] = entry

@@ -54,7 +54,12 @@ class Variant:
 
 
 def _ucp_env(home: Path) -> dict[str, str]:
-    return {**os.environ, "UCP_HOME": str(home), "UCP_CONFIG": str(home / "ucp.toml"), "UCP_LOG_LEVEL": "warning"}
+    return {
+        **os.environ,
+        "UCP_HOME": str(home),
+        "UCP_CONFIG": str(home / "ucp.toml"),
+        "UCP_LOG_LEVEL": "warning",
+    }
 
 
 def _write_toml(home: Path, servers: dict[str, dict[str, Any]], builtins: bool = False) -> None:
@@ -103,7 +108,9 @@ async def _processes() -> AsyncIterator[list[subprocess.Popen[bytes]]]:
                 p.kill()
 
 
-def _spawn(procs: list[subprocess.Popen[bytes]], cmd: list[str], port: int, env: dict[str, str] | None = None) -> None:
+def _spawn(
+    procs: list[subprocess.Popen[bytes]], cmd: list[str], port: int, env: dict[str, str] | None = None
+) -> None:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     procs.append(proc)
     wait_port(port, 60, proc)
@@ -120,7 +127,9 @@ async def _time_calls(client: Client, tool: str, calls: int) -> list[float]:
     return out
 
 
-async def _overhead(variants: list[Variant], calls: int, rounds: int, warmup: int = 20) -> dict[str, dict[str, float]]:
+async def _overhead(
+    variants: list[Variant], calls: int, rounds: int, warmup: int = 20
+) -> dict[str, dict[str, float]]:
     samples: dict[str, list[float]] = {v.label: [] for v in variants}
     async with AsyncExitStack() as stack:
         clients = {}
@@ -129,11 +138,16 @@ async def _overhead(variants: list[Variant], calls: int, rounds: int, warmup: in
         for v in variants:
             await _time_calls(clients[v.label], v.tool, warmup)
         for r in range(rounds):
-            order = variants[r % len(variants):] + variants[: r % len(variants)]
+            order = variants[r % len(variants) :] + variants[: r % len(variants)]
             for v in order:
                 samples[v.label] += await _time_calls(clients[v.label], v.tool, calls)
     return {
-        label: {"p50_ms": percentile(s, 0.5), "p99_ms": percentile(s, 0.99), "mean_ms": statistics.fmean(s), "n": len(s)}
+        label: {
+            "p50_ms": percentile(s, 0.5),
+            "p99_ms": percentile(s, 0.99),
+            "mean_ms": statistics.fmean(s),
+            "n": len(s),
+        }
         for label, s in samples.items()
     }
 
@@ -152,13 +166,27 @@ async def stdio_overhead(calls: int, rounds: int, work: Path) -> dict[str, dict[
     _write_toml(home, {"echo": echo})
     variants = [
         Variant("direct", "echo", lambda: Client(StdioServerParameters(command=PY, args=echo["args"]))),
-        Variant("ucp", "echo__echo", lambda: Client(StdioServerParameters(
-            command=_bin("ucp"), args=["serve", "--no-dense"], env=_ucp_env(home)), read_timeout_seconds=60)),
+        Variant(
+            "ucp",
+            "echo__echo",
+            lambda: Client(
+                StdioServerParameters(command=_bin("ucp"), args=["serve", "--no-dense"], env=_ucp_env(home)),
+                read_timeout_seconds=60,
+            ),
+        ),
     ]
     if _peer_available():
         peer_cfg = json.dumps({"mcpServers": {"echo": echo}})
-        variants.append(Variant("fastmcp", "echo", lambda: Client(StdioServerParameters(
-            command=PY, args=["-m", "ucp.bench.peer_proxy", peer_cfg]), read_timeout_seconds=60)))
+        variants.append(
+            Variant(
+                "fastmcp",
+                "echo",
+                lambda: Client(
+                    StdioServerParameters(command=PY, args=["-m", "ucp.bench.peer_proxy", peer_cfg]),
+                    read_timeout_seconds=60,
+                ),
+            )
+        )
     return await _overhead(variants, calls, rounds)
 
 
@@ -169,7 +197,12 @@ async def http_overhead(calls: int, rounds: int, work: Path) -> dict[str, dict[s
         echo_url = f"http://127.0.0.1:{p_echo}/mcp"
         home = work / "http-home"
         _write_toml(home, {"echo": {"type": "http", "url": echo_url}})
-        _spawn(procs, [_bin("ucp"), "serve", "--transport", "http", "--port", str(p_ucp), "--no-dense"], p_ucp, _ucp_env(home))
+        _spawn(
+            procs,
+            [_bin("ucp"), "serve", "--transport", "http", "--port", str(p_ucp), "--no-dense"],
+            p_ucp,
+            _ucp_env(home),
+        )
         variants = [
             Variant("direct", "echo", lambda: Client(echo_url)),
             Variant("ucp", "echo__echo", lambda: Client(f"http://127.0.0.1:{p_ucp}/mcp")),
@@ -203,7 +236,9 @@ async def cold_start(repeats: int, work: Path) -> dict[str, dict[str, float]]:
     }
     if _peer_available():
         peer = json.dumps({"mcpServers": {"time": time_srv}})
-        targets["fastmcp"] = lambda: StdioServerParameters(command=PY, args=["-m", "ucp.bench.peer_proxy", peer])
+        targets["fastmcp"] = lambda: StdioServerParameters(
+            command=PY, args=["-m", "ucp.bench.peer_proxy", peer]
+        )
 
     async def first_list(params: StdioServerParameters) -> tuple[float, int]:
         t0 = time.perf_counter()
@@ -211,7 +246,9 @@ async def cold_start(repeats: int, work: Path) -> dict[str, dict[str, float]]:
             tools = await client.list_tools()
             elapsed = time.perf_counter() - t0
             if any(t.name.startswith("time__") for t in tools.tools):
-                await client.call_tool("time__get_current_time", {"timezone": "UTC"})  # the server answers too
+                await client.call_tool(
+                    "time__get_current_time", {"timezone": "UTC"}
+                )  # the server answers too
         return elapsed, len(tools.tools)
 
     await first_list(targets["ucp (restart)"]())  # the earlier run whose lists a restart finds
@@ -222,8 +259,12 @@ async def cold_start(repeats: int, work: Path) -> dict[str, dict[str, float]]:
             elapsed, count = await first_list(make())
             times.append(elapsed)
             counts.append(count)
-        out[label] = {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
-                      "tools": float(statistics.median(counts))}
+        out[label] = {
+            "median_s": statistics.median(times),
+            "min_s": min(times),
+            "max_s": max(times),
+            "tools": float(statistics.median(counts)),
+        }
     return out
 
 
@@ -257,18 +298,34 @@ async def memory(work: Path, node_bin: Path | None) -> dict[str, dict[str, float
             home = work / f"mem-{len(procs)}"
             _write_toml(home, servers, builtins=True)
             port = free_port()
-            _spawn(procs, [_bin("ucp"), "serve", "--transport", "http", "--port", str(port), "--mode", "full", *extra],
-                   port, _ucp_env(home))
+            _spawn(
+                procs,
+                [_bin("ucp"), "serve", "--transport", "http", "--port", str(port), "--mode", "full", *extra],
+                port,
+                _ucp_env(home),
+            )
             await _wait_healthy(port, dense=not extra)
             async with Client(f"http://127.0.0.1:{port}/mcp") as client:
                 tools = len((await client.list_tools()).tools)
-            out[label] = {"rss_mb": _rss_mb(procs[-1].pid), "servers": float(len(servers)), "tools": float(tools)}
+            out[label] = {
+                "rss_mb": _rss_mb(procs[-1].pid),
+                "servers": float(len(servers)),
+                "tools": float(tools),
+            }
         if _peer_available():
             port = free_port()
-            _spawn(procs, [PY, "-m", "ucp.bench.peer_proxy", json.dumps({"mcpServers": servers}), "http", str(port)], port)
+            _spawn(
+                procs,
+                [PY, "-m", "ucp.bench.peer_proxy", json.dumps({"mcpServers": servers}), "http", str(port)],
+                port,
+            )
             async with Client(f"http://127.0.0.1:{port}/mcp") as client:
                 tools = len((await client.list_tools()).tools)
-            out["fastmcp"] = {"rss_mb": _rss_mb(procs[-1].pid), "servers": float(len(servers)), "tools": float(tools)}
+            out["fastmcp"] = {
+                "rss_mb": _rss_mb(procs[-1].pid),
+                "servers": float(len(servers)),
+                "tools": float(tools),
+            }
     return out
 
 
@@ -286,8 +343,14 @@ async def _wait_healthy(port: int, *, dense: bool, timeout: float = 240) -> None
                 await anyio.sleep(0.25)
 
 
-def run_proxy_bench(*, calls: int = 200, rounds: int = 3, start_repeats: int = 5, node_bin: Path | None = None,
-                    parts: tuple[str, ...] = ("stdio", "http", "startup", "memory")) -> dict[str, Any]:
+def run_proxy_bench(
+    *,
+    calls: int = 200,
+    rounds: int = 3,
+    start_repeats: int = 5,
+    node_bin: Path | None = None,
+    parts: tuple[str, ...] = ("stdio", "http", "startup", "memory"),
+) -> dict[str, Any]:
     async def main() -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="ucp-bench-") as tmp:
             work = Path(tmp)
@@ -308,5 +371,9 @@ def run_proxy_bench(*, calls: int = 200, rounds: int = 3, start_repeats: int = 5
 def machine() -> dict[str, Any]:
     import platform
 
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-            "date": time.strftime("%Y-%m-%d")}
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": time.strftime("%Y-%m-%d"),
+    }

@@ -90,7 +90,7 @@ def evenly(items: Sequence[Any], n: int | None) -> list[Any]:
 def _progress(enabled: bool) -> Iterator[Callable[[str, int], Callable[[int, int], None]]]:
     """Yields ``task(description, total) -> update(done, total)``; rich bars on stderr when enabled."""
     if not enabled:
-        yield lambda _d, _t: (lambda _done, _total: None)
+        yield lambda _d, _t: lambda _done, _total: None
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -198,7 +198,18 @@ def latency(retriever: HybridRetriever, texts: Sequence[str], clock: Clock, k: i
 
 
 _PERTURB = ("Provides:", "Service:", "Tool that helps:", "API:", "Endpoint:", "Utility:", "Function:")
-_SERVER_WORDS = ("alpha", "nimbus", "atlas", "vertex", "delta", "orbit", "harbor", "summit", "pixel", "quartz")
+_SERVER_WORDS = (
+    "alpha",
+    "nimbus",
+    "atlas",
+    "vertex",
+    "delta",
+    "orbit",
+    "harbor",
+    "summit",
+    "pixel",
+    "quartz",
+)
 
 
 def scale_corpus(docs: Sequence[ToolDoc], n: int, *, seed: int = 0) -> tuple[list[ToolDoc], dict[str, str]]:
@@ -268,7 +279,9 @@ def run_retrieval_bench(
         retriever, build = build_retriever(docs, emb, cdir, task, "tools", clock)
         result["build"] = build
         qcache = EmbedCache(cdir, table="query_embeddings") if cache_dir is not None else None
-        vectors = encode_queries(emb, [q.query for q in queries], task("encoding queries", len(queries)), qcache)
+        vectors = encode_queries(
+            emb, [q.query for q in queries], task("encoding queries", len(queries)), qcache
+        )
         rows = quality(retriever, queries, vectors, task("searching", len(queries)))
         for m in MODES:
             result[m] = mean_metrics(rows[m])

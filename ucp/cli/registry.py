@@ -70,8 +70,12 @@ def note_env(server: ServerConfig) -> None:
     """Point out ${VAR} references that are not set in this shell (they must be where serve runs)."""
     refs = sorted({r for v in _strings(server) for r in env_refs(v)} - set(os.environ))
     if refs:
-        err_console.print(f"[dim]note:[/] {', '.join('${' + r + '}' for r in refs)} not set in this shell; "
-                          "set it where `ucp serve` runs", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[dim]note:[/] {', '.join('${' + r + '}' for r in refs)} not set in this shell; "
+            "set it where `ucp serve` runs",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _strings(server: ServerConfig) -> list[str]:
@@ -97,17 +101,49 @@ def _done(message: str, store: RegistryStore) -> None:
 
 @app.command("add")
 def add(
-    name: Annotated[str | None, typer.Argument(metavar="NAME", help="Server name (tools become NAME__tool).", show_default=False)] = None,
-    command: Annotated[list[str] | None, typer.Argument(metavar="-- COMMAND ARGS", help="stdio: the command to run, after --.", show_default=False)] = None,
+    name: Annotated[
+        str | None,
+        typer.Argument(metavar="NAME", help="Server name (tools become NAME__tool).", show_default=False),
+    ] = None,
+    command: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="-- COMMAND ARGS", help="stdio: the command to run, after --.", show_default=False
+        ),
+    ] = None,
     url: Annotated[str | None, typer.Option("--url", help="HTTP(S) endpoint of a remote server.")] = None,
-    transport: Annotated[str | None, typer.Option("--transport", help="http or sse (default: sse if the URL ends in /sse, else http).")] = None,
-    header: Annotated[list[str] | None, typer.Option("--header", "-H", help="'Name: value' sent with every request (repeatable; ${VAR} kept).")] = None,
-    env: Annotated[list[str] | None, typer.Option("--env", "-e", help="KEY=VALUE for the server process (repeatable; ${VAR} kept).")] = None,
+    transport: Annotated[
+        str | None,
+        typer.Option("--transport", help="http or sse (default: sse if the URL ends in /sse, else http)."),
+    ] = None,
+    header: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--header", "-H", help="'Name: value' sent with every request (repeatable; ${VAR} kept)."
+        ),
+    ] = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option("--env", "-e", help="KEY=VALUE for the server process (repeatable; ${VAR} kept)."),
+    ] = None,
     cwd: Annotated[str | None, typer.Option("--cwd", help="Working directory of the server process.")] = None,
-    from_catalog: Annotated[str | None, typer.Option("--from-catalog", help="Add a well-known server from the catalog (`ucp registry catalog`).", autocompletion=complete_catalog)] = None,
-    description: Annotated[str | None, typer.Option("--description", "-d", help="What this server is for.")] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag the router indexes (repeatable).")] = None,
-    call_timeout: Annotated[float | None, typer.Option("--call-timeout", help="Per-call timeout in seconds (default 60).")] = None,
+    from_catalog: Annotated[
+        str | None,
+        typer.Option(
+            "--from-catalog",
+            help="Add a well-known server from the catalog (`ucp registry catalog`).",
+            autocompletion=complete_catalog,
+        ),
+    ] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", "-d", help="What this server is for.")
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="A tag the router indexes (repeatable).")
+    ] = None,
+    call_timeout: Annotated[
+        float | None, typer.Option("--call-timeout", help="Per-call timeout in seconds (default 60).")
+    ] = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="Register it disabled.")] = False,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite a server of the same name.")] = False,
     as_json: JsonOption = False,
@@ -145,23 +181,46 @@ def add(
             fail(f"--transport must be http or sse, not {transport!r}")
         if from_catalog is not None:
             if url or headers or transport or cwd:
-                fail("--from-catalog takes the launch from the catalog; only --env and extra arguments (after --) apply")
+                fail(
+                    "--from-catalog takes the launch from the catalog; only --env and extra arguments (after --) apply"
+                )
             known = get_known(from_catalog)
             server = known.to_server(name, extra_args=command or (), env=env_map)
             if extra:
                 server = server.model_copy(update=extra)
         else:
             if name is None:
-                fail("give the server a NAME", hint="ucp registry add NAME -- COMMAND [ARGS]...  or  ucp registry add NAME --url URL")
-            server = build_server(name, command=command or (), env=env_map, cwd=cwd, url=url, headers=headers,
-                                  transport=transport, extra=extra)
+                fail(
+                    "give the server a NAME",
+                    hint="ucp registry add NAME -- COMMAND [ARGS]...  or  ucp registry add NAME --url URL",
+                )
+            server = build_server(
+                name,
+                command=command or (),
+                env=env_map,
+                cwd=cwd,
+                url=url,
+                headers=headers,
+                transport=transport,
+                extra=extra,
+            )
         replaced = store.add(server, replace=replace)
     except UCPError as exc:
         fail_error(exc)
     if as_json:
-        print_json({"added": server.name, "replaced": replaced, "file": str(store.path), "server": server_dict(server)})
+        print_json(
+            {
+                "added": server.name,
+                "replaced": replaced,
+                "file": str(store.path),
+                "server": server_dict(server),
+            }
+        )
         return
-    _done(f"{'Replaced' if replaced else 'Added'} server {server.name!r} ({server.type}: {target(server)})", store)
+    _done(
+        f"{'Replaced' if replaced else 'Added'} server {server.name!r} ({server.type}: {target(server)})",
+        store,
+    )
     note_env(server)
 
 
@@ -202,8 +261,11 @@ def _set_enabled(name: str, enabled: bool, as_json: bool, config: Path | None) -
 
 
 @app.command("enable")
-def enable(name: Annotated[str, typer.Argument(help="The server to enable.", autocompletion=complete_server)], as_json: JsonOption = False,
-           config: ConfigOption = None) -> None:
+def enable(
+    name: Annotated[str, typer.Argument(help="The server to enable.", autocompletion=complete_server)],
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
     """Enable a disabled server (a running `ucp serve` starts it).
 
     Example: ucp registry enable time
@@ -212,8 +274,11 @@ def enable(name: Annotated[str, typer.Argument(help="The server to enable.", aut
 
 
 @app.command("disable")
-def disable(name: Annotated[str, typer.Argument(help="The server to disable.", autocompletion=complete_server)], as_json: JsonOption = False,
-            config: ConfigOption = None) -> None:
+def disable(
+    name: Annotated[str, typer.Argument(help="The server to disable.", autocompletion=complete_server)],
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
     """Disable a server but keep its entry (a running `ucp serve` stops it).
 
     Example: ucp registry disable time
@@ -236,17 +301,24 @@ def list_servers(as_json: JsonOption = False, config: ConfigOption = None) -> No
     for col in ("name", "type", "enabled", "command / url", "description"):
         table.add_column(col, overflow="fold")
     for s in servers:
-        table.add_row(s.name, s.type, "yes" if s.enabled else "[dim]no[/]", escape(target(s)), escape(s.description))
+        table.add_row(
+            s.name, s.type, "yes" if s.enabled else "[dim]no[/]", escape(target(s)), escape(s.description)
+        )
     console.print(table)
     if not loaded.writable:
-        err_console.print(f"[dim]note:[/] {loaded.path} is a host config: read-only for `ucp registry`", highlight=False)
+        err_console.print(
+            f"[dim]note:[/] {loaded.path} is a host config: read-only for `ucp registry`", highlight=False
+        )
     for skipped in loaded.skipped:
         err_console.print(f"[dim]skipped[/] {skipped.name}: {skipped.reason}", highlight=False)
 
 
 @app.command("show")
-def show(name: Annotated[str, typer.Argument(help="The server to show.", autocompletion=complete_server)], as_json: JsonOption = False,
-         config: ConfigOption = None) -> None:
+def show(
+    name: Annotated[str, typer.Argument(help="The server to show.", autocompletion=complete_server)],
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
     """Show one server's entry, as written in the registry.
 
     Example: ucp registry show time
@@ -255,7 +327,10 @@ def show(name: Annotated[str, typer.Argument(help="The server to show.", autocom
     server = loaded.config.servers.get(name)
     if server is None:
         near = suggest(name, list(loaded.config.servers))
-        fail(f"no server {name!r} in {loaded.path}", hint=f"did you mean: {', '.join(near)}?" if near else "ucp registry list")
+        fail(
+            f"no server {name!r} in {loaded.path}",
+            hint=f"did you mean: {', '.join(near)}?" if near else "ucp registry list",
+        )
     if as_json:
         print_json(server_dict(server))
         return
@@ -285,9 +360,16 @@ def catalog(as_json: JsonOption = False) -> None:
 
 @app.command("import")
 def import_file(
-    file: Annotated[Path, typer.Argument(help="A host config: Claude Desktop / Claude Code / Cursor (mcpServers) or VS Code (servers) JSON.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A host config: Claude Desktop / Claude Code / Cursor (mcpServers) or VS Code (servers) JSON."
+        ),
+    ],
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite servers of the same name.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be imported; write nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would be imported; write nothing.")
+    ] = False,
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
@@ -314,11 +396,17 @@ def import_file(
         print_json({**report.to_dict(), "file": str(store.path), "dry_run": dry_run})
         return
     verb = "Would add" if dry_run else "Added"
-    console.print(f"{verb} {len(report.added)} server(s) from {file}: {', '.join(report.added) or '-'}", highlight=False)
+    console.print(
+        f"{verb} {len(report.added)} server(s) from {file}: {', '.join(report.added) or '-'}", highlight=False
+    )
     if report.replaced:
-        console.print(f"{'Would replace' if dry_run else 'Replaced'}: {', '.join(report.replaced)}", highlight=False)
+        console.print(
+            f"{'Would replace' if dry_run else 'Replaced'}: {', '.join(report.replaced)}", highlight=False
+        )
     for old, new in report.renamed.items():
-        console.print(f"renamed {old!r} -> {new!r} (server names allow letters, digits, '-', '_')", highlight=False)
+        console.print(
+            f"renamed {old!r} -> {new!r} (server names allow letters, digits, '-', '_')", highlight=False
+        )
     for s in report.skipped:
         console.print(f"[yellow]skipped[/] {s.name}: {s.reason}", highlight=False)
     if report.written:
@@ -327,7 +415,9 @@ def import_file(
 
 @app.command("export")
 def export(
-    fmt: Annotated[str, typer.Option("--format", "-f", help="claude (Claude Desktop / Claude Code), cursor or vscode.")] = "claude",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="claude (Claude Desktop / Claude Code), cursor or vscode.")
+    ] = "claude",
     config: ConfigOption = None,
 ) -> None:
     """Print the enabled servers as a host config (JSON on stdout).
@@ -345,7 +435,12 @@ def export(
 
 @app.command("check")
 def check(
-    name: Annotated[str | None, typer.Argument(help="Only this server (default: every enabled server).", autocompletion=complete_server)] = None,
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="Only this server (default: every enabled server).", autocompletion=complete_server
+        ),
+    ] = None,
     as_json: JsonOption = False,
     config: ConfigOption = None,
     timeout: TimeoutOption = 30.0,
@@ -360,7 +455,10 @@ def check(
     cfg: Config = loaded.config
     if name is not None and name not in cfg.servers:
         near = suggest(name, list(cfg.servers))
-        fail(f"no server {name!r} in {loaded.path}", hint=f"did you mean: {', '.join(near)}?" if near else "ucp registry list")
+        fail(
+            f"no server {name!r} in {loaded.path}",
+            hint=f"did you mean: {', '.join(near)}?" if near else "ucp registry list",
+        )
     names = {name} if name else None
     probes = anyio.run(probe_servers, cfg, ensure_home(paths), names, timeout)
     if as_json:

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 
 from ucp.cli.tools import ConfigOption, JsonOption, TimeoutOption, ensure_home, quiet_logs, report_unreachable
 
-app = typer.Typer(help="Inspect the router: why tools rank where they do, and what listing costs.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect the router: why tools rank where they do, and what listing costs.", no_args_is_help=True
+)
 
 
 async def _gateway_ready(config: Path | None, timeout: float, dense: bool) -> Gateway:
@@ -38,7 +39,9 @@ def explain(
     query: str = typer.Argument(..., help="What the model would search for."),
     limit: int = typer.Option(10, "--limit", "-n", min=1, max=100, help="How many tools to show."),
     server: str | None = typer.Option(None, "--server", help="Only tools of this server."),
-    dense: bool = typer.Option(True, "--dense/--no-dense", help="Wait for the embedding model (default) or BM25 only."),
+    dense: bool = typer.Option(
+        True, "--dense/--no-dense", help="Wait for the embedding model (default) or BM25 only."
+    ),
     config: ConfigOption = None,
     timeout: TimeoutOption = 30.0,
     as_json: JsonOption = False,
@@ -56,7 +59,10 @@ def explain(
         try:
             report_unreachable(gateway)
             if dense:
-                with anyio.move_on_after(max(timeout, 180)), err_console.status("loading the embedding model…"):
+                with (
+                    anyio.move_on_after(max(timeout, 180)),
+                    err_console.status("loading the embedding model…"),
+                ):
                     await gateway.router.dense_ready_event.wait()
             return await gateway.router.explain(query.strip(), limit=limit, server=server)
         finally:
@@ -74,10 +80,21 @@ def explain(
     for i, r in enumerate(rows, 1):
         dense_raw = "—" if r["dense"] is None else f"{r['dense']:.3f}"
         dense_norm = "—" if r["dense_norm"] is None else f"{r['dense_norm']:.3f}"
-        table.add_row(str(i), r["name"], f"{r['bm25']:.2f}", f"{r['bm25_norm']:.3f}", dense_raw, dense_norm,
-                      f"{r['prior']:.3f}", f"{r['fused']:.3f}", f"{r['score']:.3f}")
+        table.add_row(
+            str(i),
+            r["name"],
+            f"{r['bm25']:.2f}",
+            f"{r['bm25_norm']:.3f}",
+            dense_raw,
+            dense_norm,
+            f"{r['prior']:.3f}",
+            f"{r['fused']:.3f}",
+            f"{r['score']:.3f}",
+        )
     console.print(table)
-    console.print("[dim]fused = w·dense_norm + (1−w)·bm25_norm (see ucp/router/fusion.py); score = fused + prior[/]")
+    console.print(
+        "[dim]fused = w·dense_norm + (1−w)·bm25_norm (see ucp/router/fusion.py); score = fused + prior[/]"
+    )
 
 
 @app.command("tokens")
@@ -144,8 +161,14 @@ def index(
             retriever = make_retriever(loaded.config.router, paths, dense=True)
             retriever.set_docs(docs, embed=False)
             started = time.perf_counter()
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          console=err_console, transient=not as_json) as bar:
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=not as_json,
+            ) as bar:
                 task = bar.add_task("loading the embedding model", total=None)
 
                 def progress(done: int, total: int) -> None:  # called once the model is loaded
@@ -153,16 +176,25 @@ def index(
 
                 loaded_ok = await anyio.to_thread.run_sync(lambda: retriever.load_dense(progress))
             stats = retriever.stats()
-            return {"tools": len(docs), "servers": len(gateway.catalog.servers()), "ok": loaded_ok,
-                    "seconds": round(time.perf_counter() - started, 2), "model": stats.get("model_id"),
-                    "index": stats.get("index"), "error": retriever.dense_error, "cache": str(paths.index_dir)}
+            return {
+                "tools": len(docs),
+                "servers": len(gateway.catalog.servers()),
+                "ok": loaded_ok,
+                "seconds": round(time.perf_counter() - started, 2),
+                "model": stats.get("model_id"),
+                "index": stats.get("index"),
+                "error": retriever.dense_error,
+                "cache": str(paths.index_dir),
+            }
 
     result = anyio.run(run)
     if as_json:
         print_json(result)
     else:
         status = "[green]done[/]" if result["ok"] else f"[red]failed[/]: {result['error']}"
-        console.print(f"{status}: {result['tools']} tools from {result['servers']} servers, "
-                      f"{result['seconds']} s, model {result['model']}, index {result['index']}, cache {result['cache']}")
+        console.print(
+            f"{status}: {result['tools']} tools from {result['servers']} servers, "
+            f"{result['seconds']} s, model {result['model']}, index {result['index']}, cache {result['cache']}"
+        )
     if not result["ok"]:
         raise typer.Exit(1)

@@ -27,12 +27,21 @@ class ModeChoice(str, Enum):
 
 
 def serve(
-    transport: TransportChoice = typer.Option(TransportChoice.stdio, "--transport", "-t", help="stdio (for hosts) or http."),
+    transport: TransportChoice = typer.Option(
+        TransportChoice.stdio, "--transport", "-t", help="stdio (for hosts) or http."
+    ),
     stdio: bool = typer.Option(False, "--stdio", help="Shorthand for --transport stdio."),
     host: str = typer.Option(None, "--host", help="HTTP bind address (default 127.0.0.1, or [http] host)."),
     port: int = typer.Option(None, "--port", "-p", help="HTTP port (default 8765, or [http] port)."),
-    config: Path | None = typer.Option(None, "--config", "-c", help="Registry or host config file (default $UCP_HOME/ucp.toml; env UCP_CONFIG)."),
-    mode: ModeChoice | None = typer.Option(None, "--mode", "-m", help="Exposure mode: auto, full, search or dynamic."),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help="Registry or host config file (default $UCP_HOME/ucp.toml; env UCP_CONFIG).",
+    ),
+    mode: ModeChoice | None = typer.Option(
+        None, "--mode", "-m", help="Exposure mode: auto, full, search or dynamic."
+    ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
     no_dense: bool = typer.Option(False, "--no-dense", help="BM25 only: never load the embedding model."),
 ) -> None:
@@ -72,8 +81,12 @@ def serve(
         from ucp.app import Gateway
 
         async with Gateway(
-            cfg, paths, config_path=loaded.path, watch_config=True,
-            dense=False if no_dense else None, prespawned=early,
+            cfg,
+            paths,
+            config_path=loaded.path,
+            watch_config=True,
+            dense=False if no_dense else None,
+            prespawned=early,
         ) as gateway:
             if use_http:
                 from ucp.frontend.run import serve_http

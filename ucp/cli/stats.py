@@ -35,7 +35,9 @@ def stats(
         store = FeedbackStore(db)
         store.reset()
         store.close()
-        console.print(f"learning state cleared ({db}); a running `ucp serve` keeps what it holds in memory until restart")
+        console.print(
+            f"learning state cleared ({db}); a running `ucp serve` keeps what it holds in memory until restart"
+        )
         return
     if not db.exists():
         if as_json:
@@ -61,13 +63,25 @@ def stats(
     for col in ("shown", "called", "ok", "failed", "explored", "posterior", "usage q"):
         table.add_column(col, justify="right")
     for r in rows[:limit]:
-        table.add_row(r["tool"], str(r["shown"]), str(r["called"]), str(r["succeeded"]), str(r["failed"]),
-                      str(r["explored"]), f"{r['posterior_mean']:.3f} (α {r['alpha']:.1f}, β {r['beta']:.1f})",
-                      f"{r['usage_queries']:.1f}")
+        table.add_row(
+            r["tool"],
+            str(r["shown"]),
+            str(r["called"]),
+            str(r["succeeded"]),
+            str(r["failed"]),
+            str(r["explored"]),
+            f"{r['posterior_mean']:.3f} (α {r['alpha']:.1f}, β {r['beta']:.1f})",
+            f"{r['usage_queries']:.1f}",
+        )
     console.print(table)
     hits = Table(title="top-k hit rate (rankings followed by a call of a shown tool)")
     for col in ("day", "rankings", "hits", "hit rate"):
         hits.add_column(col, justify="right" if col != "day" else "left")
     for d in daily:
-        hits.add_row(d["day"], str(d["rankings"]), str(d["hits"]), "—" if d["hit_rate"] is None else f"{d['hit_rate']:.1%}")
+        hits.add_row(
+            d["day"],
+            str(d["rankings"]),
+            str(d["hits"]),
+            "—" if d["hit_rate"] is None else f"{d['hit_rate']:.1%}",
+        )
     console.print(hits)

@@ -34,10 +34,14 @@ if TYPE_CHECKING:  # heavy (the MCP SDK): imported where used, so `ucp registry 
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Registry or host config file (default $UCP_HOME/ucp.toml; env UCP_CONFIG)."),
+    typer.Option(
+        "--config", "-c", help="Registry or host config file (default $UCP_HOME/ucp.toml; env UCP_CONFIG)."
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
-TimeoutOption = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to wait for servers to connect.")]
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", min=0.1, help="Seconds to wait for servers to connect.")
+]
 
 app = typer.Typer(
     help="List, search, describe and call tools through UCP.\n\n"
@@ -71,7 +75,9 @@ def ensure_home(paths: Paths) -> Paths:
 
 
 @asynccontextmanager
-async def open_gateway(cfg: Config, paths: Paths, *, timeout: float, dense: bool = False) -> AsyncIterator[Gateway]:
+async def open_gateway(
+    cfg: Config, paths: Paths, *, timeout: float, dense: bool = False
+) -> AsyncIterator[Gateway]:
     """A running gateway whose servers made their first connection attempt (or ``timeout`` passed)."""
     quiet_logs()
     from ucp.app import Gateway
@@ -140,7 +146,11 @@ def servers_for(cfg: Config, server: str | None) -> tuple[set[str] | None, bool]
         return set(), True
     if server not in cfg.servers:
         near = suggest(server, known_servers(cfg))
-        hint = f"did you mean: {', '.join(near)}?" if near else "`ucp registry list` shows the registered servers"
+        hint = (
+            f"did you mean: {', '.join(near)}?"
+            if near
+            else "`ucp registry list` shows the registered servers"
+        )
         fail(f"no server {server!r} is registered", hint=hint)
     if not cfg.servers[server].enabled:
         fail(f"server {server!r} is disabled", hint=f"ucp registry enable {server}")
@@ -161,8 +171,12 @@ def report_unreachable(gateway: Gateway, only: str | None = None) -> bool:
     for st in gateway.pool.status():
         if not st.healthy and (only is None or st.name == only):
             failed = True
-            err_console.print(f"[yellow]warning:[/] server {st.name!r} is not reachable ({st.state}): "
-                              f"{st.last_error or 'no answer yet'}", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[yellow]warning:[/] server {st.name!r} is not reachable ({st.state}): "
+                f"{st.last_error or 'no answer yet'}",
+                highlight=False,
+                soft_wrap=True,
+            )
     return failed
 
 
@@ -189,9 +203,17 @@ def list_tools(
     async def run() -> tuple[list[dict[str, Any]], bool]:
         async with open_gateway(cfg, ensure_home(paths), timeout=timeout) as gw:
             failed = report_unreachable(gw)
-            rows = [{"name": e.exposed, "server": e.server, "tool": e.tool.name, "description": e.description,
-                     "signature": signature(e.tool.input_schema), "input_schema": e.tool.input_schema}
-                    for e in gw.catalog.sorted_entries()]
+            rows = [
+                {
+                    "name": e.exposed,
+                    "server": e.server,
+                    "tool": e.tool.name,
+                    "description": e.description,
+                    "signature": signature(e.tool.input_schema),
+                    "input_schema": e.tool.input_schema,
+                }
+                for e in gw.catalog.sorted_entries()
+            ]
             return rows, failed
 
     rows, failed = anyio.run(run)
@@ -214,7 +236,9 @@ def search(
     query: Annotated[str, typer.Argument(help="What you want to do, in plain words.")],
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=50, help="How many results.")] = 5,
     server: Annotated[str | None, typer.Option("--server", "-s", help="Only this server's tools.")] = None,
-    dense: Annotated[bool, typer.Option("--dense/--no-dense", help="Wait for the embedding model (slower start).")] = False,
+    dense: Annotated[
+        bool, typer.Option("--dense/--no-dense", help="Wait for the embedding model (slower start).")
+    ] = False,
     as_json: JsonOption = False,
     config: ConfigOption = None,
     timeout: TimeoutOption = 30.0,
@@ -233,13 +257,23 @@ def search(
         async with open_gateway(cfg, ensure_home(paths), timeout=timeout, dense=dense) as gw:
             report_unreachable(gw)
             if dense:
-                with anyio.move_on_after(max(timeout, 120)), err_console.status("loading the embedding model…"):
+                with (
+                    anyio.move_on_after(max(timeout, 120)),
+                    err_console.status("loading the embedding model…"),
+                ):
                     while not getattr(gw.router, "dense_ready", True):  # noqa: ASYNC110 - the router has no event for it
                         await anyio.sleep(0.1)
             ranking = await gw.router.rank(query.strip(), limit=limit, server=server, record=False)
-            return ranking.mode, [{"name": r.entry.exposed, "server": r.entry.server, "score": round(r.score, 4),
-                                   "signature": signature(r.entry.tool.input_schema),
-                                   "description": one_line(r.entry.description)} for r in ranking.results]
+            return ranking.mode, [
+                {
+                    "name": r.entry.exposed,
+                    "server": r.entry.server,
+                    "score": round(r.score, 4),
+                    "signature": signature(r.entry.tool.input_schema),
+                    "description": one_line(r.entry.description),
+                }
+                for r in ranking.results
+            ]
 
     mode, rows = anyio.run(run)
     if as_json:
@@ -254,7 +288,9 @@ def search(
     for col in ("score", "arguments", "description"):
         table.add_column(col, overflow="fold")
     for i, r in enumerate(rows, 1):
-        table.add_row(str(i), r["name"], f"{r['score']:.3f}", escape(short(r["signature"])), escape(r["description"]))
+        table.add_row(
+            str(i), r["name"], f"{r['score']:.3f}", escape(short(r["signature"])), escape(r["description"])
+        )
     console.print(table)
 
 
@@ -265,8 +301,12 @@ def target_down(gw: Gateway, names: set[str] | None) -> bool:
 
 def unknown_tool(exc: UnknownToolError) -> NoReturn:
     near = exc.details.get("suggestions") or []
-    fail(f"unknown tool {exc.details.get('tool', '')!r}",
-         hint=f"did you mean: {', '.join(near)}?" if near else "`ucp tools list` shows every tool; `ucp tools search` finds one")
+    fail(
+        f"unknown tool {exc.details.get('tool', '')!r}",
+        hint=f"did you mean: {', '.join(near)}?"
+        if near
+        else "`ucp tools list` shows every tool; `ucp tools search` finds one",
+    )
 
 
 @app.command("describe")
@@ -327,10 +367,15 @@ def parse_args(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        fail(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
-             hint="""quote the object for the shell, e.g. --args '{"timezone": "UTC"}'""")
+        fail(
+            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            hint="""quote the object for the shell, e.g. --args '{"timezone": "UTC"}'""",
+        )
     if not isinstance(value, dict):
-        fail(f"{source} must be a JSON object, got {type(value).__name__}", hint="""e.g. --args '{"timezone": "UTC"}'""")
+        fail(
+            f"{source} must be a JSON object, got {type(value).__name__}",
+            hint="""e.g. --args '{"timezone": "UTC"}'""",
+        )
     return value
 
 
@@ -348,14 +393,19 @@ def print_result(result: types.CallToolResult, as_json: bool) -> None:
         if isinstance(block, types.TextContent):
             stream.print(block.text, highlight=False, markup=False, soft_wrap=True)
         else:
-            stream.print(f"[{block.type} content: {json.dumps(block.model_dump(mode='json', exclude_none=True))[:200]}]",
-                         highlight=False, markup=False)
+            stream.print(
+                f"[{block.type} content: {json.dumps(block.model_dump(mode='json', exclude_none=True))[:200]}]",
+                highlight=False,
+                markup=False,
+            )
 
 
 @app.command("call")
 def call(
     name: Annotated[str, typer.Argument(help="Exposed tool name, e.g. time__get_current_time.")],
-    args: Annotated[str, typer.Option("--args", "-a", help="Arguments: a JSON object, @file.json, or - for stdin.")] = "{}",
+    args: Annotated[
+        str, typer.Option("--args", "-a", help="Arguments: a JSON object, @file.json, or - for stdin.")
+    ] = "{}",
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole MCP result as JSON.")] = False,
     config: ConfigOption = None,
     timeout: TimeoutOption = 30.0,

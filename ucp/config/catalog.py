@@ -71,7 +71,8 @@ class KnownServer:
         if extra_args or env:
             if raw.get("type", "stdio") != "stdio" or "command" not in raw:
                 raise ConfigError(
-                    f"{self.name!r} is not a stdio server: extra arguments and --env do not apply", entry=self.name
+                    f"{self.name!r} is not a stdio server: extra arguments and --env do not apply",
+                    entry=self.name,
                 )
             raw["args"] = [*raw.get("args", []), *extra_args]
             raw["env"] = {**raw.get("env", {}), **dict(env or {})}
@@ -100,7 +101,9 @@ def read_entry(path: Path) -> KnownServer:
         if key not in data:
             raise ConfigError(f"missing key {key!r}", file=file, field=key)
     if data["name"] != path.stem:
-        raise ConfigError(f"name {data['name']!r} differs from the file name {path.stem!r}", file=file, field="name")
+        raise ConfigError(
+            f"name {data['name']!r} differs from the file name {path.stem!r}", file=file, field="name"
+        )
     launch = data["launch"]
     if not isinstance(launch, dict):
         raise ConfigError("'launch' must be a table", file=file, field="launch")

@@ -58,14 +58,42 @@ class Host:
 HOSTS: dict[str, Host] = {
     h.id: h
     for h in (
-        Host("claude-desktop", "Claude Desktop", "mcpServers", False, False, False,
-             "Quit Claude Desktop completely and start it again."),
-        Host("claude-code", "Claude Code", "mcpServers", True, True, True,
-             "Start a new Claude Code session; `claude mcp list` shows ucp."),
-        Host("cursor", "Cursor", "mcpServers", False, True, True,
-             "Cursor reloads mcp.json; check Cursor Settings > MCP."),
-        Host("vscode", "VS Code", "servers", True, True, True,
-             "In VS Code run 'MCP: List Servers' and start ucp (Copilot agent mode)."),
+        Host(
+            "claude-desktop",
+            "Claude Desktop",
+            "mcpServers",
+            False,
+            False,
+            False,
+            "Quit Claude Desktop completely and start it again.",
+        ),
+        Host(
+            "claude-code",
+            "Claude Code",
+            "mcpServers",
+            True,
+            True,
+            True,
+            "Start a new Claude Code session; `claude mcp list` shows ucp.",
+        ),
+        Host(
+            "cursor",
+            "Cursor",
+            "mcpServers",
+            False,
+            True,
+            True,
+            "Cursor reloads mcp.json; check Cursor Settings > MCP.",
+        ),
+        Host(
+            "vscode",
+            "VS Code",
+            "servers",
+            True,
+            True,
+            True,
+            "In VS Code run 'MCP: List Servers' and start ucp (Copilot agent mode).",
+        ),
     )
 }
 
@@ -100,9 +128,14 @@ def host_config_path(
     home = home or Path.home()
     if project is not None:
         if not spec.project:
-            raise ConfigError(f"{spec.title} has no per-project config; install without --project", field="project")
-        return {"claude-code": project / ".mcp.json", "cursor": project / ".cursor" / "mcp.json",
-                "vscode": project / ".vscode" / "mcp.json"}[host]
+            raise ConfigError(
+                f"{spec.title} has no per-project config; install without --project", field="project"
+            )
+        return {
+            "claude-code": project / ".mcp.json",
+            "cursor": project / ".cursor" / "mcp.json",
+            "vscode": project / ".vscode" / "mcp.json",
+        }[host]
     if host == "claude-desktop":
         return _app_data(platform, env, home) / "Claude" / "claude_desktop_config.json"
     if host == "claude-code":
@@ -178,7 +211,9 @@ class InstallPlan:
     def diff(self) -> str:
         before = (self.before or "").splitlines(keepends=True)
         label = str(self.path) if self.before is not None else "/dev/null"
-        return "".join(difflib.unified_diff(before, self.after.splitlines(keepends=True), label, str(self.path)))
+        return "".join(
+            difflib.unified_diff(before, self.after.splitlines(keepends=True), label, str(self.path))
+        )
 
 
 def _indent(text: str) -> int | str:
@@ -231,7 +266,9 @@ def plan_install(
         action = "update" if current is not None else "add"
         servers[name] = dict(entry)
     after = json.dumps(data, indent=_indent(before or ""), ensure_ascii=False) + "\n"
-    return InstallPlan(host, path, before, before if action == "unchanged" and before else after, action, dict(entry))
+    return InstallPlan(
+        host, path, before, before if action == "unchanged" and before else after, action, dict(entry)
+    )
 
 
 def apply_install(plan: InstallPlan, *, now: float | None = None) -> Path | None:

@@ -79,7 +79,9 @@ def expand_env(value: str, env: Mapping[str, str] | None = None, *, where: str =
 
 
 # ---------------------------------------------------------------- parsing
-def _pydantic_error(exc: ValidationError, *, file: str, entry: str | None, prefix: tuple[Any, ...] = ()) -> ConfigError:
+def _pydantic_error(
+    exc: ValidationError, *, file: str, entry: str | None, prefix: tuple[Any, ...] = ()
+) -> ConfigError:
     first = exc.errors()[0]
     loc = [str(p) for p in (*prefix, *first["loc"])]
     # drop the discriminator tag pydantic inserts ("stdio", "http", ...) from the location
@@ -94,7 +96,9 @@ def parse_server(name: str, raw: Any, *, file: str = "<config>") -> ServerConfig
     data = dict(raw)
     data.setdefault("name", name)
     if data["name"] != name:
-        raise ConfigError(f"name {data['name']!r} differs from the table key", file=file, entry=name, field="name")
+        raise ConfigError(
+            f"name {data['name']!r} differs from the table key", file=file, entry=name, field="name"
+        )
     if "type" not in data:
         data["type"] = _infer_type(data)
     elif data["type"] in ("streamable-http", "streamableHttp", "streamable_http", "shttp"):
@@ -188,7 +192,9 @@ def convert_host_entries(
             while name in servers:
                 name = f"{name[:29]}-{len(servers)}"
             renamed[key] = name
-        data = {k: v for k, v in raw.items() if k in ("type", "command", "args", "env", "cwd", "url", "headers")}
+        data = {
+            k: v for k, v in raw.items() if k in ("type", "command", "args", "env", "cwd", "url", "headers")
+        }
         try:
             servers[name] = parse_server(name, data, file=file)
         except ConfigError as exc:
@@ -197,7 +203,9 @@ def convert_host_entries(
     return servers, skipped, renamed
 
 
-def parse_host_json(data: Any, *, file: str = "<config>") -> tuple[Config, ConfigFormat, list[Skipped], dict[str, str]]:
+def parse_host_json(
+    data: Any, *, file: str = "<config>"
+) -> tuple[Config, ConfigFormat, list[Skipped], dict[str, str]]:
     """A host config (``mcpServers`` or VS Code ``servers`` JSON): its servers, its format, the
     entries skipped (with why) and the names changed to valid server names."""
     if isinstance(data, dict) and isinstance(data.get("mcpServers"), dict):
@@ -229,7 +237,9 @@ def read_config_file(path: Path) -> LoadedConfig:
         try:
             data = json.loads(text) if text.strip() else {}
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file=file) from None
+            raise ConfigError(
+                f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file=file
+            ) from None
         if isinstance(data, dict) and ("mcpServers" in data or "servers" in data) and "exposure" not in data:
             config, fmt, skipped, renamed = parse_host_json(data, file=file)
             return LoadedConfig(config, path, fmt, tuple(skipped), renamed)

@@ -34,7 +34,9 @@ from ucp.naming import suggest
 
 T = TypeVar("T")
 
-HEADER = "# UCP registry, written by `ucp registry` (comments are not preserved). Format: registry/README.md\n\n"
+HEADER = (
+    "# UCP registry, written by `ucp registry` (comments are not preserved). Format: registry/README.md\n\n"
+)
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # ${VAR} and ${env:VAR} are environment references UCP expands; any other ${...:...}
 # (VS Code's ${input:id}, ${workspaceFolder}...) is a host feature UCP cannot honour.
@@ -98,7 +100,9 @@ def build_server(
     else:
         assert url is not None
         if env or cwd:
-            raise ConfigError("--env and --cwd apply to stdio servers only; use --header for HTTP", entry=name)
+            raise ConfigError(
+                "--env and --cwd apply to stdio servers only; use --header for HTTP", entry=name
+            )
         check_url(url)
         raw["url"] = url
         if transport:
@@ -219,7 +223,9 @@ class RegistryStore:
                 file=str(self.path),
             ) from None
         except OSError as exc:
-            raise RegistryError(f"cannot write the registry {self.path}: {exc}", file=str(self.path)) from None
+            raise RegistryError(
+                f"cannot write the registry {self.path}: {exc}", file=str(self.path)
+            ) from None
 
     @staticmethod
     def _servers(raw: dict[str, Any]) -> dict[str, Any]:
@@ -229,7 +235,11 @@ class RegistryStore:
 
     def _unknown(self, name: str, config: Config) -> UnknownServerError:
         near = suggest(name, list(config.servers))
-        hint = f" Did you mean: {', '.join(near)}?" if near else " `ucp registry list` shows the registered servers."
+        hint = (
+            f" Did you mean: {', '.join(near)}?"
+            if near
+            else " `ucp registry list` shows the registered servers."
+        )
         return UnknownServerError(f"no server {name!r} in {self.path}.{hint}", server=name, suggestions=near)
 
     def add(self, server: ServerConfig, *, replace: bool = False) -> bool:
@@ -306,7 +316,9 @@ class RegistryStore:
                 elif name == "cloud" and config.builtins:
                     report.skipped.append(Skipped(key, "the name 'cloud' is taken by UCP's built-in tools"))
                 elif name in config.servers and not replace:
-                    report.skipped.append(Skipped(key, f"a server named {name!r} is already registered (use --replace)"))
+                    report.skipped.append(
+                        Skipped(key, f"a server named {name!r} is already registered (use --replace)")
+                    )
                 else:
                     (report.replaced if name in config.servers else report.added).append(name)
                     self._servers(raw)[name] = server_to_toml(server)

@@ -85,7 +85,9 @@ class DownstreamSession(Protocol):
 
     async def read_resource(self, uri: str, *, timeout: float) -> types.ReadResourceResult: ...
 
-    async def get_prompt(self, name: str, arguments: dict[str, str], *, timeout: float) -> types.GetPromptResult: ...
+    async def get_prompt(
+        self, name: str, arguments: dict[str, str], *, timeout: float
+    ) -> types.GetPromptResult: ...
 
     async def complete(
         self,
@@ -117,7 +119,9 @@ class ToolsOnly:
     async def read_resource(self, uri: str, *, timeout: float) -> types.ReadResourceResult:
         raise UnknownResourceError(f"this server has no resources ({uri!r})", uri=uri)
 
-    async def get_prompt(self, name: str, arguments: dict[str, str], *, timeout: float) -> types.GetPromptResult:
+    async def get_prompt(
+        self, name: str, arguments: dict[str, str], *, timeout: float
+    ) -> types.GetPromptResult:
         raise UnknownPromptError(f"this server has no prompts ({name!r})", prompt=name)
 
     async def complete(

@@ -135,7 +135,9 @@ class BuiltinTransport:
     the tools are listed without importing their code at all: that happens at the first call,
     which keeps the cold start short (importing is CPU-bound and would hold the GIL)."""
 
-    def __init__(self, server: BuiltinServer | str, *, name: str | None = None, listing: Path | None = None) -> None:
+    def __init__(
+        self, server: BuiltinServer | str, *, name: str | None = None, listing: Path | None = None
+    ) -> None:
         self._target = server
         self.name = name or (server.name if isinstance(server, BuiltinServer) else server.rpartition(":")[0])
         self._listing_path = listing

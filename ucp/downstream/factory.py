@@ -35,5 +35,7 @@ def make_transport(
     raise TypeError(f"no transport for {type(config).__name__}")
 
 
-def builtin_transport(server: BuiltinServer | str, *, name: str | None = None, listing: Path | None = None) -> Transport:
+def builtin_transport(
+    server: BuiltinServer | str, *, name: str | None = None, listing: Path | None = None
+) -> Transport:
     return BuiltinTransport(server, name=name, listing=listing)

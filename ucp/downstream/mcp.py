@@ -71,7 +71,9 @@ async def _guarded(
             try:
                 async with send:
                     async for item in read:
-                        if isinstance(item, SessionMessage) and isinstance(item.message, types.JSONRPCResponse):
+                        if isinstance(item, SessionMessage) and isinstance(
+                            item.message, types.JSONRPCResponse
+                        ):
                             result = item.message.result
                             fixed = repair_result(result, warn)
                             if fixed is not result:
@@ -103,7 +105,9 @@ def _map_error(exc: BaseException, server: str, what: str) -> UCPError:
         if exc.error.code == REQUEST_TIMEOUT:
             return DownstreamTimeoutError(f"{what} timed out on server {server!r}", server=server)
         if exc.error.code == CONNECTION_CLOSED:
-            return DownstreamUnavailableError(f"server {server!r} closed the connection during {what}", server=server)
+            return DownstreamUnavailableError(
+                f"server {server!r} closed the connection during {what}", server=server
+            )
         return DownstreamError(
             f"server {server!r} answered {what} with error {exc.error.code}: {exc.error.message}",
             server=server,
@@ -111,11 +115,17 @@ def _map_error(exc: BaseException, server: str, what: str) -> UCPError:
         )
     if isinstance(exc, TimeoutError):
         return DownstreamTimeoutError(f"{what} timed out on server {server!r}", server=server)
-    if isinstance(exc, (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, ConnectionError)):
-        return DownstreamUnavailableError(f"server {server!r} is not connected ({type(exc).__name__})", server=server)
+    if isinstance(
+        exc, (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, ConnectionError)
+    ):
+        return DownstreamUnavailableError(
+            f"server {server!r} is not connected ({type(exc).__name__})", server=server
+        )
     name = type(exc).__name__
     if name == "ValidationError":
-        return DownstreamProtocolError(f"server {server!r} sent an invalid {what} result: {str(exc)[:300]}", server=server)
+        return DownstreamProtocolError(
+            f"server {server!r} sent an invalid {what} result: {str(exc)[:300]}", server=server
+        )
     return DownstreamError(f"{what} failed on server {server!r}: {name}: {str(exc)[:300]}", server=server)
 
 
@@ -176,15 +186,22 @@ class McpSession:
         return await self._request(  # type: ignore[no-any-return]
             f"tools/call {name}",
             self._client.session.send_request(
-                request, types.CallToolResult, request_read_timeout_seconds=timeout, progress_callback=progress
+                request,
+                types.CallToolResult,
+                request_read_timeout_seconds=timeout,
+                progress_callback=progress,
             ),
         )
 
     async def read_resource(self, uri: str, *, timeout: float) -> types.ReadResourceResult:
         with anyio.fail_after(timeout):
-            return await self._request(f"resources/read {uri}", self._client.read_resource(uri, cache_mode="bypass"))  # type: ignore[no-any-return]
+            return await self._request(
+                f"resources/read {uri}", self._client.read_resource(uri, cache_mode="bypass")
+            )  # type: ignore[no-any-return]
 
-    async def get_prompt(self, name: str, arguments: dict[str, str], *, timeout: float) -> types.GetPromptResult:
+    async def get_prompt(
+        self, name: str, arguments: dict[str, str], *, timeout: float
+    ) -> types.GetPromptResult:
         with anyio.fail_after(timeout):
             return await self._request(f"prompts/get {name}", self._client.get_prompt(name, arguments))  # type: ignore[no-any-return]
 
@@ -241,14 +258,20 @@ class McpTransport:
             params = StdioServerParameters(
                 command=expand_env(cfg.command, self._env, where=f"{where}.command"),
                 args=[expand_env(a, self._env, where=f"{where}.args") for a in cfg.args],
-                env={k: expand_env(v, self._env, where=f"{where}.env.{k}") for k, v in cfg.env.items()} or None,
+                env={k: expand_env(v, self._env, where=f"{where}.env.{k}") for k, v in cfg.env.items()}
+                or None,
                 cwd=expand_env(cfg.cwd, self._env, where=f"{where}.cwd") if cfg.cwd else None,
             )
             return stdio_client(params, errlog=cast(TextIO, self._errlog or _stderr()))
         headers = {k: expand_env(v, self._env, where=f"{where}.headers.{k}") for k, v in cfg.headers.items()}
         url = expand_env(cfg.url, self._env, where=f"{where}.url")
         if isinstance(cfg, SseServer):
-            return sse_client(url, headers=headers or None, timeout=cfg.connect_timeout, sse_read_timeout=max(300.0, cfg.timeout))
+            return sse_client(
+                url,
+                headers=headers or None,
+                timeout=cfg.connect_timeout,
+                sse_read_timeout=max(300.0, cfg.timeout),
+            )
         import httpx2  # lazy: only HTTP downstreams need it
 
         http_client = httpx2.AsyncClient(
@@ -270,23 +293,33 @@ class McpTransport:
             elif isinstance(message, types.ResourceUpdatedNotification):
                 events.resource_updated(str(message.params.uri))
             elif isinstance(message, Exception):
-                log.warning("downstream_transport_fault", server=name, error=f"{type(message).__name__}: {message}"[:300])
+                log.warning(
+                    "downstream_transport_fault",
+                    server=name,
+                    error=f"{type(message).__name__}: {message}"[:300],
+                )
             else:
                 await anyio.lowlevel.checkpoint()
 
         closed = anyio.Event()
-        adopted, self._prespawned = self._prespawned, None  # a pre-spawned process serves the first connect only
+        adopted, self._prespawned = (
+            self._prespawned,
+            None,
+        )  # a pre-spawned process serves the first connect only
         if adopted is not None and adopted.process.returncode is not None:
             if adopted.errlog is not None:
                 adopted.errlog.close()
             adopted = None
-        self._errlog = _open_log(self._errlog_path) if isinstance(self.config, StdioServer) and not adopted else None
+        self._errlog = (
+            _open_log(self._errlog_path) if isinstance(self.config, StdioServer) and not adopted else None
+        )
         try:
             transport = adopted_stdio(adopted) if adopted is not None else self._open_transport()
         except Exception as exc:
             if self._errlog is not None:
                 self._errlog.close()
             raise _map_error(exc, name, "connect") from exc
+
         async def on_elicit(
             context: Any, params: types.ElicitRequestParams
         ) -> types.ElicitResult | types.ErrorData:

@@ -21,7 +21,9 @@ def repair_input_schema(schema: Any) -> tuple[dict[str, Any], list[str]]:
     """A valid object schema for ``tools/list`` (root ``type: object``), and what was fixed."""
     fixes: list[str] = []
     if not isinstance(schema, dict):
-        return {"type": "object", "properties": {}}, [f"inputSchema was {type(schema).__name__}, replaced by an empty object schema"]
+        return {"type": "object", "properties": {}}, [
+            f"inputSchema was {type(schema).__name__}, replaced by an empty object schema"
+        ]
     out = dict(schema)
     if out.get("type") != "object":
         if "type" in out:
@@ -108,7 +110,9 @@ def repair_list_tools_result(result: dict[str, Any], warn: Warn) -> dict[str, An
     return {**result, "tools": out}
 
 
-def _repair_named_list(result: dict[str, Any], key: str, required: tuple[str, ...], warn: Warn) -> dict[str, Any]:
+def _repair_named_list(
+    result: dict[str, Any], key: str, required: tuple[str, ...], warn: Warn
+) -> dict[str, Any]:
     items = result.get(key)
     if not isinstance(items, list):
         warn("downstream_list_invalid", list=key, problem=f"'{key}' is not a list; treated as empty")

@@ -56,7 +56,9 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 def _unsafe(url: str, reason: str, message: str) -> UnsafeURLError:
-    return UnsafeURLError(f"refusing to fetch {redact_url(url)}: {message}", reason=reason, url=redact_url(url))
+    return UnsafeURLError(
+        f"refusing to fetch {redact_url(url)}: {message}", reason=reason, url=redact_url(url)
+    )
 
 
 def redact_url(url: str) -> str:
@@ -100,7 +102,9 @@ def address_problem(addr: IPAddress, *, allow_private: bool, allow_loopback: boo
         return None if allow_loopback else "loopback"
     if any(addr in net for net in _PRIVATE_NETS):
         return None if allow_private else "private"
-    if addr.is_reserved or (isinstance(addr, ipaddress.IPv4Address) and (addr.packed[0] == 0 or int(addr) == 0xFFFFFFFF)):
+    if addr.is_reserved or (
+        isinstance(addr, ipaddress.IPv4Address) and (addr.packed[0] == 0 or int(addr) == 0xFFFFFFFF)
+    ):
         return "reserved"
     return None
 
@@ -125,7 +129,9 @@ def parse_checked(url: str) -> tuple[str, int]:
     except ValueError:
         raise _unsafe(url, "invalid_url", "it is not a valid URL") from None
     if parts.scheme.lower() not in ("http", "https"):
-        raise _unsafe(url, "scheme_not_allowed", f"scheme {parts.scheme or '(none)'!r} is not allowed; use http(s)")
+        raise _unsafe(
+            url, "scheme_not_allowed", f"scheme {parts.scheme or '(none)'!r} is not allowed; use http(s)"
+        )
     if not host:
         raise _unsafe(url, "invalid_url", "it has no host")
     if parts.username is not None or parts.password is not None:
@@ -163,7 +169,9 @@ async def check_url(url: str, *, allow_private: bool = False, allow_loopback: bo
     for addr in addresses:
         problem = address_problem(addr, allow_private=allow_private, allow_loopback=allow_loopback)
         if problem is not None:
-            raise _unsafe(url, problem, _MESSAGES[problem] + ("" if str(addr) == host else f" ({host} -> {addr})"))
+            raise _unsafe(
+                url, problem, _MESSAGES[problem] + ("" if str(addr) == host else f" ({host} -> {addr})")
+            )
 
 
 def is_loopback_url(url: str) -> bool:
@@ -214,13 +222,16 @@ async def safe_fetch(
             current = url
             for _ in range(max_redirects + 1):
                 await check_url(current, allow_private=allow_private, allow_loopback=allow_loopback)
-                async with http.stream("GET", current, headers={"Accept": "application/json, application/yaml;q=0.9, */*;q=0.5"}) as resp:
+                async with http.stream(
+                    "GET", current, headers={"Accept": "application/json, application/yaml;q=0.9, */*;q=0.5"}
+                ) as resp:
                     if resp.status_code in _REDIRECTS and resp.headers.get("location"):
                         current = urljoin(current, resp.headers["location"])
                         continue
                     if resp.status_code >= 400:
                         raise ManualError(
-                            f"{redact_url(current)} answered HTTP {resp.status_code}", url=redact_url(current),
+                            f"{redact_url(current)} answered HTTP {resp.status_code}",
+                            url=redact_url(current),
                             status=resp.status_code,
                         )
                     declared = resp.headers.get("content-length")
@@ -251,5 +262,8 @@ async def safe_fetch(
 def _too_large(url: str, size: int, limit: int) -> ManualError:
     return ManualError(
         f"{redact_url(url)} is larger than the {limit} bytes allowed ([http] max_response_bytes)",
-        url=redact_url(url), size=size, limit=limit, reason="too_large",
+        url=redact_url(url),
+        size=size,
+        limit=limit,
+        reason="too_large",
     )

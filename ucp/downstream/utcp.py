@@ -76,8 +76,11 @@ class _RedactSecrets(logging.Filter):
 def _guard_utcp_logs() -> None:
     """Filters apply to the logger a record is made on, not to its parents: attach to each one."""
     for name, logger in list(logging.Logger.manager.loggerDict.items()):
-        if (isinstance(logger, logging.Logger) and name.split(".")[0] in _UTCP_LOGGERS
-                and not any(isinstance(f, _RedactSecrets) for f in logger.filters)):
+        if (
+            isinstance(logger, logging.Logger)
+            and name.split(".")[0] in _UTCP_LOGGERS
+            and not any(isinstance(f, _RedactSecrets) for f in logger.filters)
+        ):
             logger.addFilter(_RedactSecrets())
 
 
@@ -122,13 +125,17 @@ def _parse(raw: bytes, hint: str, where: str) -> dict[str, Any]:
     return data
 
 
-def to_manual(data: dict[str, Any], *, server: str, origin: str | None, where: str) -> tuple[dict[str, Any], bool]:
+def to_manual(
+    data: dict[str, Any], *, server: str, origin: str | None, where: str
+) -> tuple[dict[str, Any], bool]:
     """A UTCP manual from a manual or an OpenAPI document; ``(manual, was_openapi)``."""
     is_openapi = "openapi" in data or "swagger" in data
     if "tools" in data and not is_openapi:
         version = str(data.get("utcp_version", "1.0.0"))
         if not version.startswith("1."):
-            raise ManualError(f"{where} has utcp_version {version!r}; UCP reads UTCP 1.x manuals", manual=where)
+            raise ManualError(
+                f"{where} has utcp_version {version!r}; UCP reads UTCP 1.x manuals", manual=where
+            )
         if not isinstance(data["tools"], list):
             raise ManualError(f"{where}: 'tools' must be a list", manual=where)
         return data, False
@@ -137,9 +144,13 @@ def to_manual(data: dict[str, Any], *, server: str, origin: str | None, where: s
         from utcp_http.openapi_converter import OpenApiConverter
 
         try:
-            converted = OpenApiConverter(data, spec_url=origin, call_template_name=manual_namespace(server)).convert()
+            converted = OpenApiConverter(
+                data, spec_url=origin, call_template_name=manual_namespace(server)
+            ).convert()
         except Exception as exc:
-            raise ManualError(f"cannot convert the OpenAPI document {where}: {str(exc)[:300]}", manual=where) from None
+            raise ManualError(
+                f"cannot convert the OpenAPI document {where}: {str(exc)[:300]}", manual=where
+            ) from None
         return dict(UtcpManualSerializer().to_dict(converted)), True
     raise ManualError(
         f"{where} is neither a UTCP manual (utcp_version + tools) nor an OpenAPI document", manual=where
@@ -161,7 +172,9 @@ class UtcpSession(ToolsOnly):
         self._source: ManualSource | None = None
         self._pending: ManualSource | None = None
         self._tools: list[types.Tool] = []
-        self._targets: dict[str, tuple[str, str | None]] = {}  # listed name -> (utcp name, body field to wrap in)
+        self._targets: dict[
+            str, tuple[str, str | None]
+        ] = {}  # listed name -> (utcp name, body field to wrap in)
 
     # ------------------------------------------------------------ registration
     async def register(self, source: ManualSource) -> None:
@@ -172,10 +185,14 @@ class UtcpSession(ToolsOnly):
             await self._client.deregister_manual(namespace)
         manual = await self._screen(source)
         content = json.dumps(manual).replace("$", "\\u0024")
-        template = CallTemplateSerializer().validate_dict({
-            "name": namespace, "call_template_type": "text", "content": content,
-            "allowed_communication_protocols": self._t.allowed_protocols,
-        })
+        template = CallTemplateSerializer().validate_dict(
+            {
+                "name": namespace,
+                "call_template_type": "text",
+                "content": content,
+                "allowed_communication_protocols": self._t.allowed_protocols,
+            }
+        )
         result = await self._client.register_manual(template)
         if not result.success:
             raise ManualError(f"server {self.name!r}: {' '.join(result.errors)[:400]}", server=self.name)
@@ -183,8 +200,13 @@ class UtcpSession(ToolsOnly):
         self._tools, self._targets = self._map(result.manual.tools)
         skipped = len(manual.get("tools", [])) - len(self._tools)
         if skipped:
-            log.warning("utcp_tools_not_allowed", server=self.name, skipped=skipped,
-                        allowed=self._t.allowed_protocols, hint="add the protocol to allowed_protocols to use them")
+            log.warning(
+                "utcp_tools_not_allowed",
+                server=self.name,
+                skipped=skipped,
+                allowed=self._t.allowed_protocols,
+                hint="add the protocol to allowed_protocols to use them",
+            )
         version = manual.get("manual_version")
         self.server_info = f"utcp {manual.get('utcp_version', '')} manual {version or ''}".strip()
 
@@ -201,7 +223,9 @@ class UtcpSession(ToolsOnly):
                 ToolSerializer().validate_dict(dict(tool) if isinstance(tool, dict) else tool)
             except Exception as exc:
                 name = tool.get("name") if isinstance(tool, dict) else None
-                log.warning("utcp_tool_invalid", server=self.name, tool=name, error=str(exc).splitlines()[-1][:300])
+                log.warning(
+                    "utcp_tool_invalid", server=self.name, tool=name, error=str(exc).splitlines()[-1][:300]
+                )
                 continue
             template = tool.get("tool_call_template") if isinstance(tool, dict) else None
             url = template.get("url") if isinstance(template, dict) else None
@@ -212,8 +236,13 @@ class UtcpSession(ToolsOnly):
                 if key not in cache:
                     cache[key] = await self._url_problem(key + "/", remote)
                 if cache[key] is not None:
-                    log.warning("utcp_tool_url_refused", server=self.name, tool=tool.get("name"), reason=cache[key],
-                                url=redact_url(url))
+                    log.warning(
+                        "utcp_tool_url_refused",
+                        server=self.name,
+                        tool=tool.get("name"),
+                        reason=cache[key],
+                        url=redact_url(url),
+                    )
                     continue
             keep.append(tool)
         return {**source.manual, "tools": keep}
@@ -224,10 +253,14 @@ class UtcpSession(ToolsOnly):
         if url.lower().startswith("http://") and not is_loopback_url(url):
             return "insecure_http"  # utcp-http calls plain http on loopback only: the call would fail
         try:
-            await check_url(url, allow_private=self._t.allow_private, allow_loopback=self._t.allow_loopback and not remote)
+            await check_url(
+                url, allow_private=self._t.allow_private, allow_loopback=self._t.allow_loopback and not remote
+            )
         except UnsafeURLError as exc:
             reason = str(exc.details.get("reason"))
-            return None if reason == "unresolvable" else reason  # offline now is not unsafe; the call will say
+            return (
+                None if reason == "unresolvable" else reason
+            )  # offline now is not unsafe; the call will say
         return None
 
     def _map(self, utcp_tools: list[Any]) -> tuple[list[types.Tool], dict[str, tuple[str, str | None]]]:
@@ -236,7 +269,7 @@ class UtcpSession(ToolsOnly):
         targets: dict[str, tuple[str, str | None]] = {}
         for tool in utcp_tools:
             full = str(tool.name)
-            own = full[len(prefix):] if full.startswith(prefix) else full
+            own = full[len(prefix) :] if full.startswith(prefix) else full
             listed = _BAD.sub("_", own) or "tool"
             n = 2
             while listed in targets:
@@ -248,13 +281,15 @@ class UtcpSession(ToolsOnly):
             schema, _fixes = repair_input_schema(inputs["properties"][wrap] if wrap else inputs)
             outputs = tool.outputs.model_dump(by_alias=True, exclude_none=True) if tool.outputs else {}
             tags = list(dict.fromkeys([*self._t.config.tags, *(str(t) for t in tool.tags or [])]))
-            tools.append(types.Tool(
-                name=listed,
-                description=tool.description or "",
-                input_schema=schema,
-                output_schema=outputs if outputs.get("type") == "object" else None,
-                _meta={"ucp/tags": tags, "ucp/utcp": {"call_template_type": kind}},
-            ))
+            tools.append(
+                types.Tool(
+                    name=listed,
+                    description=tool.description or "",
+                    input_schema=schema,
+                    output_schema=outputs if outputs.get("type") == "object" else None,
+                    _meta={"ucp/tags": tags, "ucp/utcp": {"call_template_type": kind}},
+                )
+            )
             targets[listed] = (full, wrap)
         return tools, targets
 
@@ -282,8 +317,9 @@ class UtcpSession(ToolsOnly):
             with anyio.fail_after(timeout):
                 value = await self._client.call_tool(full, args)
         except TimeoutError:
-            raise DownstreamTimeoutError(f"{name} on server {self.name!r} took longer than {timeout:g} s",
-                                         server=self.name) from None
+            raise DownstreamTimeoutError(
+                f"{name} on server {self.name!r} took longer than {timeout:g} s", server=self.name
+            ) from None
         except Exception as exc:
             raise _map_error(exc, self.name, name) from exc
         return to_result(value, self.name, self._t.max_bytes)
@@ -294,9 +330,13 @@ class UtcpSession(ToolsOnly):
             with anyio.fail_after(timeout):
                 source = await self._t.load(self._http)
         except TimeoutError:
-            raise DownstreamUnavailableError(f"server {self.name!r}: manual check timed out", server=self.name) from None
+            raise DownstreamUnavailableError(
+                f"server {self.name!r}: manual check timed out", server=self.name
+            ) from None
         except UCPError as exc:
-            raise DownstreamUnavailableError(f"server {self.name!r}: {exc.message}", server=self.name) from None
+            raise DownstreamUnavailableError(
+                f"server {self.name!r}: {exc.message}", server=self.name
+            ) from None
         if self._source is not None and source.digest != self._source.digest:
             self._pending = source
             self._events.list_changed("tools")
@@ -328,9 +368,13 @@ def to_result(value: Any, server: str, max_bytes: int) -> types.CallToolResult:
     if size > max_bytes:
         raise DownstreamProtocolError(
             f"server {server!r} returned {size} bytes; the limit is {max_bytes} ([http] max_response_bytes)",
-            server=server, size=size, limit=max_bytes,
+            server=server,
+            size=size,
+            limit=max_bytes,
         )
-    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], structured_content=structured)
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=text)], structured_content=structured
+    )
 
 
 def _map_error(exc: BaseException, server: str, tool: str) -> UCPError:
@@ -342,8 +386,11 @@ def _map_error(exc: BaseException, server: str, tool: str) -> UCPError:
 
     name = type(exc).__name__
     if isinstance(exc, aiohttp.ClientResponseError):
-        return DownstreamError(f"{tool} on server {server!r} answered HTTP {exc.status}: {str(exc.message)[:300]}",
-                               server=server, status=exc.status)
+        return DownstreamError(
+            f"{tool} on server {server!r} answered HTTP {exc.status}: {str(exc.message)[:300]}",
+            server=server,
+            status=exc.status,
+        )
     if isinstance(exc, (aiohttp.ClientConnectionError, ConnectionError)):
         return DownstreamUnavailableError(f"server {server!r} is not reachable ({name})", server=server)
     if name == "UtcpVariableNotFound":
@@ -357,8 +404,13 @@ def _map_error(exc: BaseException, server: str, tool: str) -> UCPError:
 class UtcpTransport:
     """Opens a ``UtcpClient`` with one configured manual registered."""
 
-    def __init__(self, config: UtcpServer, *, env: Mapping[str, str] | None = None,
-                 options: Mapping[str, object] | None = None) -> None:
+    def __init__(
+        self,
+        config: UtcpServer,
+        *,
+        env: Mapping[str, str] | None = None,
+        options: Mapping[str, object] | None = None,
+    ) -> None:
         opts = dict(options or {})
         self.config = config
         self.env = env
@@ -380,22 +432,36 @@ class UtcpTransport:
         where = self._location()
         if _URL_RE.match(where) and not re.match(r"^[A-Za-z]:[\\/]", where):
             fetched = await safe_fetch(
-                where, allow_private=self.allow_private, allow_loopback=self.allow_loopback,
-                max_bytes=self.max_bytes, timeout=self.config.connect_timeout, client=http, server=self.config.name,
+                where,
+                allow_private=self.allow_private,
+                allow_loopback=self.allow_loopback,
+                max_bytes=self.max_bytes,
+                timeout=self.config.connect_timeout,
+                client=http,
+                server=self.config.name,
             )
-            raw, hint, origin, shown = fetched.body, f"{fetched.content_type} {fetched.url}", fetched.url, redact_url(where)
+            raw, hint, origin, shown = (
+                fetched.body,
+                f"{fetched.content_type} {fetched.url}",
+                fetched.url,
+                redact_url(where),
+            )
         else:
             path = await anyio.Path(where).expanduser()
             try:
                 raw = await path.read_bytes()
             except OSError as exc:
-                raise ManualError(f"cannot read the manual file {path}: {exc.strerror}", manual=str(path)) from None
+                raise ManualError(
+                    f"cannot read the manual file {path}: {exc.strerror}", manual=str(path)
+                ) from None
             if len(raw) > self.max_bytes:
                 raise ManualError(f"{path} is larger than {self.max_bytes} bytes", manual=str(path))
             hint, origin, shown = path.suffix.lower(), None, str(path)
         data = _parse(raw, hint, shown)
         manual, openapi = to_manual(data, server=self.config.name, origin=origin, where=shown)
-        return ManualSource(manual=manual, origin=origin, digest=hashlib.sha256(raw).hexdigest(), openapi=openapi)
+        return ManualSource(
+            manual=manual, origin=origin, digest=hashlib.sha256(raw).hexdigest(), openapi=openapi
+        )
 
     def _variables(self) -> dict[str, str]:
         name = self.config.name
@@ -414,8 +480,9 @@ class UtcpTransport:
             try:
                 client = await UtcpClient.create(config={})
             except Exception as exc:
-                raise DownstreamError(f"cannot start the UTCP client: {type(exc).__name__}: {exc}",
-                                      server=self.config.name) from exc
+                raise DownstreamError(
+                    f"cannot start the UTCP client: {type(exc).__name__}: {exc}", server=self.config.name
+                ) from exc
             _guard_utcp_logs()  # after create(): the plugins' modules (and loggers) exist now
             # set after create(): utcp would otherwise run $-substitution over the values themselves
             client.config.variables = self._variables()
@@ -426,10 +493,17 @@ class UtcpTransport:
                 except UCPError:
                     raise
                 except Exception as exc:
-                    raise ManualError(f"server {self.config.name!r}: cannot register the manual: {exc}",
-                                      server=self.config.name) from exc
-                log.info("utcp_manual_registered", server=self.config.name, tools=session.tool_count,
-                         openapi=source.openapi, origin=redact_url(source.origin) if source.origin else "file")
+                    raise ManualError(
+                        f"server {self.config.name!r}: cannot register the manual: {exc}",
+                        server=self.config.name,
+                    ) from exc
+                log.info(
+                    "utcp_manual_registered",
+                    server=self.config.name,
+                    tools=session.tool_count,
+                    openapi=source.openapi,
+                    origin=redact_url(source.origin) if source.origin else "file",
+                )
                 yield session
             finally:
                 session.closed.set()

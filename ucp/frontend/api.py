@@ -48,11 +48,14 @@ def error_response(exc: UCPError) -> JSONResponse:
 
 def _invalid(exc: ValidationError, where: str) -> InvalidRequestError:
     errors = [
-        {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors(include_url=False)[:10]
+        {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+        for e in exc.errors(include_url=False)[:10]
     ]
     first = errors[0] if errors else {"field": "", "problem": "invalid"}
     return InvalidRequestError(
-        f"invalid {where}: field {first['field'] or '(root)'!r}: {first['problem']}", field=first["field"], errors=errors
+        f"invalid {where}: field {first['field'] or '(root)'!r}: {first['problem']}",
+        field=first["field"],
+        errors=errors,
     )
 
 
@@ -119,15 +122,26 @@ def build_routes(gateway: Gateway, server: GatewayServer | None = None) -> list[
 
     async def fallback(request: Request) -> Response:
         """Unknown paths and methods under UCP's prefixes answer JSON errors too."""
-        allowed = sorted({m for r in routes if r.path_regex.match(request.url.path) for m in (r.methods or ())})
+        allowed = sorted(
+            {m for r in routes if r.path_regex.match(request.url.path) for m in (r.methods or ())}
+        )
         if allowed:
-            response = error_response(MethodNotAllowedError(
-                f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}", allowed=allowed))
+            response = error_response(
+                MethodNotAllowedError(
+                    f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}",
+                    allowed=allowed,
+                )
+            )
             response.headers["allow"] = ", ".join(allowed)
             return response
-        return error_response(NotFoundError(f"no route {request.url.path}; see /openapi.json", path=request.url.path))
+        return error_response(
+            NotFoundError(f"no route {request.url.path}; see /openapi.json", path=request.url.path)
+        )
 
-    fallbacks = [Route(f"/{prefix}/{{rest:path}}", fallback, methods=_METHODS) for prefix in ("api", "registry", "utcp")]
+    fallbacks = [
+        Route(f"/{prefix}/{{rest:path}}", fallback, methods=_METHODS)
+        for prefix in ("api", "registry", "utcp")
+    ]
     return [*routes, Route("/openapi.json", openapi, methods=["GET"]), *fallbacks]
 
 

@@ -67,14 +67,21 @@ def _host_of(header: str) -> str:
         return ""
 
 
-async def _deny(send: Send, status: int, code: str, message: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _deny(
+    send: Send, status: int, code: str, message: str, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = json.dumps({"error": {"code": code, "message": message, "details": {}}}).encode()
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                    *(extra or [])],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(extra or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -114,7 +121,11 @@ class BearerAuth:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         if scope["type"] == "websocket":  # UCP serves none; never let one through unchecked
-            if (self.allowed(headers.get("authorization")) if self.hashes else self.local_request_ok(scope, headers)):
+            if (
+                self.allowed(headers.get("authorization"))
+                if self.hashes
+                else self.local_request_ok(scope, headers)
+            ):
                 await self.app(scope, receive, send)
             else:
                 await send({"type": "websocket.close", "code": 1008})
@@ -123,11 +134,20 @@ class BearerAuth:
             if self.local_request_ok(scope, headers):
                 await self.app(scope, receive, send)
                 return
-            await _deny(send, 421, "host_not_allowed",
-                        "without API keys UCP only answers requests addressed to loopback from loopback origins")
+            await _deny(
+                send,
+                421,
+                "host_not_allowed",
+                "without API keys UCP only answers requests addressed to loopback from loopback origins",
+            )
             return
         if self.allowed(headers.get("authorization")):
             await self.app(scope, receive, send)
             return
-        await _deny(send, 401, "unauthorized", "missing or invalid bearer API key (Authorization: Bearer <key>)",
-                    [(b"www-authenticate", b'Bearer realm="ucp"')])
+        await _deny(
+            send,
+            401,
+            "unauthorized",
+            "missing or invalid bearer API key (Authorization: Bearer <key>)",
+            [(b"www-authenticate", b'Bearer realm="ucp"')],
+        )

@@ -40,7 +40,7 @@ def check_bind(host: str, has_keys: bool) -> None:
     if not is_loopback(host) and not has_keys:
         raise ConfigError(
             f"refusing to listen on {host} without API keys: anyone on the network could call every tool. "
-            "Configure keys ([http] api_keys = [\"sha256:...\"] or UCP_API_KEYS) or bind 127.0.0.1",
+            'Configure keys ([http] api_keys = ["sha256:..."] or UCP_API_KEYS) or bind 127.0.0.1',
             field="http.host",
         )
 

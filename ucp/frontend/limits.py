@@ -27,20 +27,26 @@ class BodyTooLarge(Exception):
 
 
 def _payload(max_bytes: int) -> bytes:
-    return json.dumps({"error": {
-        "code": "payload_too_large",
-        "message": f"the request body is larger than {max_bytes} bytes ([http] max_body_bytes)",
-        "details": {"limit": max_bytes},
-    }}).encode()
+    return json.dumps(
+        {
+            "error": {
+                "code": "payload_too_large",
+                "message": f"the request body is larger than {max_bytes} bytes ([http] max_body_bytes)",
+                "details": {"limit": max_bytes},
+            }
+        }
+    ).encode()
 
 
 async def send_413(send: Send, max_bytes: int) -> None:
     body = _payload(max_bytes)
-    await send({
-        "type": "http.response.start",
-        "status": 413,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

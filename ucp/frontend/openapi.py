@@ -53,7 +53,9 @@ async def read_json(request: Request, *, optional: bool = False) -> Any:
 class ErrorInfo(BaseModel):
     code: str = Field(description="Stable error code (assert on it, never on the message).")
     message: str = Field(description="What failed and what to do.")
-    details: dict[str, Any] = Field(default_factory=dict, description="Structured context (field, server, reason...).")
+    details: dict[str, Any] = Field(
+        default_factory=dict, description="Structured context (field, server, reason...)."
+    )
 
 
 class ErrorBody(BaseModel):
@@ -108,10 +110,20 @@ class Endpoint:
 
 
 _STATUS_TEXT = {
-    200: "OK", 201: "Created", 202: "Accepted (registered; not reachable yet)", 400: "Bad request",
-    401: "Missing or invalid bearer API key", 404: "Not found", 409: "Conflict", 413: "Request body too large",
-    421: "Host or Origin not allowed", 422: "Invalid request", 500: "Internal error", 502: "Downstream error",
-    503: "Downstream unavailable", 504: "Downstream timeout",
+    200: "OK",
+    201: "Created",
+    202: "Accepted (registered; not reachable yet)",
+    400: "Bad request",
+    401: "Missing or invalid bearer API key",
+    404: "Not found",
+    409: "Conflict",
+    413: "Request body too large",
+    421: "Host or Origin not allowed",
+    422: "Invalid request",
+    500: "Internal error",
+    502: "Downstream error",
+    503: "Downstream unavailable",
+    504: "Downstream timeout",
 }
 _COMMON_ERRORS = (401, 413, 422)
 
@@ -129,7 +141,9 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     return out
 
 
-def build_document(endpoints: Sequence[Endpoint], *, version: str, title: str = "UCP HTTP API") -> dict[str, Any]:
+def build_document(
+    endpoints: Sequence[Endpoint], *, version: str, title: str = "UCP HTTP API"
+) -> dict[str, Any]:
     """An OpenAPI 3.1 document for ``endpoints`` (schemas generated from their pydantic models)."""
     keys: list[tuple[type[BaseModel], Any]] = [(ErrorBody, "serialization")]
     for ep in endpoints:
@@ -155,14 +169,20 @@ def build_document(endpoints: Sequence[Endpoint], *, version: str, title: str = 
             op["parameters"] = params
         if ep.body is not None or ep.body_doc is not None:
             schema = refs[(ep.body, "validation")] if ep.body is not None else ep.body_doc
-            op["requestBody"] = {"required": ep.body is None, "content": {"application/json": {"schema": schema}}}
+            op["requestBody"] = {
+                "required": ep.body is None,
+                "content": {"application/json": {"schema": schema}},
+            }
         responses: dict[str, Any] = {}
         for status in (ep.status, *ep.extra_statuses):
             content: dict[str, Any] = {}
             if ep.response is not None:
                 content["application/json"] = {"schema": refs[(ep.response, "serialization")]}
             content.update(ep.response_doc or {})
-            responses[str(status)] = {"description": _STATUS_TEXT.get(status, "OK"), **({"content": content} if content else {})}
+            responses[str(status)] = {
+                "description": _STATUS_TEXT.get(status, "OK"),
+                **({"content": content} if content else {}),
+            }
         for status in sorted({*ep.errors, *_COMMON_ERRORS}):
             responses[str(status)] = {
                 "description": _STATUS_TEXT.get(status, "Error"),
@@ -178,13 +198,15 @@ def build_document(endpoints: Sequence[Endpoint], *, version: str, title: str = 
             "description": (
                 "REST, service-registry and UTCP routes of UCP. MCP (streamable HTTP) is served at /mcp. "
                 "With API keys configured every route but /healthz needs `Authorization: Bearer <key>`. "
-                "Errors are JSON `{\"error\": {\"code\", \"message\", \"details\"}}` with a stable code."
+                'Errors are JSON `{"error": {"code", "message", "details"}}` with a stable code.'
             ),
         },
         "paths": paths,
         "components": {
             "schemas": defs.get("$defs", {}),
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A UCP API key."}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "A UCP API key."}
+            },
         },
         "security": [{"bearer": []}, {}],
     }

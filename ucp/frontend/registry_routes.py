@@ -19,10 +19,16 @@ from ucp.services import ServiceRecord, ServiceRegistry
 
 
 class RegisterRequest(BaseModel):
-    name: str = Field(description="Service name (1-32 letters, digits, '-', single '_'); its tools are <name>__<tool>.")
-    manual_url: str | None = Field(None, max_length=2048, description="URL of the service's UTCP manual or OpenAPI document.")
+    name: str = Field(
+        description="Service name (1-32 letters, digits, '-', single '_'); its tools are <name>__<tool>."
+    )
+    manual_url: str | None = Field(
+        None, max_length=2048, description="URL of the service's UTCP manual or OpenAPI document."
+    )
     base_url: str | None = Field(None, max_length=2048, description="Alternative: UCP reads <base_url>/utcp.")
-    tags: list[str] = Field(default_factory=list, max_length=32, description="Indexed with every tool of the service.")
+    tags: list[str] = Field(
+        default_factory=list, max_length=32, description="Indexed with every tool of the service."
+    )
     version: str = Field("", max_length=64)
     environment: str = Field("", max_length=64, description="e.g. dev, staging, prod.")
     description: str = Field("", max_length=500)
@@ -92,7 +98,9 @@ def _registry(call: Call) -> ServiceRegistry:
 
 def info(registry: ServiceRegistry, record: ServiceRecord) -> ServiceInfo:
     data = record.to_dict()
-    return ServiceInfo(**data, health=ServiceHealth(**registry.health(record.name)), tools=registry.tools_of(record.name))
+    return ServiceInfo(
+        **data, health=ServiceHealth(**registry.health(record.name)), tools=registry.tools_of(record.name)
+    )
 
 
 async def register(call: Call) -> Reply:
@@ -100,8 +108,13 @@ async def register(call: Call) -> Reply:
     assert isinstance(body, RegisterRequest)
     registry = _registry(call)
     record, created = await registry.register(
-        body.name, manual_url=body.manual_url, base_url=body.base_url, tags=tuple(body.tags),
-        version=body.version, environment=body.environment, description=body.description,
+        body.name,
+        manual_url=body.manual_url,
+        base_url=body.base_url,
+        tags=tuple(body.tags),
+        version=body.version,
+        environment=body.environment,
+        description=body.description,
     )
     result = info(registry, record)
     status = (201 if created else 200) if result.health.healthy else 202
@@ -126,20 +139,52 @@ async def deregister(call: Call) -> Removed:
 async def health(call: Call) -> HealthReport:
     registry = _registry(call)
     services = [ServiceHealth(**registry.health(r.name)) for r in registry.all()]
-    return HealthReport(checked_at=time.time(), total=len(services), healthy=sum(s.healthy for s in services),
-                        services=services)
+    return HealthReport(
+        checked_at=time.time(),
+        total=len(services),
+        healthy=sum(s.healthy for s in services),
+        services=services,
+    )
 
 
 TAG = "service registry"
 ENDPOINTS = [
-    Endpoint("POST", "/registry/services", register, "Register (or re-register) a service", TAG,
-             body=RegisterRequest, response=ServiceInfo, status=201, extra_statuses=(200, 202), errors=(400, 409),
-             description="UCP checks the URL (SSRF guard: 400 `unsafe_url` with `details.reason`), reads the "
-                         "manual and indexes the tools. 202: registered, but the manual could not be read yet."),
-    Endpoint("GET", "/registry/services", list_services, "List registered services", TAG, response=ServiceList),
-    Endpoint("GET", "/registry/services/{name}", read_service, "Read one registered service", TAG,
-             response=ServiceInfo, errors=(404,)),
-    Endpoint("DELETE", "/registry/services/{name}", deregister, "Deregister a service", TAG,
-             response=Removed, errors=(404,)),
-    Endpoint("GET", "/registry/health", health, "Health of every registered service", TAG, response=HealthReport),
+    Endpoint(
+        "POST",
+        "/registry/services",
+        register,
+        "Register (or re-register) a service",
+        TAG,
+        body=RegisterRequest,
+        response=ServiceInfo,
+        status=201,
+        extra_statuses=(200, 202),
+        errors=(400, 409),
+        description="UCP checks the URL (SSRF guard: 400 `unsafe_url` with `details.reason`), reads the "
+        "manual and indexes the tools. 202: registered, but the manual could not be read yet.",
+    ),
+    Endpoint(
+        "GET", "/registry/services", list_services, "List registered services", TAG, response=ServiceList
+    ),
+    Endpoint(
+        "GET",
+        "/registry/services/{name}",
+        read_service,
+        "Read one registered service",
+        TAG,
+        response=ServiceInfo,
+        errors=(404,),
+    ),
+    Endpoint(
+        "DELETE",
+        "/registry/services/{name}",
+        deregister,
+        "Deregister a service",
+        TAG,
+        response=Removed,
+        errors=(404,),
+    ),
+    Endpoint(
+        "GET", "/registry/health", health, "Health of every registered service", TAG, response=HealthReport
+    ),
 ]

@@ -40,7 +40,9 @@ class ToolInfo(BaseModel):
 
 
 class ToolsQuery(BaseModel):
-    session_id: str | None = Field(None, description="Rank for this session's context (and record `context` in it).")
+    session_id: str | None = Field(
+        None, description="Rank for this session's context (and record `context` in it)."
+    )
     context: str | None = Field(None, max_length=4000, description="What the task is about, in plain words.")
     limit: int = Field(10, ge=1, le=200, description="Most tools in a ranked list.")
     server: str | None = Field(None, description="Only tools of this server.")
@@ -58,7 +60,9 @@ class SearchQuery(BaseModel):
     query: str = Field(min_length=1, max_length=2000, description="What you want to do, in plain words.")
     top_k: int = Field(5, ge=1, le=50)
     server: str | None = None
-    session_id: str | None = Field(None, description="Record the search in this session (it feeds later rankings).")
+    session_id: str | None = Field(
+        None, description="Record the search in this session (it feeds later rankings)."
+    )
 
 
 class SearchResult(BaseModel):
@@ -133,8 +137,10 @@ def ranked(gateway: Gateway, ranking: Ranking) -> list[ToolInfo]:
 def get_session(gateway: Gateway, session_id: str) -> Session:
     session = gateway.sessions.get(session_id)
     if session is None:
-        raise UnknownSessionError(f"no session {session_id!r} (sessions end when idle; create one with "
-                                  "POST /api/v1/sessions)", session_id=session_id)
+        raise UnknownSessionError(
+            f"no session {session_id!r} (sessions end when idle; create one with POST /api/v1/sessions)",
+            session_id=session_id,
+        )
     return session
 
 
@@ -170,7 +176,9 @@ async def search_tools(call: Call) -> SearchResult:
     result, ranking = await gw.meta.search(session, args)
     if ranking is None:
         raise InvalidRequestError(_text(result), field="query")
-    return SearchResult(query=ranking.query, mode=ranking.mode, results=ranked(gw, ranking), session_id=q.session_id)
+    return SearchResult(
+        query=ranking.query, mode=ranking.mode, results=ranked(gw, ranking), session_id=q.session_id
+    )
 
 
 def _text(result: types.CallToolResult) -> str:
@@ -181,7 +189,9 @@ async def call_tool(call: Call) -> CallResponse:
     gw, body = call.gateway, call.body
     assert isinstance(body, CallRequest)
     session_id = body.session_id or call.request.headers.get(SESSION_HEADER)
-    session = get_session(gw, session_id) if session_id else gw.new_session(client_name="rest", transport="rest")
+    session = (
+        get_session(gw, session_id) if session_id else gw.new_session(client_name="rest", transport="rest")
+    )
     result = await gw.service.call(session, body.name, body.arguments, validate=True)
     return CallResponse(
         is_error=bool(result.is_error),
@@ -209,8 +219,12 @@ async def add_context(call: Call) -> ContextResponse:
     assert isinstance(body, ContextRequest)
     session = get_session(gw, call.params["session_id"])
     session.add_context(body.text)
-    ranking = await gw.router.rank(session.context_text(), limit=body.top_k, context=gw.meta.context_for(session))
-    return ContextResponse(session_id=session.id, history_length=len(session.history), tools=ranked(gw, ranking))
+    ranking = await gw.router.rank(
+        session.context_text(), limit=body.top_k, context=gw.meta.context_for(session)
+    )
+    return ContextResponse(
+        session_id=session.id, history_length=len(session.history), tools=ranked(gw, ranking)
+    )
 
 
 async def history(call: Call) -> HistoryResponse:
@@ -220,19 +234,74 @@ async def history(call: Call) -> HistoryResponse:
 
 TAG = "tools and sessions"
 ENDPOINTS = [
-    Endpoint("GET", "/api/v1/tools", list_tools, "List tools (every tool, or ranked by a session's context)", TAG,
-             query=ToolsQuery, response=ToolList, errors=(404,)),
-    Endpoint("GET", "/api/v1/tools/search", search_tools, "Search tools by what you want to do", TAG,
-             query=SearchQuery, response=SearchResult, errors=(404,)),
-    Endpoint("POST", "/api/v1/tools/call", call_tool, "Call a tool (arguments are validated first)", TAG,
-             body=CallRequest, response=CallResponse, errors=(400, 404),
-             description="A downstream failure is an `is_error` result (200), not an HTTP error."),
-    Endpoint("POST", "/api/v1/sessions", create_session, "Create a REST session", TAG,
-             body=SessionCreate, response=SessionInfo, status=201, errors=(400,)),
-    Endpoint("GET", "/api/v1/sessions/{session_id}", read_session, "Read a session", TAG,
-             response=SessionInfo, errors=(404,)),
-    Endpoint("POST", "/api/v1/sessions/{session_id}/context", add_context, "Feed context to a session", TAG,
-             body=ContextRequest, response=ContextResponse, errors=(400, 404)),
-    Endpoint("GET", "/api/v1/sessions/{session_id}/history", history, "A session's searches, calls and context",
-             TAG, response=HistoryResponse, errors=(404,)),
+    Endpoint(
+        "GET",
+        "/api/v1/tools",
+        list_tools,
+        "List tools (every tool, or ranked by a session's context)",
+        TAG,
+        query=ToolsQuery,
+        response=ToolList,
+        errors=(404,),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/tools/search",
+        search_tools,
+        "Search tools by what you want to do",
+        TAG,
+        query=SearchQuery,
+        response=SearchResult,
+        errors=(404,),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/tools/call",
+        call_tool,
+        "Call a tool (arguments are validated first)",
+        TAG,
+        body=CallRequest,
+        response=CallResponse,
+        errors=(400, 404),
+        description="A downstream failure is an `is_error` result (200), not an HTTP error.",
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/sessions",
+        create_session,
+        "Create a REST session",
+        TAG,
+        body=SessionCreate,
+        response=SessionInfo,
+        status=201,
+        errors=(400,),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/sessions/{session_id}",
+        read_session,
+        "Read a session",
+        TAG,
+        response=SessionInfo,
+        errors=(404,),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/sessions/{session_id}/context",
+        add_context,
+        "Feed context to a session",
+        TAG,
+        body=ContextRequest,
+        response=ContextResponse,
+        errors=(400, 404),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/sessions/{session_id}/history",
+        history,
+        "A session's searches, calls and context",
+        TAG,
+        response=HistoryResponse,
+        errors=(404,),
+    ),
 ]

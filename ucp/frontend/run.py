@@ -27,9 +27,18 @@ async def serve_http(gateway: Gateway, host: str, port: int, *, ready: anyio.Eve
     server = build_server(gateway)
     from ucp.frontend.http import build_http_app
 
-    app = build_http_app(gateway, server, host=host, extra_routes=api_routes(), middleware=auth_middleware(gateway))
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=5)
+    app = build_http_app(
+        gateway, server, host=host, extra_routes=api_routes(), middleware=auth_middleware(gateway)
+    )
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
     uv = uvicorn.Server(config)
     log.info("serving", transport="http", url=f"http://{host}:{port}/mcp")
     await uv.serve()

@@ -78,9 +78,12 @@ def _hooks(ctx: ServerRequestContext[Any]) -> CallHooks:
             return types.ElicitResult(action="decline")
         try:
             if isinstance(params, types.ElicitRequestFormParams):
-                return await ctx.session.elicit_form(params.message, params.requested_schema, related_request_id=ctx.request_id)
-            return await ctx.session.elicit_url(params.message, params.url, params.elicitation_id or "",
-                                                related_request_id=ctx.request_id)
+                return await ctx.session.elicit_form(
+                    params.message, params.requested_schema, related_request_id=ctx.request_id
+                )
+            return await ctx.session.elicit_url(
+                params.message, params.url, params.elicitation_id or "", related_request_id=ctx.request_id
+            )
         except MCPError as exc:
             log.info("elicitation_failed", error=exc.message)
             return types.ElicitResult(action="cancel")
@@ -98,13 +101,17 @@ def build_server(gateway: Gateway) -> GatewayServer:
 
     gateway.sessions.global_notifiers.append(publish_all)
 
-    async def list_tools(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+    async def list_tools(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
         session = await session_for(gateway, ctx)
         tools = gateway.exposure(session.mode).list_tools(session)
         session.listed_version = gateway.catalog.version
         return types.ListToolsResult(tools=tools)
 
-    async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
         session = await session_for(gateway, ctx)
         try:
             return await gateway.exposure(session.mode).call_tool(
@@ -125,7 +132,9 @@ def build_server(gateway: Gateway) -> GatewayServer:
         await session_for(gateway, ctx)
         return types.ListResourceTemplatesResult(resource_templates=gateway.directory.list_templates())
 
-    async def read_resource(ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+    async def read_resource(
+        ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
         await session_for(gateway, ctx)
         uri = str(params.uri)
         target = gateway.directory.resolve_resource(uri)
@@ -137,14 +146,20 @@ def build_server(gateway: Gateway) -> GatewayServer:
         except DownstreamError as exc:
             raise to_mcp_error(exc) from None
         if own_uri != uri:
-            result = result.model_copy(update={"contents": [c.model_copy(update={"uri": uri}) for c in result.contents]})
+            result = result.model_copy(
+                update={"contents": [c.model_copy(update={"uri": uri}) for c in result.contents]}
+            )
         return result
 
-    async def list_prompts(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+    async def list_prompts(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
         await session_for(gateway, ctx)
         return types.ListPromptsResult(prompts=gateway.directory.list_prompts())
 
-    async def get_prompt(ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams) -> types.GetPromptResult:
+    async def get_prompt(
+        ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
         await session_for(gateway, ctx)
         target = gateway.directory.resolve_prompt(params.name)
         if target is None:
@@ -155,7 +170,9 @@ def build_server(gateway: Gateway) -> GatewayServer:
         except DownstreamError as exc:
             raise to_mcp_error(exc) from None
 
-    async def complete(ctx: ServerRequestContext[Any], params: types.CompleteRequestParams) -> types.CompleteResult:
+    async def complete(
+        ctx: ServerRequestContext[Any], params: types.CompleteRequestParams
+    ) -> types.CompleteResult:
         ref = params.ref
         server: str | None = None
         if isinstance(ref, types.PromptReference):
@@ -170,7 +187,9 @@ def build_server(gateway: Gateway) -> GatewayServer:
             return empty
         context_args = params.context.arguments if params.context else None
         try:
-            return await gateway.pool.complete(server, ref, {params.argument.name: params.argument.value}, context_args)
+            return await gateway.pool.complete(
+                server, ref, {params.argument.name: params.argument.value}, context_args
+            )
         except DownstreamError:
             return empty
 

@@ -37,7 +37,12 @@ def tool_entry(
     }
     if auth_header:
         # ${ucp_API_KEY} resolves from the UTCP client's variables (namespaced by manual name).
-        template["auth"] = {"auth_type": "api_key", "api_key": auth_header, "var_name": "Authorization", "location": "header"}
+        template["auth"] = {
+            "auth_type": "api_key",
+            "api_key": auth_header,
+            "var_name": "Authorization",
+            "location": "header",
+        }
     return {
         "name": name,
         "description": description,

@@ -34,10 +34,26 @@ from ucp.frontend.utcp_manual import build_manual
 from ucp.session.state import Session
 
 AUTH_HEADER = "Bearer ${API_KEY}"
-_STATUS = {c.code: c.http_status for c in (DownstreamError, DownstreamUnavailableError, DownstreamTimeoutError,
-                                           DownstreamBusyError, DownstreamProtocolError)}
-_SCALARS = {"title": str, "description": str, "format": str, "pattern": str, "$schema": str, "$id": str,
-            "minLength": int, "maxLength": int}
+_STATUS = {
+    c.code: c.http_status
+    for c in (
+        DownstreamError,
+        DownstreamUnavailableError,
+        DownstreamTimeoutError,
+        DownstreamBusyError,
+        DownstreamProtocolError,
+    )
+}
+_SCALARS = {
+    "title": str,
+    "description": str,
+    "format": str,
+    "pattern": str,
+    "$schema": str,
+    "$id": str,
+    "minLength": int,
+    "maxLength": int,
+}
 
 
 class UtcpManualDoc(BaseModel):
@@ -45,7 +61,9 @@ class UtcpManualDoc(BaseModel):
 
     utcp_version: str
     manual_version: str
-    tools: list[dict[str, Any]] = Field(description="UTCP tools: name, description, tags, inputs, outputs, tool_call_template.")
+    tools: list[dict[str, Any]] = Field(
+        description="UTCP tools: name, description, tags, inputs, outputs, tool_call_template."
+    )
 
 
 def utcp_schema(schema: Any) -> dict[str, Any]:
@@ -57,7 +75,9 @@ def utcp_schema(schema: Any) -> dict[str, Any]:
     for key, value in schema.items():
         if key == "properties":
             if isinstance(value, dict):
-                out[key] = {str(k): utcp_schema(v) if v is not False else {"not": {}} for k, v in value.items()}
+                out[key] = {
+                    str(k): utcp_schema(v) if v is not False else {"not": {}} for k, v in value.items()
+                }
         elif key == "items":
             if isinstance(value, list):
                 out[key] = [utcp_schema(v) for v in value]
@@ -92,16 +112,22 @@ def manual(call: Call) -> dict[str, Any]:
     for entry in gw.catalog.sorted_entries():
         tool = entry.exposed_tool()
         output = tool.output_schema if (tool.output_schema or {}).get("type") == "object" else None
-        tools.append({
-            "name": entry.exposed,
-            "description": entry.description,
-            "input_schema": utcp_schema(tool.input_schema),
-            "output_schema": utcp_schema(output) if output else None,
-            "tags": [entry.server, *entry.doc.tags],
-        })
+        tools.append(
+            {
+                "name": entry.exposed,
+                "description": entry.description,
+                "input_schema": utcp_schema(tool.input_schema),
+                "output_schema": utcp_schema(output) if output else None,
+                "tags": [entry.server, *entry.doc.tags],
+            }
+        )
     keys = load_keys(gw.config.http, gw.env)
-    return build_manual(tools, manual_version=f"{ucp.__version__}+{gw.catalog.version}", base_url=base,
-                        auth_header=AUTH_HEADER if keys else None)
+    return build_manual(
+        tools,
+        manual_version=f"{ucp.__version__}+{gw.catalog.version}",
+        base_url=base,
+        auth_header=AUTH_HEADER if keys else None,
+    )
 
 
 async def get_manual(call: Call) -> Response:
@@ -120,8 +146,10 @@ def _error(result: types.CallToolResult, name: str) -> Response:
     text = " ".join(c.text for c in result.content if isinstance(c, types.TextContent)) or f"{name} failed"
     details = {k: v for k, v in info.items() if k != "code"}
     status = _STATUS.get(code, 422)
-    return JSONResponse({"error": {"code": code, "message": text[:4000], "details": {"tool": name, **details}}},
-                        status_code=status)
+    return JSONResponse(
+        {"error": {"code": code, "message": text[:4000], "details": {"tool": name, **details}}},
+        status_code=status,
+    )
 
 
 async def call_tool(call: Call) -> Response:
@@ -135,17 +163,32 @@ async def call_tool(call: Call) -> Response:
     if result.structured_content is not None:
         return JSONResponse(result.structured_content)
     if all(isinstance(c, types.TextContent) for c in result.content):
-        return PlainTextResponse("\n".join(c.text for c in result.content if isinstance(c, types.TextContent)))
-    return JSONResponse({"content": [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in result.content]})
+        return PlainTextResponse(
+            "\n".join(c.text for c in result.content if isinstance(c, types.TextContent))
+        )
+    return JSONResponse(
+        {"content": [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in result.content]}
+    )
 
 
 TAG = "utcp"
 ENDPOINTS = [
-    Endpoint("GET", "/utcp", get_manual, "The UTCP manual of every tool UCP fronts", TAG, response=UtcpManualDoc),
-    Endpoint("POST", "/utcp/tools/{name}", call_tool, "Call a tool (the manual's call templates point here)", TAG,
-             body_doc={"type": "object", "description": "The tool's arguments.", "additionalProperties": True},
-             response_doc={"application/json": {"schema": {"type": "object"}}, "text/plain": {"schema": {"type": "string"}}},
-             errors=(400, 404, 502, 503, 504),
-             description="200: the structured result (JSON) or the text (text/plain). An `is_error` result is "
-                         "answered as an error with its stable code."),
+    Endpoint(
+        "GET", "/utcp", get_manual, "The UTCP manual of every tool UCP fronts", TAG, response=UtcpManualDoc
+    ),
+    Endpoint(
+        "POST",
+        "/utcp/tools/{name}",
+        call_tool,
+        "Call a tool (the manual's call templates point here)",
+        TAG,
+        body_doc={"type": "object", "description": "The tool's arguments.", "additionalProperties": True},
+        response_doc={
+            "application/json": {"schema": {"type": "object"}},
+            "text/plain": {"schema": {"type": "string"}},
+        },
+        errors=(400, 404, 502, 503, 504),
+        description="200: the structured result (JSON) or the text (text/plain). An `is_error` result is "
+        "answered as an error with its stable code.",
+    ),
 ]

@@ -101,7 +101,11 @@ class Connection:
         not reach it), so the connection tracks which upstream calls are in flight.
         """
         if not self._elicitors:
-            log.info("downstream_elicitation_declined", server=self.name, reason="no upstream call can ask its user")
+            log.info(
+                "downstream_elicitation_declined",
+                server=self.name,
+                reason="no upstream call can ask its user",
+            )
             return types.ElicitResult(action="decline")
         return await self._elicitors[-1](params)
 
@@ -139,7 +143,12 @@ class Connection:
                     self.last_error = None
                     self.next_retry_at = None
                     attempt = 0
-                    log.info("downstream_ready", server=self.name, tools=len(self.snapshot.tools), info=self.server_info)
+                    log.info(
+                        "downstream_ready",
+                        server=self.name,
+                        tools=len(self.snapshot.tools),
+                        info=self.server_info,
+                    )
                     self._first_attempt_over()
                     self._on_change(self.name, {"state", "tools", "resources", "prompts"})
                     await self._supervise(session)
@@ -147,9 +156,16 @@ class Connection:
                 if self.state != "ready":
                     self._checked(False, started)
                 cause = _unwrap(exc)
-                self.last_error = str(cause) if isinstance(cause, UCPError) else f"{type(cause).__name__}: {cause}"
-                log.warning("downstream_failed", server=self.name, error=self.last_error[:500], attempt=attempt,
-                            exc_info=not isinstance(cause, UCPError) and log_tracebacks())
+                self.last_error = (
+                    str(cause) if isinstance(cause, UCPError) else f"{type(cause).__name__}: {cause}"
+                )
+                log.warning(
+                    "downstream_failed",
+                    server=self.name,
+                    error=self.last_error[:500],
+                    attempt=attempt,
+                    exc_info=not isinstance(cause, UCPError) and log_tracebacks(),
+                )
             finally:
                 self.session = None
             self._first_attempt_over()
@@ -160,11 +176,16 @@ class Connection:
             self.restarts += 1
             self._on_change(self.name, {"state"})
             delay = backoff_delay(
-                attempt, initial=self.settings.backoff_initial, maximum=self.settings.backoff_max, rng=self._rng
+                attempt,
+                initial=self.settings.backoff_initial,
+                maximum=self.settings.backoff_max,
+                rng=self._rng,
             )
             attempt += 1
             self.next_retry_at = self._clock() + delay
-            log.info("downstream_restart_scheduled", server=self.name, delay_s=round(delay, 3), attempt=attempt)
+            log.info(
+                "downstream_restart_scheduled", server=self.name, delay_s=round(delay, 3), attempt=attempt
+            )
             with anyio.move_on_after(delay):
                 await self._stop.wait()
         self.state = "stopped"
@@ -177,6 +198,7 @@ class Connection:
     async def _supervise(self, session: DownstreamSession) -> None:
         self._restart_requested = anyio.Event()
         async with anyio.create_task_group() as tg:
+
             async def until(event: anyio.Event, reason: str | None) -> None:
                 await event.wait()
                 if reason:
@@ -189,7 +211,9 @@ class Connection:
             tg.start_soon(self._refresh_loop, session)
             tg.start_soon(self._health_loop, session)
         if not self._stop.is_set():
-            log.warning("downstream_disconnected", server=self.name, reason=self.last_error or "connection lost")
+            log.warning(
+                "downstream_disconnected", server=self.name, reason=self.last_error or "connection lost"
+            )
 
     async def _refresh_loop(self, session: DownstreamSession) -> None:
         while True:
@@ -220,7 +244,9 @@ class Connection:
             except Exception as exc:
                 self._checked(False, started)
                 misses += 1
-                log.warning("downstream_health_check_failed", server=self.name, error=str(exc)[:200], misses=misses)
+                log.warning(
+                    "downstream_health_check_failed", server=self.name, error=str(exc)[:200], misses=misses
+                )
                 if misses >= 2:
                     self.last_error = f"health check failed twice: {exc}"
                     self._restart_requested.set()
@@ -234,7 +260,9 @@ class Connection:
             tools = await session.list_tools()
         if "resources" in kinds and caps.resources:
             resources = await session.list_resources()
-            templates = await _optional(session.list_resource_templates(), [], self.name, "resources/templates/list")
+            templates = await _optional(
+                session.list_resource_templates(), [], self.name, "resources/templates/list"
+            )
         if "prompts" in kinds and caps.prompts:
             prompts = await session.list_prompts()
         self.snapshot = Snapshot(tools=tools, resources=resources, templates=templates, prompts=prompts)
@@ -269,7 +297,12 @@ class Connection:
         return session
 
     async def call_tool(
-        self, tool: str, arguments: dict[str, Any], *, timeout: float | None = None, hooks: CallHooks | None = None
+        self,
+        tool: str,
+        arguments: dict[str, Any],
+        *,
+        timeout: float | None = None,
+        hooks: CallHooks | None = None,
     ) -> types.CallToolResult:
         limit = timeout if timeout is not None else self.timeout
         waited = time.perf_counter()
@@ -289,7 +322,9 @@ class Connection:
         if elicit is not None:
             self._elicitors.append(elicit)
         try:
-            return await session.call_tool(tool, arguments, timeout=limit, progress=hooks.progress if hooks else None)
+            return await session.call_tool(
+                tool, arguments, timeout=limit, progress=hooks.progress if hooks else None
+            )
         except DownstreamUnavailableError:
             self.failures += 1
             self.request_restart("connection lost during a call")

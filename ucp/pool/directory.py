@@ -54,7 +54,9 @@ class Directory:
         return [p.model_copy(update={"name": name}) for name, (_s, p) in sorted(self.prompts.items())]
 
     def list_resources(self) -> list[types.Resource]:
-        return [r.model_copy(update={"uri": exposed}) for exposed, (_s, _u, r) in sorted(self.resources.items())]
+        return [
+            r.model_copy(update={"uri": exposed}) for exposed, (_s, _u, r) in sorted(self.resources.items())
+        ]
 
     def list_templates(self) -> list[types.ResourceTemplate]:
         return [t for server in sorted(self.templates) for _s, t in self.templates[server]]
@@ -70,7 +72,7 @@ class Directory:
         if hit:
             return hit[0], hit[1]
         if uri.startswith("ucp://"):
-            server, _, rest = uri[len("ucp://"):].partition("/")
+            server, _, rest = uri[len("ucp://") :].partition("/")
             if server in self.templates or any(v[0] == server for v in self.resources.values()):
                 return server, unquote(rest)
         for server, entries in self.templates.items():

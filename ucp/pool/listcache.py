@@ -37,19 +37,29 @@ from ucp.pool.connection import Snapshot
 log = get_logger("ucp.pool")
 
 FORMAT = 1
-_LISTS = (("tools", types.Tool), ("resources", types.Resource), ("templates", types.ResourceTemplate),
-          ("prompts", types.Prompt))
+_LISTS = (
+    ("tools", types.Tool),
+    ("resources", types.Resource),
+    ("templates", types.ResourceTemplate),
+    ("prompts", types.Prompt),
+)
 
 
 def _lists(snapshot: Snapshot) -> dict[str, list[Any]]:
-    return {key: [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in getattr(snapshot, key)]
-            for key, _ in _LISTS}
+    return {
+        key: [
+            item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in getattr(snapshot, key)
+        ]
+        for key, _ in _LISTS
+    }
 
 
 class ListCache:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._known: dict[str, tuple[str, dict[str, list[Any]]]] = {}  # what each file holds: no rewrite if unchanged
+        self._known: dict[
+            str, tuple[str, dict[str, list[Any]]]
+        ] = {}  # what each file holds: no rewrite if unchanged
 
     def _file(self, server: str) -> Path | None:
         """The server's file; None for a name that is not a valid server name (it never escapes the folder)."""
@@ -81,8 +91,13 @@ class ListCache:
                     raise ValueError(f"{key!r} is not a list")
                 lists[key] = [model.model_validate(item) for item in items]
         except (ValueError, ValidationError) as exc:
-            log.warning("list_cache_ignored", server=server, file=str(path), error=str(exc)[:300],
-                        action="the server is waited for as on a first start")
+            log.warning(
+                "list_cache_ignored",
+                server=server,
+                file=str(path),
+                error=str(exc)[:300],
+                action="the server is waited for as on a first start",
+            )
             return None
         self._known[server] = (fingerprint, {key: data.get(key, []) for key, _ in _LISTS})
         return Snapshot(**lists)
@@ -95,7 +110,13 @@ class ListCache:
         lists = _lists(snapshot)
         if self._known.get(server) == (fingerprint, lists):
             return
-        data = {"format": FORMAT, "server": server, "fingerprint": fingerprint, "saved_at": time.time(), **lists}
+        data = {
+            "format": FORMAT,
+            "server": server,
+            "fingerprint": fingerprint,
+            "saved_at": time.time(),
+            **lists,
+        }
         try:
             atomic_write_text(path, json.dumps(data, separators=(",", ":")))
         except OSError as exc:  # a full or read-only disk costs the cache, nothing else

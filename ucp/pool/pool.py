@@ -98,7 +98,12 @@ class Pool:
         if "tools" in kinds and conn is not None:
             self.outputs.forget_server(server, keep={t.name for t in conn.snapshot.tools})
         cache = self._cache_for(server)
-        if cache is not None and conn is not None and conn.healthy and kinds & {"tools", "resources", "prompts"}:
+        if (
+            cache is not None
+            and conn is not None
+            and conn.healthy
+            and kinds & {"tools", "resources", "prompts"}
+        ):
             cache.save(server, self.specs[server].fingerprint, conn.snapshot)
         for listener in list(self._listeners):
             try:
@@ -182,7 +187,9 @@ class Pool:
     def get(self, name: str) -> Connection:
         conn = self.connections.get(name)
         if conn is None:
-            raise DownstreamUnavailableError(f"server {name!r} is not registered (or was removed)", server=name, state="absent")
+            raise DownstreamUnavailableError(
+                f"server {name!r} is not registered (or was removed)", server=name, state="absent"
+            )
         return conn
 
     def status(self) -> list[ServerStatus]:
@@ -205,7 +212,9 @@ class Pool:
                     failures=conn.failures,
                     server_info=conn.server_info,
                     source=self.specs[name].source if name in self.specs else "",
-                    uptime_s=round(now - conn.connected_at, 1) if conn.connected_at and conn.healthy else None,
+                    uptime_s=round(now - conn.connected_at, 1)
+                    if conn.connected_at and conn.healthy
+                    else None,
                 )
             )
         return out

@@ -44,6 +44,11 @@ class Ranker(Protocol):
     """Ranks run on a worker thread (query encoding must never block the protocol loop)."""
 
     async def rank(
-        self, query: str, *, limit: int, server: str | None = None, context: RankContext | None = None,
+        self,
+        query: str,
+        *,
+        limit: int,
+        server: str | None = None,
+        context: RankContext | None = None,
         record: bool = True,
     ) -> Ranking: ...

@@ -77,7 +77,9 @@ def make_doc(exposed: str, server: str, tool: types.Tool, tags: Iterable[str] = 
         description=tool.description or "",
         input_schema=dict(tool.input_schema or {}),
         tags=_tags_of(tool, tags),
-        title=tool.title or (tool.annotations.title if tool.annotations and tool.annotations.title else "") or "",
+        title=tool.title
+        or (tool.annotations.title if tool.annotations and tool.annotations.title else "")
+        or "",
     )
 
 

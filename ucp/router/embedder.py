@@ -145,7 +145,11 @@ class SentenceTransformerEmbedder:
     @property
     def query_backend(self) -> str:
         """What encodes single texts (queries): onnxruntime, torch, or sentence-transformers."""
-        return "onnxruntime" if self._onnx is not None else ("torch" if self._fast is not None else "sentence-transformers")
+        return (
+            "onnxruntime"
+            if self._onnx is not None
+            else ("torch" if self._fast is not None else "sentence-transformers")
+        )
 
     @property
     def loaded(self) -> bool:
@@ -184,7 +188,9 @@ class SentenceTransformerEmbedder:
                 if self._onnx_dir is not None:
                     from ucp.router.onnx_encoder import build, model_key
 
-                    key = model_key(self._model_id, Path(target) / "model.safetensors" if Path(target).is_dir() else None)
+                    key = model_key(
+                        self._model_id, Path(target) / "model.safetensors" if Path(target).is_dir() else None
+                    )
                     self._onnx = build(self._fast, self._onnx_dir, key, threads=self._num_threads or 2)
 
     def _set_threads(self) -> None:
@@ -350,7 +356,9 @@ class _FastBertQueryEncoder:
             tok = st_model.tokenizer
             max_len = int(st_model.max_seq_length or 512)
             sd = {k: v.detach() for k, v in hf.state_dict().items()}
-            return cls(sd, hf.config.to_dict(), lambda t: tok(t, truncation=True, max_length=max_len)["input_ids"])
+            return cls(
+                sd, hf.config.to_dict(), lambda t: tok(t, truncation=True, max_length=max_len)["input_ids"]
+            )
         except Exception:
             return None
 

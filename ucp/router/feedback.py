@@ -56,9 +56,15 @@ class ToolRow:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "tool": self.tool, "shown": self.shown, "called": self.called, "succeeded": self.succeeded,
-            "failed": self.failed, "explored": self.explored, "alpha": round(self.alpha, 3),
-            "beta": round(self.beta, 3), "posterior_mean": round(self.alpha / (self.alpha + self.beta), 4),
+            "tool": self.tool,
+            "shown": self.shown,
+            "called": self.called,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "explored": self.explored,
+            "alpha": round(self.alpha, 3),
+            "beta": round(self.beta, 3),
+            "posterior_mean": round(self.alpha / (self.alpha + self.beta), 4),
             "usage_queries": round(self.usage_count, 2),
         }
 
@@ -86,31 +92,70 @@ class FeedbackStore:
         with self._lock:
             self._pending.append((sql, args))
 
-    def add_ranking(self, ranking_id: str, *, ts: float, session: str, source: str, query: str,
-                    shown: Iterable[tuple[str, int, bool]], mode: str) -> None:
-        self._queue("INSERT OR REPLACE INTO rankings(id, ts, session, source, query, shown, mode) VALUES (?,?,?,?,?,?,?)",
-                    (ranking_id, ts, session, source, query[:2000], json.dumps(list(shown)), mode))
+    def add_ranking(
+        self,
+        ranking_id: str,
+        *,
+        ts: float,
+        session: str,
+        source: str,
+        query: str,
+        shown: Iterable[tuple[str, int, bool]],
+        mode: str,
+    ) -> None:
+        self._queue(
+            "INSERT OR REPLACE INTO rankings(id, ts, session, source, query, shown, mode) VALUES (?,?,?,?,?,?,?)",
+            (ranking_id, ts, session, source, query[:2000], json.dumps(list(shown)), mode),
+        )
         day = time.strftime("%Y-%m-%d", time.gmtime(ts))
-        self._queue("INSERT INTO daily(day, rankings, hits) VALUES (?,1,0) "
-                    "ON CONFLICT(day) DO UPDATE SET rankings = rankings + 1", (day,))
+        self._queue(
+            "INSERT INTO daily(day, rankings, hits) VALUES (?,1,0) "
+            "ON CONFLICT(day) DO UPDATE SET rankings = rankings + 1",
+            (day,),
+        )
 
-    def add_outcome(self, ranking_id: str, *, ts: float, tool: str, rank: int | None, ok: bool,
-                    error: str | None, first_hit: bool) -> None:
-        self._queue("INSERT INTO outcomes(ranking_id, ts, tool, rank, ok, error) VALUES (?,?,?,?,?,?)",
-                    (ranking_id, ts, tool, rank, int(ok), error))
+    def add_outcome(
+        self,
+        ranking_id: str,
+        *,
+        ts: float,
+        tool: str,
+        rank: int | None,
+        ok: bool,
+        error: str | None,
+        first_hit: bool,
+    ) -> None:
+        self._queue(
+            "INSERT INTO outcomes(ranking_id, ts, tool, rank, ok, error) VALUES (?,?,?,?,?,?)",
+            (ranking_id, ts, tool, rank, int(ok), error),
+        )
         if first_hit:
             self._queue("UPDATE rankings SET hit = 1 WHERE id = ?", (ranking_id,))
             day = time.strftime("%Y-%m-%d", time.gmtime(ts))
-            self._queue("INSERT INTO daily(day, rankings, hits) VALUES (?,0,1) "
-                        "ON CONFLICT(day) DO UPDATE SET hits = hits + 1", (day,))
+            self._queue(
+                "INSERT INTO daily(day, rankings, hits) VALUES (?,0,1) "
+                "ON CONFLICT(day) DO UPDATE SET hits = hits + 1",
+                (day,),
+            )
 
     def save_tools(self, rows: Iterable[ToolRow]) -> None:
         for r in rows:
             self._queue(
                 "INSERT OR REPLACE INTO tool_stats(tool, alpha, beta, shown, called, succeeded, failed, explored, "
                 "usage_sum, usage_count, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (r.tool, r.alpha, r.beta, r.shown, r.called, r.succeeded, r.failed, r.explored, r.usage_sum,
-                 r.usage_count, r.updated),
+                (
+                    r.tool,
+                    r.alpha,
+                    r.beta,
+                    r.shown,
+                    r.called,
+                    r.succeeded,
+                    r.failed,
+                    r.explored,
+                    r.usage_sum,
+                    r.usage_count,
+                    r.updated,
+                ),
             )
 
     def flush(self) -> int:
@@ -133,13 +178,19 @@ class FeedbackStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT tool, alpha, beta, shown, called, succeeded, failed, explored, usage_sum, usage_count, updated "
-                "FROM tool_stats").fetchall()
+                "FROM tool_stats"
+            ).fetchall()
         return [ToolRow(*r) for r in rows]
 
     def daily(self, days: int = 30) -> list[dict[str, Any]]:
         with self._lock:
-            rows = self._db.execute("SELECT day, rankings, hits FROM daily ORDER BY day DESC LIMIT ?", (days,)).fetchall()
-        return [{"day": d, "rankings": n, "hits": h, "hit_rate": round(h / n, 4) if n else None} for d, n, h in rows]
+            rows = self._db.execute(
+                "SELECT day, rankings, hits FROM daily ORDER BY day DESC LIMIT ?", (days,)
+            ).fetchall()
+        return [
+            {"day": d, "rankings": n, "hits": h, "hit_rate": round(h / n, 4) if n else None}
+            for d, n, h in rows
+        ]
 
     def count_events(self) -> int:
         with self._lock:

@@ -49,6 +49,8 @@ TUNED_BM25 = BM25Params(k1=1.2, b=0.5, min_idf=0.01)
 # Candidates per retriever when the vector index is approximate (past APPROX_THRESHOLD).
 CANDIDATES = 200
 EMBED_BATCH = 256
+
+
 @dataclass(frozen=True, slots=True)
 class ScoredTool:
     """One ranked tool with the parts of its score (for explain).
@@ -481,7 +483,9 @@ class HybridRetriever:
         """Known keys and finite values of per-tool dense floors (cosines: negatives are fine)."""
         if not floors:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-        pairs = [(i, float(v)) for k, v in floors.items() if (i := snap.pos.get(k)) is not None and np.isfinite(v)]
+        pairs = [
+            (i, float(v)) for k, v in floors.items() if (i := snap.pos.get(k)) is not None and np.isfinite(v)
+        ]
         return (
             np.asarray([i for i, _ in pairs], dtype=np.int64),
             np.asarray([v for _, v in pairs], dtype=np.float64),

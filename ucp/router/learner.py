@@ -103,7 +103,9 @@ class Learner:
 
     def _center(self, keys: Sequence[str]) -> float:
         """The median posterior mean of the candidates that have evidence (robust to one star)."""
-        means = sorted(st.posterior.mean for key in keys if (st := self.tools.get(key)) and st.posterior.evidence > 0)
+        means = sorted(
+            st.posterior.mean for key in keys if (st := self.tools.get(key)) and st.posterior.evidence > 0
+        )
         if not means:
             return PRIOR_ALPHA / (PRIOR_ALPHA + PRIOR_BETA)
         mid = len(means) // 2
@@ -119,26 +121,42 @@ class Learner:
         n_explore = explore_slots(limit, self.settings.explore_share) if self.settings.exploration else 0
         if n_explore == 0:
             return adjusted[:limit], set()
-        candidates = [Candidate(r.entry.exposed, r.score, self.state(r.entry.exposed).posterior) for r in adjusted]
+        candidates = [
+            Candidate(r.entry.exposed, r.score, self.state(r.entry.exposed).posterior) for r in adjusted
+        ]
         keys, explored = choose(candidates, limit, n_explore, self.rng)
         by_key = {r.entry.exposed: r for r in adjusted}
         return [replace(by_key[k], explored=k in explored) for k in keys], explored
 
-    def after_rank(self, ranking: Ranking, ranked_all: Sequence[Ranked], *, context: RankContext | None,
-                   record: bool, source: str = "search", query_vector: Any = None) -> Ranking:
+    def after_rank(
+        self,
+        ranking: Ranking,
+        ranked_all: Sequence[Ranked],
+        *,
+        context: RankContext | None,
+        record: bool,
+        source: str = "search",
+        query_vector: Any = None,
+    ) -> Ranking:
         limit = len(ranking.results)
         if not self.settings.enabled or limit == 0:
             return ranking
         shown, explored = self.arrange(ranked_all, limit)
         result = replace(ranking, results=tuple(shown))
         if record:
-            self.record_ranking(result, session=context.session_id if context else "", source=source,
-                                query_vector=query_vector, explored=explored)
+            self.record_ranking(
+                result,
+                session=context.session_id if context else "",
+                source=source,
+                query_vector=query_vector,
+                explored=explored,
+            )
         return result
 
     # ------------------------------------------------------------ feedback
-    def record_ranking(self, ranking: Ranking, *, session: str, source: str, query_vector: Any,
-                       explored: set[str]) -> None:
+    def record_ranking(
+        self, ranking: Ranking, *, session: str, source: str, query_vector: Any, explored: set[str]
+    ) -> None:
         now = self.clock()
         previous = self.open.pop(session, None)
         if previous is not None:
@@ -152,8 +170,15 @@ class Learner:
             self._dirty.add(key)
         self.open[session] = OpenRanking(ranking.ranking_id, session, now, shown, explored, query_vector)
         if self.store is not None:
-            self.store.add_ranking(ranking.ranking_id, ts=now, session=session, source=source, query=ranking.query,
-                                   shown=[(k, i + 1, k in explored) for i, k in enumerate(shown)], mode=ranking.mode)
+            self.store.add_ranking(
+                ranking.ranking_id,
+                ts=now,
+                session=session,
+                source=source,
+                query=ranking.query,
+                shown=[(k, i + 1, k in explored) for i, k in enumerate(shown)],
+                mode=ranking.mode,
+            )
         self._expire(now)
 
     def on_call(self, session: str, tool: str, ok: bool, error: str | None = None) -> bool:
@@ -179,8 +204,9 @@ class Learner:
             self.usage.penalize(tool)
         self._dirty.add(tool)
         if self.store is not None:
-            self.store.add_outcome(opened.id, ts=self.clock(), tool=tool, rank=rank, ok=ok, error=error,
-                                   first_hit=first_hit)
+            self.store.add_outcome(
+                opened.id, ts=self.clock(), tool=tool, rank=rank, ok=ok, error=error, first_hit=first_hit
+            )
         return True
 
     def _finalize(self, opened: OpenRanking) -> None:
@@ -212,8 +238,21 @@ class Learner:
             if st is None:
                 continue
             blob, count = usage.get(key, (None, 0.0))
-            rows.append(ToolRow(key, st.posterior.alpha, st.posterior.beta, st.shown, st.called, st.succeeded,
-                                st.failed, st.explored, blob, count, now))
+            rows.append(
+                ToolRow(
+                    key,
+                    st.posterior.alpha,
+                    st.posterior.beta,
+                    st.shown,
+                    st.called,
+                    st.succeeded,
+                    st.failed,
+                    st.explored,
+                    blob,
+                    count,
+                    now,
+                )
+            )
         self._dirty.clear()
         self.store.save_tools(rows)
         return self.store.flush()
@@ -222,8 +261,9 @@ class Learner:
         assert self.store is not None
         usage: dict[str, tuple[bytes, float]] = {}
         for row in self.store.load_tools():
-            self.tools[row.tool] = ToolState(Posterior(row.alpha, row.beta), row.shown, row.called, row.succeeded,
-                                             row.failed, row.explored)
+            self.tools[row.tool] = ToolState(
+                Posterior(row.alpha, row.beta), row.shown, row.called, row.succeeded, row.failed, row.explored
+            )
             if row.usage_sum:
                 usage[row.tool] = (row.usage_sum, row.usage_count)
         self.usage.load(usage)
@@ -249,10 +289,20 @@ class Learner:
         out = []
         for key, st in sorted(self.tools.items()):
             p = st.posterior
-            out.append({"tool": key, "shown": st.shown, "called": st.called, "succeeded": st.succeeded,
-                        "failed": st.failed, "explored": st.explored, "alpha": round(p.alpha, 3),
-                        "beta": round(p.beta, 3), "posterior_mean": round(p.mean, 4),
-                        "usage_queries": round(self.usage.count(key), 2)})
+            out.append(
+                {
+                    "tool": key,
+                    "shown": st.shown,
+                    "called": st.called,
+                    "succeeded": st.succeeded,
+                    "failed": st.failed,
+                    "explored": st.explored,
+                    "alpha": round(p.alpha, 3),
+                    "beta": round(p.beta, 3),
+                    "posterior_mean": round(p.mean, 4),
+                    "usage_queries": round(self.usage.count(key), 2),
+                }
+            )
         return out
 
 

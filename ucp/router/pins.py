@@ -47,7 +47,12 @@ class PinStore:
                 elif pinned != e.content_hash:
                     prev = self.changed.get(e.exposed)
                     if prev is None or prev.get("now") != e.content_hash:
-                        info = {"tool": e.exposed, "server": e.server, "pinned": pinned, "now": e.content_hash}
+                        info = {
+                            "tool": e.exposed,
+                            "server": e.server,
+                            "pinned": pinned,
+                            "now": e.content_hash,
+                        }
                         self.changed[e.exposed] = info
                         flagged.append(info)
                         dirty = True

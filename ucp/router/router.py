@@ -130,8 +130,12 @@ class Router:
         ok = await self.retriever.start_dense()
         if ok:
             self.dense_ready_event.set()
-            log.info("dense_ready", tools=len(self.retriever), seconds=round(time.perf_counter() - started, 2),
-                     model=self.retriever.stats().get("model_id"))
+            log.info(
+                "dense_ready",
+                tools=len(self.retriever),
+                seconds=round(time.perf_counter() - started, 2),
+                model=self.retriever.stats().get("model_id"),
+            )
         else:
             log.warning("dense_unavailable", error=self.retriever.dense_error, serving="bm25")
 
@@ -192,8 +196,15 @@ class Router:
             return self.priors.boosts()
         return self.priors.boosts(context.last_called, context.recent_calls)
 
-    def search(self, query: str, *, limit: int, server: str | None = None,
-               context: RankContext | None = None, query_vector: Any = None) -> tuple[list[ScoredTool], str]:
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int,
+        server: str | None = None,
+        context: RankContext | None = None,
+        query_vector: Any = None,
+    ) -> tuple[list[ScoredTool], str]:
         """Blocking search (run on a worker thread): retrieval + priors + session context."""
         if self._synced_version != self.catalog.version:
             self.sync_now()  # a search never sees a stale catalog
@@ -204,8 +215,9 @@ class Router:
         if qvec is None and self.retriever.dense_ready:
             qvec = self.retriever.encode_query(query)
         floor = self.learner.usage_floor(qvec) if self.learner is not None else None
-        result = self.retriever.search(query, pool, boosts=boosts or None, allowed=allowed, query_vector=qvec,
-                                       dense_floor=floor or None)
+        result = self.retriever.search(
+            query, pool, boosts=boosts or None, allowed=allowed, query_vector=qvec, dense_floor=floor or None
+        )
         self._last_qvec.value = result.query_vector
         scored = list(result)
         ctx_text = (context.context if context else "").strip()
@@ -219,29 +231,46 @@ class Router:
         return scored, result.mode
 
     async def rank(
-        self, query: str, *, limit: int, server: str | None = None, context: RankContext | None = None,
+        self,
+        query: str,
+        *,
+        limit: int,
+        server: str | None = None,
+        context: RankContext | None = None,
         record: bool = True,
     ) -> Ranking:
         return await self.rank_with(query, limit=limit, server=server, context=context, record=record)
 
     async def rank_with(
-        self, query: str, *, limit: int, server: str | None = None, context: RankContext | None = None,
-        record: bool = True, source: str = "search",
+        self,
+        query: str,
+        *,
+        limit: int,
+        server: str | None = None,
+        context: RankContext | None = None,
+        record: bool = True,
+        source: str = "search",
     ) -> Ranking:
         def work() -> tuple[list[ScoredTool], str, Any]:
             scored, mode = self.search(query, limit=limit, server=server, context=context)
             return scored, mode, getattr(self._last_qvec, "value", None)
 
         scored, mode, qvec = await anyio.to_thread.run_sync(work)
-        ranked = [Ranked(entry=e, score=t.score, components=_components(t))
-                  for t in scored if (e := self.catalog.entries.get(t.key)) is not None]
+        ranked = [
+            Ranked(entry=e, score=t.score, components=_components(t))
+            for t in scored
+            if (e := self.catalog.entries.get(t.key)) is not None
+        ]
         ranking = Ranking(query=query, results=tuple(ranked[:limit]), mode=mode, ranking_id=uuid.uuid4().hex)
         if self.learner is not None:
-            ranking = self.learner.after_rank(ranking, ranked, context=context, record=record, source=source,
-                                              query_vector=qvec)
+            ranking = self.learner.after_rank(
+                ranking, ranked, context=context, record=record, source=source, query_vector=qvec
+            )
         return ranking
 
-    async def explain(self, query: str, *, limit: int = 10, server: str | None = None) -> tuple[list[dict[str, Any]], str]:
+    async def explain(
+        self, query: str, *, limit: int = 10, server: str | None = None
+    ) -> tuple[list[dict[str, Any]], str]:
         scored, mode = await anyio.to_thread.run_sync(lambda: self.search(query, limit=limit, server=server))
         rows = []
         for t in scored[:limit]:

@@ -55,7 +55,6 @@ HNSW_EF_SEARCH = 512
 IndexKind = Literal["auto", "flat", "hnsw"]
 
 
-
 def _faiss() -> Any:
     import faiss
 

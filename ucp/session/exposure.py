@@ -40,7 +40,9 @@ HONOURS_LIST_CHANGED = (
 )
 
 
-def choose_mode(settings: ExposureSettings, client_name: str, protocol_version: str, catalog_size: int) -> ExposureMode:
+def choose_mode(
+    settings: ExposureSettings, client_name: str, protocol_version: str, catalog_size: int
+) -> ExposureMode:
     if settings.mode != "auto":
         return settings.mode
     lowered = client_name.lower()
@@ -118,13 +120,17 @@ class DynamicExposure(SearchExposure):
 
     mode: ExposureMode = "dynamic"
 
-    def __init__(self, catalog: Catalog, service: ToolService, meta: MetaTools, settings: ExposureSettings) -> None:
+    def __init__(
+        self, catalog: Catalog, service: ToolService, meta: MetaTools, settings: ExposureSettings
+    ) -> None:
         super().__init__(catalog, service, meta)
         self.settings = settings
 
     def working_set(self, session: Session) -> WorkingSet:
         if session.working_set is None:
-            session.working_set = WorkingSet(self.settings.dynamic_max_tools, self.settings.dynamic_token_budget)
+            session.working_set = WorkingSet(
+                self.settings.dynamic_max_tools, self.settings.dynamic_token_budget
+            )
         ws: WorkingSet = session.working_set
         return ws
 

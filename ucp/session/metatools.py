@@ -27,7 +27,9 @@ DESCRIBE = "ucp__describe_tool"
 CALL = "ucp__call_tool"
 NAMES = (SEARCH, DESCRIBE, CALL)
 
-_READ_ONLY = types.ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+_READ_ONLY = types.ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
 
 
 def definitions(max_limit: int = 50) -> list[types.Tool]:
@@ -45,7 +47,12 @@ def definitions(max_limit: int = 50) -> list[types.Tool]:
                 "type": "object",
                 "properties": {
                     "query": {"type": "string", "description": "What you want to do, in plain words."},
-                    "limit": {"type": "integer", "minimum": 1, "maximum": max_limit, "description": "How many results (default 5)."},
+                    "limit": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": max_limit,
+                        "description": "How many results (default 5).",
+                    },
                     "server": {"type": "string", "description": "Only tools of this server."},
                 },
                 "required": ["query"],
@@ -68,7 +75,9 @@ def definitions(max_limit: int = 50) -> list[types.Tool]:
             description="The full definition (input schema, output schema, annotations) of a tool found with ucp__search_tools.",
             input_schema={
                 "type": "object",
-                "properties": {"name": {"type": "string", "description": "Tool name as returned by ucp__search_tools."}},
+                "properties": {
+                    "name": {"type": "string", "description": "Tool name as returned by ucp__search_tools."}
+                },
                 "required": ["name"],
                 "additionalProperties": False,
             },
@@ -85,7 +94,11 @@ def definitions(max_limit: int = 50) -> list[types.Tool]:
                 "type": "object",
                 "properties": {
                     "name": {"type": "string", "description": "Tool name, e.g. time__get_current_time."},
-                    "arguments": {"type": "object", "description": "The tool's arguments.", "additionalProperties": True},
+                    "arguments": {
+                        "type": "object",
+                        "description": "The tool's arguments.",
+                        "additionalProperties": True,
+                    },
                 },
                 "required": ["name"],
                 "additionalProperties": False,
@@ -115,9 +128,11 @@ def render_ranking(ranking: Ranking) -> types.CallToolResult:
         lines = ["No tools matched. Try other words, or drop the server filter."]
     text = f"Tools for {ranking.query!r}:\n" + "\n".join(lines)
     if results:
-        text += "\nCall one with ucp__call_tool {\"name\": ..., \"arguments\": {...}}; ucp__describe_tool gives the full schema."
+        text += '\nCall one with ucp__call_tool {"name": ..., "arguments": {...}}; ucp__describe_tool gives the full schema.'
     structured = {"query": ranking.query, "mode": ranking.mode, "results": results}
-    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], structured_content=structured)
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=text)], structured_content=structured
+    )
 
 
 def describe(entry: CatalogEntry, *, changed: bool = False) -> types.CallToolResult:
@@ -133,8 +148,10 @@ def describe(entry: CatalogEntry, *, changed: bool = False) -> types.CallToolRes
     if tool.annotations:
         data["annotations"] = tool.annotations.model_dump(mode="json", by_alias=True, exclude_none=True)
     if changed:
-        data["warning"] = ("this tool's definition changed since UCP first saw it; "
-                           "the change is not approved yet (ucp trust approve)")
+        data["warning"] = (
+            "this tool's definition changed since UCP first saw it; "
+            "the change is not approved yet (ucp trust approve)"
+        )
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=json.dumps(data, indent=1, ensure_ascii=False))],
         structured_content=data,
@@ -144,7 +161,9 @@ def describe(entry: CatalogEntry, *, changed: bool = False) -> types.CallToolRes
 class MetaTools:
     """Handlers of the meta-tools for one gateway."""
 
-    def __init__(self, service: ToolService, ranker: Ranker, default_limit: int = 5, max_limit: int = 50) -> None:
+    def __init__(
+        self, service: ToolService, ranker: Ranker, default_limit: int = 5, max_limit: int = 50
+    ) -> None:
         self.service = service
         self.ranker = ranker
         self.default_limit = default_limit
@@ -154,23 +173,39 @@ class MetaTools:
     def context_for(self, session: Session) -> RankContext:
         calls = tuple(i.tool for i in session.history if i.kind == "call" and i.tool)[-5:]
         return RankContext(
-            session_id=session.id, context=session.context_text(), last_called=session.last_called, recent_calls=calls
+            session_id=session.id,
+            context=session.context_text(),
+            last_called=session.last_called,
+            recent_calls=calls,
         )
 
-    async def search(self, session: Session, arguments: dict[str, Any]) -> tuple[types.CallToolResult, Ranking | None]:
+    async def search(
+        self, session: Session, arguments: dict[str, Any]
+    ) -> tuple[types.CallToolResult, Ranking | None]:
         query = arguments.get("query")
         if not isinstance(query, str) or not query.strip():
-            return error_result("ucp__search_tools needs a non-empty 'query' string.", "invalid_arguments", field="query"), None
+            return error_result(
+                "ucp__search_tools needs a non-empty 'query' string.", "invalid_arguments", field="query"
+            ), None
         limit = arguments.get("limit", self.default_limit)
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= self.max_limit:
-            return error_result(f"'limit' must be an integer from 1 to {self.max_limit}.", "invalid_arguments", field="limit"), None
+            return error_result(
+                f"'limit' must be an integer from 1 to {self.max_limit}.", "invalid_arguments", field="limit"
+            ), None
         server = arguments.get("server")
         if server is not None and not isinstance(server, str):
             return error_result("'server' must be a string.", "invalid_arguments", field="server"), None
         query = query.strip()[:2000]
-        ranking = await self.ranker.rank(query, limit=limit, server=server or None, context=self.context_for(session))
+        ranking = await self.ranker.rank(
+            query, limit=limit, server=server or None, context=self.context_for(session)
+        )
         session.record(
-            HistoryItem(kind="search", at=time.time(), text=query, results=tuple(r.entry.exposed for r in ranking.results))
+            HistoryItem(
+                kind="search",
+                at=time.time(),
+                text=query,
+                results=tuple(r.entry.exposed for r in ranking.results),
+            )
         )
         return render_ranking(ranking), ranking
 
@@ -190,9 +225,13 @@ class MetaTools:
     ) -> tuple[types.CallToolResult, CatalogEntry | None]:
         name = arguments.get("name")
         if not isinstance(name, str) or not name:
-            return error_result("ucp__call_tool needs the 'name' of a tool.", "invalid_arguments", field="name"), None
+            return error_result(
+                "ucp__call_tool needs the 'name' of a tool.", "invalid_arguments", field="name"
+            ), None
         if name in NAMES:
-            return error_result("ucp__call_tool calls downstream tools, not UCP's own.", "invalid_arguments", field="name"), None
+            return error_result(
+                "ucp__call_tool calls downstream tools, not UCP's own.", "invalid_arguments", field="name"
+            ), None
         args = arguments.get("arguments") or {}
         try:
             result = await self.service.call(session, name, args, hooks=hooks, validate=True)

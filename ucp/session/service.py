@@ -82,7 +82,9 @@ def validate_arguments(entry: CatalogEntry, arguments: Any) -> None:
         return
     path = ".".join(str(p) for p in error.absolute_path)
     if error.validator == "required" and isinstance(error.validator_value, list):
-        missing = [r for r in error.validator_value if isinstance(error.instance, dict) and r not in error.instance]
+        missing = [
+            r for r in error.validator_value if isinstance(error.instance, dict) and r not in error.instance
+        ]
         path = ".".join([*(str(p) for p in error.absolute_path), *missing[:1]])
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         extra = sorted(set(error.instance) - set((error.schema or {}).get("properties", {})))
@@ -127,7 +129,9 @@ class ToolService:
         size = len(json.dumps(args, default=str))
         if size > MAX_ARGUMENT_BYTES:
             raise InvalidArgumentsError(
-                f"arguments for {name} are {size} bytes; the limit is {MAX_ARGUMENT_BYTES}", tool=name, field=""
+                f"arguments for {name} are {size} bytes; the limit is {MAX_ARGUMENT_BYTES}",
+                tool=name,
+                field="",
             )
         if validate:
             validate_arguments(entry, args)

@@ -16,10 +16,16 @@ def signature(schema: dict[str, Any] | None, max_len: int = 240) -> str:
         kind = "any"
         if isinstance(prop, dict):
             if "enum" in prop and isinstance(prop["enum"], list):
-                kind = "|".join(json.dumps(v) for v in prop["enum"][:5]) + ("|…" if len(prop["enum"]) > 5 else "")
+                kind = "|".join(json.dumps(v) for v in prop["enum"][:5]) + (
+                    "|…" if len(prop["enum"]) > 5 else ""
+                )
             elif isinstance(prop.get("type"), str):
                 kind = prop["type"]
-                if kind == "array" and isinstance(prop.get("items"), dict) and isinstance(prop["items"].get("type"), str):
+                if (
+                    kind == "array"
+                    and isinstance(prop.get("items"), dict)
+                    and isinstance(prop["items"].get("type"), str)
+                ):
                     kind = f"{prop['items']['type']}[]"
             elif isinstance(prop.get("type"), list):
                 kind = "|".join(str(t) for t in prop["type"])

@@ -26,7 +26,9 @@ METHOD = "ceil(characters of the compact JSON tools array / 4)"
 
 def tool_json(tool: types.Tool) -> str:
     return json.dumps(
-        tool.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":"), ensure_ascii=False
+        tool.model_dump(mode="json", by_alias=True, exclude_none=True),
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
 
 
@@ -72,9 +74,13 @@ def catalog_report(catalog: Catalog, settings: ExposureSettings) -> dict[str, An
     from ucp.session import metatools
 
     entries = catalog.sorted_entries()
-    costs = mode_costs([e.exposed_tool() for e in entries], metatools.definitions(),
-                       [e.exposed_tool() for e in entries if e.pinned],
-                       dynamic_max_tools=settings.dynamic_max_tools, dynamic_token_budget=settings.dynamic_token_budget)
+    costs = mode_costs(
+        [e.exposed_tool() for e in entries],
+        metatools.definitions(),
+        [e.exposed_tool() for e in entries if e.pinned],
+        dynamic_max_tools=settings.dynamic_max_tools,
+        dynamic_token_budget=settings.dynamic_token_budget,
+    )
     full = max(1, costs["full"])
     return {
         "tools": len(entries),
@@ -82,5 +88,5 @@ def catalog_report(catalog: Catalog, settings: ExposureSettings) -> dict[str, An
         "share_of_full": {mode: round(v / full, 4) for mode, v in costs.items()},
         "method": METHOD,
         "dynamic": f"worst case: meta-tools + a full working set ({settings.dynamic_max_tools} largest tools, "
-                   f"budget {settings.dynamic_token_budget} tokens)",
+        f"budget {settings.dynamic_token_budget} tokens)",
     }

@@ -31,7 +31,9 @@ class WorkingSet:
 
     def names(self) -> list[str]:
         """Members, most recently useful first."""
-        return [i.name for i in sorted(self._items.values(), key=lambda i: (-i.last_useful, -i.calls, i.name))]
+        return [
+            i.name for i in sorted(self._items.values(), key=lambda i: (-i.last_useful, -i.calls, i.name))
+        ]
 
     def __contains__(self, name: object) -> bool:
         return name in self._items
@@ -84,7 +86,9 @@ class WorkingSet:
     def _evict(self, protect: set[str]) -> bool:
         evicted = False
         while self._items and (len(self._items) > self.max_tools or self.tokens > self.token_budget):
-            candidates = [i for i in self._items.values() if i.name not in protect] or list(self._items.values())
+            candidates = [i for i in self._items.values() if i.name not in protect] or list(
+                self._items.values()
+            )
             if len(candidates) == 1 and candidates[0].name in protect and len(self._items) == 1:
                 break  # one tool larger than the budget still stays: the model asked for it
             victim = min(candidates, key=lambda i: (i.last_useful, i.calls, i.score))

@@ -41,10 +41,14 @@ def error_field(tool: BuiltinTool, args: dict[str, Any]) -> str:
     raise AssertionError("no error raised")
 
 
-def series(values: Sequence[float], start: datetime | None = None, step_min: float = 5) -> list[dict[str, Any]]:
+def series(
+    values: Sequence[float], start: datetime | None = None, step_min: float = 5
+) -> list[dict[str, Any]]:
     t0 = start or datetime(2026, 1, 5, tzinfo=UTC)
-    return [{"timestamp": (t0 + timedelta(minutes=step_min * i)).isoformat(), "value": float(v)}
-            for i, v in enumerate(values)]
+    return [
+        {"timestamp": (t0 + timedelta(minutes=step_min * i)).isoformat(), "value": float(v)}
+        for i, v in enumerate(values)
+    ]
 
 
 @pytest.fixture(autouse=True)

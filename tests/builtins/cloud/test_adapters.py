@@ -69,8 +69,9 @@ def prom() -> Iterator[str]:
 
 
 def test_prometheus_query_range_feeds_a_tool(prom: str) -> None:
-    got = prometheus.query_range(prom, "avg(rate(cpu[5m]))", START, START + timedelta(hours=47), 3600,
-                                 token="s3cret", enabled=True)
+    got = prometheus.query_range(
+        prom, "avg(rate(cpu[5m]))", START, START + timedelta(hours=47), 3600, token="s3cret", enabled=True
+    )
     assert len(got.points) == 47  # 48 samples, one NaN dropped
     assert got.warnings and "dropped" in got.warnings[0]
     assert got.points[0] == {"timestamp": START.isoformat(), "value": 10.0}
@@ -88,8 +89,9 @@ def test_prometheus_errors(prom: str) -> None:
     with pytest.raises(AdapterError, match="HTTP 400"):
         prometheus.query_range(prom, "bad(", START, START + timedelta(hours=2), 60, enabled=True)
     with pytest.raises(AdapterError, match="cannot reach"):
-        prometheus.query_range("http://127.0.0.1:9", "x", START, START + timedelta(hours=2), 60, enabled=True,
-                               timeout_s=2)
+        prometheus.query_range(
+            "http://127.0.0.1:9", "x", START, START + timedelta(hours=2), 60, enabled=True, timeout_s=2
+        )
 
 
 def test_adapters_are_off_by_default(monkeypatch: pytest.MonkeyPatch, prom: str) -> None:
@@ -110,8 +112,12 @@ def test_missing_client_library_names_the_extra(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_cloudwatch_datapoints_are_sorted_inline_points() -> None:
-    resp = {"Datapoints": [{"Timestamp": START + timedelta(minutes=5), "Maximum": 7.0},
-                           {"Timestamp": START, "Maximum": 3.5}]}
+    resp = {
+        "Datapoints": [
+            {"Timestamp": START + timedelta(minutes=5), "Maximum": 7.0},
+            {"Timestamp": START, "Maximum": 3.5},
+        ]
+    }
     pts = cloudwatch.datapoints_to_points(resp, "Maximum")
     assert [p["value"] for p in pts] == [3.5, 7.0]
     with pytest.raises(AdapterError):
@@ -123,15 +129,26 @@ def test_k8s_cpu_quantities(q: str, cores: float) -> None:
     assert kubernetes.parse_cpu(q) == pytest.approx(cores)
 
 
-@pytest.mark.parametrize(("q", "gib"), [("512Mi", 0.5), ("2Gi", 2.0), ("1G", 1e9 / 2**30), ("1073741824", 1.0)])
+@pytest.mark.parametrize(
+    ("q", "gib"), [("512Mi", 0.5), ("2Gi", 2.0), ("1G", 1e9 / 2**30), ("1073741824", 1.0)]
+)
 def test_k8s_memory_quantities(q: str, gib: float) -> None:
     assert kubernetes.parse_memory_gib(q) == pytest.approx(gib)
 
 
 def test_k8s_pods_to_specs() -> None:
-    pods = [{"metadata": {"name": "web", "namespace": "shop"}, "spec": {"containers": [
-        {"resources": {"requests": {"cpu": "250m", "memory": "256Mi"}}},
-        {"resources": {"requests": {"cpu": "1"}}}, {"resources": {}}]}}]
+    pods = [
+        {
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {
+                "containers": [
+                    {"resources": {"requests": {"cpu": "250m", "memory": "256Mi"}}},
+                    {"resources": {"requests": {"cpu": "1"}}},
+                    {"resources": {}},
+                ]
+            },
+        }
+    ]
     assert kubernetes.pods_to_specs(pods) == [{"name": "shop/web", "cpu": 1.25, "memory_gib": 0.25}]
     with pytest.raises(AdapterError):
         kubernetes.parse_cpu("lots")

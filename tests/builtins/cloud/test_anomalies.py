@@ -54,8 +54,12 @@ def test_injected_window_is_found(method: str) -> None:
     v = _daily()
     v[1000:1012] += 25  # one hour of load 25 points above normal
     out = call(TOOL, {"series": series(list(v)), "method": method})
-    hit = [w for w in out["windows"] if w["start"] <= series([0] * 1013)[1011]["timestamp"]
-           and w["end"] >= series([0] * 1001)[1000]["timestamp"]]
+    hit = [
+        w
+        for w in out["windows"]
+        if w["start"] <= series([0] * 1013)[1011]["timestamp"]
+        and w["end"] >= series([0] * 1001)[1000]["timestamp"]
+    ]
     assert hit, out["windows"]
     assert out["anomalies"][0]["score"] >= out["anomalies"][-1]["score"]
     assert out["points_checked"] == v.size
@@ -69,8 +73,10 @@ def test_seasonal_peaks_are_not_anomalies_for_shesd() -> None:
 def test_sensitivity_is_monotone() -> None:
     v = _daily(seed=9)
     v[[300, 900, 1500]] += [6, 8, 12]
-    counts = [call(TOOL, {"series": series(list(v)), "method": "both", "sensitivity": s})["anomaly_count"]
-              for s in ("low", "medium", "high")]
+    counts = [
+        call(TOOL, {"series": series(list(v)), "method": "both", "sensitivity": s})["anomaly_count"]
+        for s in ("low", "medium", "high")
+    ]
     assert counts[0] <= counts[1] <= counts[2]
     assert counts[0] >= 1
 

@@ -36,7 +36,9 @@ def test_forecast_backtest_subset() -> None:
     res = backtest.forecast_backtest(["ec2_cpu_utilization_5f5533"])
     row = res["rows"][0]
     assert row["selected_model"] in ("naive", "seasonal_naive", "holt_winters", "stl_ets")
-    assert all(math.isfinite(row[m]) and row[m] >= 0 for m in ("naive", "seasonal_naive", "holt_winters", "stl_ets"))
+    assert all(
+        math.isfinite(row[m]) and row[m] >= 0 for m in ("naive", "seasonal_naive", "holt_winters", "stl_ets")
+    )
 
 
 def test_anomaly_backtest_subset() -> None:

@@ -26,13 +26,15 @@ def partitions(items: list[int]) -> Iterator[list[list[int]]]:
     first, rest = items[0], items[1:]
     for part in partitions(rest):
         for i in range(len(part)):
-            yield [*part[:i], [first, *part[i]], *part[i + 1:]]
+            yield [*part[:i], [first, *part[i]], *part[i + 1 :]]
         yield [[first], *part]
 
 
 def brute_force(pods: list[dict[str, Any]], types: list[str]) -> float:
-    specs = [(get_type(t, "x").vcpu or 0, get_type(t, "x").memory_gib or 0, get_type(t, "x").od_usd_hr or 0)
-             for t in types]
+    specs = [
+        (get_type(t, "x").vcpu or 0, get_type(t, "x").memory_gib or 0, get_type(t, "x").od_usd_hr or 0)
+        for t in types
+    ]
     best = float("inf")
     for part in partitions(list(range(len(pods)))):
         total = 0.0
@@ -62,8 +64,14 @@ def test_exact_matches_brute_force_and_bounds_hold(seed: int) -> None:
     import random
 
     rnd = random.Random(seed)
-    pods = [{"name": f"p{i}", "cpu": rnd.choice([0.25, 0.5, 1, 1.5, 2]), "memory_gib": rnd.choice([0.5, 1, 2, 4, 6])}
-            for i in range(6)]
+    pods = [
+        {
+            "name": f"p{i}",
+            "cpu": rnd.choice([0.25, 0.5, 1, 1.5, 2]),
+            "memory_gib": rnd.choice([0.5, 1, 2, 4, 6]),
+        }
+        for i in range(6)
+    ]
     opt = brute_force(pods, SMALL_TYPES)
     exact = call(TOOL, {"pods": pods, "instance_types": SMALL_TYPES, "exact": "always"})["packing"]
     heur = call(TOOL, {"pods": pods, "instance_types": SMALL_TYPES, "exact": "never"})["packing"]
@@ -74,12 +82,23 @@ def test_exact_matches_brute_force_and_bounds_hold(seed: int) -> None:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.floats(0, 8), st.floats(0, 60)), min_size=1, max_size=40),
-       st.sampled_from(["on-demand", "spot"]), st.floats(0, 0.5))
+@given(
+    st.lists(st.tuples(st.floats(0, 8), st.floats(0, 60)), min_size=1, max_size=40),
+    st.sampled_from(["on-demand", "spot"]),
+    st.floats(0, 0.5),
+)
 def test_packing_never_overcommits(reqs: list[tuple[float, float]], pricing: str, reserved: float) -> None:
     pods = [{"name": f"p{i}", "cpu": c, "memory_gib": m} for i, (c, m) in enumerate(reqs)]
-    out = call(TOOL, {"pods": pods, "pricing": pricing, "exact": "never", "reserved_cpu_cores": reserved,
-                      "families": ["c6i", "m6i", "r6i"]})["packing"]
+    out = call(
+        TOOL,
+        {
+            "pods": pods,
+            "pricing": pricing,
+            "exact": "never",
+            "reserved_cpu_cores": reserved,
+            "families": ["c6i", "m6i", "r6i"],
+        },
+    )["packing"]
     by_name = {p["name"]: p for p in pods}
     placed = 0
     for node in out["nodes"]:
@@ -94,11 +113,28 @@ def test_packing_never_overcommits(reqs: list[tuple[float, float]], pricing: str
 
 
 def test_bad_inputs() -> None:
-    assert error_field(TOOL, {"pods": [{"name": "a", "cpu": 1, "memory_gib": 1}, {"name": "huge", "cpu": 500, "memory_gib": 1}]}) == "pods[1]"
+    assert (
+        error_field(
+            TOOL,
+            {
+                "pods": [
+                    {"name": "a", "cpu": 1, "memory_gib": 1},
+                    {"name": "huge", "cpu": 500, "memory_gib": 1},
+                ]
+            },
+        )
+        == "pods[1]"
+    )
     assert error_field(TOOL, {"pods": [{"name": "a", "cpu": -1, "memory_gib": 1}]}) == "pods[0].cpu"
-    assert error_field(TOOL, {"pods": [{"name": "a", "cpu": 1, "memory_gib": 1}], "instance_types": ["m5.nano"]}) == "instance_types[0]"
+    assert (
+        error_field(TOOL, {"pods": [{"name": "a", "cpu": 1, "memory_gib": 1}], "instance_types": ["m5.nano"]})
+        == "instance_types[0]"
+    )
     assert error_field(TOOL, {}) == "pods"
-    assert error_field(TOOL, {"pods": [{"name": "a", "cpu": 1, "memory_gib": 1}], "disruption_budget": "ten"}) == "disruption_budget"
+    assert (
+        error_field(TOOL, {"pods": [{"name": "a", "cpu": 1, "memory_gib": 1}], "disruption_budget": "ten"})
+        == "disruption_budget"
+    )
     node = {"name": "n1", "instance_type": "m6i.large", "pods": [{"name": "a", "cpu": 3, "memory_gib": 1}]}
     assert error_field(TOOL, {"existing_nodes": [node]}) == "existing_nodes[0].pods"
 
@@ -108,8 +144,11 @@ def _nodes() -> list[dict[str, Any]]:
         {"name": "n1", "instance_type": "m6i.2xlarge", "pods": [{"name": "a", "cpu": 1, "memory_gib": 2}]},
         {"name": "n2", "instance_type": "m6i.2xlarge", "pods": [{"name": "b", "cpu": 1, "memory_gib": 2}]},
         {"name": "n3", "instance_type": "m6i.2xlarge", "pods": []},
-        {"name": "n4", "instance_type": "m6i.4xlarge",
-         "pods": [{"name": "c", "cpu": 6, "memory_gib": 20, "do_not_disrupt": True}]},
+        {
+            "name": "n4",
+            "instance_type": "m6i.4xlarge",
+            "pods": [{"name": "c", "cpu": 6, "memory_gib": 20, "do_not_disrupt": True}],
+        },
     ]
 
 
@@ -134,7 +173,14 @@ def test_budget_and_pdb_limit_disruption() -> None:
     nodes = _nodes()
     nodes[0]["pods"][0]["pdb"] = "api"
     nodes[1]["pods"][0]["pdb"] = "api"
-    out = call(TOOL, {"existing_nodes": nodes, "disruption_budget": "100%", "pdbs": [{"name": "api", "max_unavailable": 0}]})["consolidation"]
+    out = call(
+        TOOL,
+        {
+            "existing_nodes": nodes,
+            "disruption_budget": "100%",
+            "pdbs": [{"name": "api", "max_unavailable": 0}],
+        },
+    )["consolidation"]
     touched = {n for a in out["actions"] for n in a["nodes"]}
     assert "n1" not in touched
     assert "n2" not in touched
@@ -142,20 +188,39 @@ def test_budget_and_pdb_limit_disruption() -> None:
 
 
 def test_spot_to_spot_needs_fifteen_cheaper_types() -> None:
-    node = {"name": "s1", "instance_type": "m6i.4xlarge", "capacity_type": "spot",
-            "pods": [{"name": "a", "cpu": 1, "memory_gib": 2}]}
-    few = call(TOOL, {"existing_nodes": [node], "disruption_budget": "1", "instance_types": ["m6i.large", "m6i.4xlarge"]})
+    node = {
+        "name": "s1",
+        "instance_type": "m6i.4xlarge",
+        "capacity_type": "spot",
+        "pods": [{"name": "a", "cpu": 1, "memory_gib": 2}],
+    }
+    few = call(
+        TOOL,
+        {"existing_nodes": [node], "disruption_budget": "1", "instance_types": ["m6i.large", "m6i.4xlarge"]},
+    )
     assert few["consolidation"]["actions"] == []
-    many = call(TOOL, {"existing_nodes": [node], "disruption_budget": "1",
-                       "families": ["m5", "m6i", "c5", "c6i", "r5", "r6i", "m7i", "c7i"]})
+    many = call(
+        TOOL,
+        {
+            "existing_nodes": [node],
+            "disruption_budget": "1",
+            "families": ["m5", "m6i", "c5", "c6i", "r5", "r6i", "m7i", "c7i"],
+        },
+    )
     assert many["consolidation"]["actions"][0]["action"] == "replace"
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.lists(st.tuples(st.floats(0, 2), st.floats(0, 8)), max_size=4), min_size=1, max_size=8),
-       st.integers(0, 8))
+@given(
+    st.lists(st.lists(st.tuples(st.floats(0, 2), st.floats(0, 8)), max_size=4), min_size=1, max_size=8),
+    st.integers(0, 8),
+)
 def test_consolidation_never_overcommits(node_pods: list[list[tuple[float, float]]], budget: int) -> None:
-    types = [NodeType("m6i.large", 2, 8, 0.096), NodeType("m6i.xlarge", 4, 16, 0.192), NodeType("m6i.2xlarge", 8, 32, 0.384)]
+    types = [
+        NodeType("m6i.large", 2, 8, 0.096),
+        NodeType("m6i.xlarge", 4, 16, 0.192),
+        NodeType("m6i.2xlarge", 8, 32, 0.384),
+    ]
     nodes = []
     for j, pods in enumerate(node_pods):
         t = types[2]

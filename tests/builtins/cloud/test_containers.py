@@ -57,7 +57,9 @@ def test_upper_bound_widens_with_little_history(days: int, factor: float) -> Non
 
 
 def test_minimums_apply() -> None:
-    out = call(TOOL, {"containers": [{"name": "tiny", "cpu": series([0.001] * 300), "memory": series([1e6] * 300)}]})
+    out = call(
+        TOOL, {"containers": [{"name": "tiny", "cpu": series([0.001] * 300), "memory": series([1e6] * 300)}]}
+    )
     rec = out["recommendations"][0]
     assert rec["cpu_cores"]["target"] == pytest.approx(0.025)
     assert rec["cpu_cores"]["lower_bound"] == pytest.approx(0.025)
@@ -85,19 +87,41 @@ def test_oom_bump_rule() -> None:
 
 def test_oom_raises_the_recommendation() -> None:
     t0 = datetime(2026, 1, 5, tzinfo=UTC)
-    base = {"name": "db", "memory": series([400 * MiB] * (3 * 288), start=t0),
-            "current_requests": {"memory_bytes": 512 * MiB}}
+    base = {
+        "name": "db",
+        "memory": series([400 * MiB] * (3 * 288), start=t0),
+        "current_requests": {"memory_bytes": 512 * MiB},
+    }
     plain = call(TOOL, {"containers": [base]})["recommendations"][0]
-    oom = call(TOOL, {"containers": [{**base, "oom_events": [{"timestamp": (t0 + timedelta(days=2, hours=1)).isoformat()}]}]})
+    oom = call(
+        TOOL,
+        {
+            "containers": [
+                {**base, "oom_events": [{"timestamp": (t0 + timedelta(days=2, hours=1)).isoformat()}]}
+            ]
+        },
+    )
     rec = oom["recommendations"][0]
     assert rec["oom_bumps"] == 1
     assert rec["memory_bytes"]["upper_bound"] > plain["memory_bytes"]["upper_bound"]
-    assert rec["change_vs_current"]["memory"] == pytest.approx(rec["memory_bytes"]["target"] / (512 * MiB), rel=1e-3)
+    assert rec["change_vs_current"]["memory"] == pytest.approx(
+        rec["memory_bytes"]["target"] / (512 * MiB), rel=1e-3
+    )
 
 
 def test_goldilocks_mapping_and_policy_caps() -> None:
-    rec = call(TOOL, {"containers": [{"name": "w", "cpu": series(list(np.linspace(0.1, 1.0, 600))),
-                                      "max_allowed": {"cpu_cores": 0.8}}]})["recommendations"][0]
+    rec = call(
+        TOOL,
+        {
+            "containers": [
+                {
+                    "name": "w",
+                    "cpu": series(list(np.linspace(0.1, 1.0, 600))),
+                    "max_allowed": {"cpu_cores": 0.8},
+                }
+            ]
+        },
+    )["recommendations"][0]
     b = rec["cpu_cores"]
     assert b["upper_bound"] == pytest.approx(0.8)
     assert rec["guaranteed"]["requests"] == rec["guaranteed"]["limits"]
@@ -114,7 +138,11 @@ def test_goldilocks_mapping_and_policy_caps() -> None:
     lo=st.none() | st.floats(0, 1),
 )
 def test_bounds_are_ordered(cpu: list[float], mem: list[float], step_min: int, lo: float | None) -> None:
-    c: dict[str, Any] = {"name": "x", "cpu": series(cpu, step_min=step_min), "memory": series(mem, step_min=step_min)}
+    c: dict[str, Any] = {
+        "name": "x",
+        "cpu": series(cpu, step_min=step_min),
+        "memory": series(mem, step_min=step_min),
+    }
     if lo is not None:
         c["min_allowed"] = {"cpu_cores": lo}
         c["max_allowed"] = {"cpu_cores": lo + 2}
@@ -131,7 +159,34 @@ def test_bad_inputs() -> None:
     assert error_field(TOOL, {"containers": [{"name": "a", "cpu": neg}]}) == "containers[0].cpu[3].value"
     assert error_field(TOOL, {"containers": [{"name": "a"}]}) == "containers[0]"
     assert error_field(TOOL, {"containers": []}) == "containers"
-    assert error_field(TOOL, {"containers": [{"name": "a", "cpu": series([0.1] * 10),
-                                              "oom_events": [{"timestamp": "2026-01-05T00:00:00Z"}]}]}) == "containers[0].oom_events"
-    assert error_field(TOOL, {"containers": [{"name": "a", "cpu": series([0.1] * 10), "min_allowed": {"cpu_cores": 2},
-                                              "max_allowed": {"cpu_cores": 1}}]}) == "containers[0].max_allowed.cpu_cores"
+    assert (
+        error_field(
+            TOOL,
+            {
+                "containers": [
+                    {
+                        "name": "a",
+                        "cpu": series([0.1] * 10),
+                        "oom_events": [{"timestamp": "2026-01-05T00:00:00Z"}],
+                    }
+                ]
+            },
+        )
+        == "containers[0].oom_events"
+    )
+    assert (
+        error_field(
+            TOOL,
+            {
+                "containers": [
+                    {
+                        "name": "a",
+                        "cpu": series([0.1] * 10),
+                        "min_allowed": {"cpu_cores": 2},
+                        "max_allowed": {"cpu_cores": 1},
+                    }
+                ]
+            },
+        )
+        == "containers[0].max_allowed.cpu_cores"
+    )

@@ -14,14 +14,18 @@ def test_manual_file_is_up_to_date() -> None:
     assert MANUAL_PATH.is_file(), "run `python -m ucp.builtins.cloud.manual`"
     fresh = render(generate_manual())
     if MANUAL_PATH.read_text(encoding="utf-8") != fresh:
-        pytest.fail("manuals/cloud.utcp.json is stale: run `python -m ucp.builtins.cloud.manual`", pytrace=False)
+        pytest.fail(
+            "manuals/cloud.utcp.json is stale: run `python -m ucp.builtins.cloud.manual`", pytrace=False
+        )
 
 
 def test_listing_file_is_up_to_date() -> None:
     """UCP answers the first tools/list from this file, so it must match the code exactly."""
     assert LISTING_PATH.is_file(), "run `python -m ucp.builtins.cloud.manual`"
     if json.loads(LISTING_PATH.read_text(encoding="utf-8")) != generate_listing():
-        pytest.fail("ucp/builtins/cloud/tools.json is stale: run `python -m ucp.builtins.cloud.manual`", pytrace=False)
+        pytest.fail(
+            "ucp/builtins/cloud/tools.json is stale: run `python -m ucp.builtins.cloud.manual`", pytrace=False
+        )
 
 
 def test_manual_content() -> None:

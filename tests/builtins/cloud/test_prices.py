@@ -16,8 +16,14 @@ TOOL = prices.TOOL
 
 
 def test_filters_hold_for_every_row() -> None:
-    args = {"min_vcpu": 4, "max_vcpu": 16, "min_memory_gib": 16, "architecture": "arm64",
-            "max_on_demand_usd_hr": 1.0, "limit": 500}
+    args = {
+        "min_vcpu": 4,
+        "max_vcpu": 16,
+        "min_memory_gib": 16,
+        "architecture": "arm64",
+        "max_on_demand_usd_hr": 1.0,
+        "limit": 500,
+    }
     out = call(TOOL, args)
     assert out["returned"] > 5
     for row in out["instances"]:
@@ -32,8 +38,10 @@ def test_filters_hold_for_every_row() -> None:
 
 def test_sort_by_spot_per_vcpu_puts_unknowns_last() -> None:
     out = call(TOOL, {"families": ["m5", "c8a"], "sort_by": "spot_per_vcpu", "limit": 500})
-    keys = [r["est_spot_usd_hr"] / r["vcpu"] if r["est_spot_usd_hr"] is not None and r["vcpu"] else None
-            for r in out["instances"]]
+    keys = [
+        r["est_spot_usd_hr"] / r["vcpu"] if r["est_spot_usd_hr"] is not None and r["vcpu"] else None
+        for r in out["instances"]
+    ]
     known = [k for k in keys if k is not None]
     assert known == sorted(known)
     first_unknown = keys.index(None)
@@ -41,8 +49,11 @@ def test_sort_by_spot_per_vcpu_puts_unknowns_last() -> None:
 
 
 def test_spot_estimate_agrees_with_raw_advisor_file() -> None:
-    raw = json.loads(gzip.decompress(
-        resources.files("ucp.builtins.cloud").joinpath("data", "spot-advisor-data.json.gz").read_bytes()))
+    raw = json.loads(
+        gzip.decompress(
+            resources.files("ucp.builtins.cloud").joinpath("data", "spot-advisor-data.json.gz").read_bytes()
+        )
+    )
     adv = raw["spot_advisor"]["us-east-1"]["Linux"]
     for name in ("m5.2xlarge", "c6i.large", "r6g.xlarge"):
         it = get_type(name, "x")
@@ -69,8 +80,17 @@ def test_types_without_specs_are_counted_when_spec_filters_apply() -> None:
     assert any("skipped" in w for w in out["warnings"])
 
 
-@pytest.mark.parametrize(("name", "arch"), [("a1.large", "arm64"), ("c6g.large", "arm64"), ("g5g.xlarge", "arm64"),
-                                            ("m5.large", "x86_64"), ("g4dn.xlarge", "x86_64"), ("im4gn.large", "arm64")])
+@pytest.mark.parametrize(
+    ("name", "arch"),
+    [
+        ("a1.large", "arm64"),
+        ("c6g.large", "arm64"),
+        ("g5g.xlarge", "arm64"),
+        ("m5.large", "x86_64"),
+        ("g4dn.xlarge", "x86_64"),
+        ("im4gn.large", "arm64"),
+    ],
+)
 def test_architecture_inference(name: str, arch: str) -> None:
     assert get_type(name, "x").architecture == arch
 

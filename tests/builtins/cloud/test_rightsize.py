@@ -38,9 +38,15 @@ def test_with_memory_data_downsizes_and_saving_is_hand_computed() -> None:
     assert out["in_sample_cpu_saturated_share"] == 0.0
 
 
-@pytest.mark.parametrize(("profile", "pct", "factor"), [
-    ("aws-default", 99.5, 1.2), ("vpa-like", 90, 1.15), ("azure-user-facing", 95, 2.5), ("azure-batch", 95, 1.25),
-])
+@pytest.mark.parametrize(
+    ("profile", "pct", "factor"),
+    [
+        ("aws-default", 99.5, 1.2),
+        ("vpa-like", 90, 1.15),
+        ("azure-user-facing", 95, 2.5),
+        ("azure-batch", 95, 1.25),
+    ],
+)
 def test_profiles_percentile_and_headroom(profile: str, pct: float, factor: float) -> None:
     rng = np.random.default_rng(7)
     vals = rng.uniform(0, 40, 14 * DAY)
@@ -52,12 +58,31 @@ def test_profiles_percentile_and_headroom(profile: str, pct: float, factor: floa
 
 def test_custom_profile() -> None:
     vals = list(np.linspace(0, 50, 3 * DAY))
-    out = call(TOOL, {"current_instance_type": "m5.2xlarge", "cpu": series(vals), "profile": "custom",
-                      "custom": {"cpu_percentile": 50, "cpu_headroom_pct": 0}})
+    out = call(
+        TOOL,
+        {
+            "current_instance_type": "m5.2xlarge",
+            "cpu": series(vals),
+            "profile": "custom",
+            "custom": {"cpu_percentile": 50, "cpu_headroom_pct": 0},
+        },
+    )
     assert out["required_vcpu"] == pytest.approx(np.percentile(vals, 50) / 100 * 8, rel=1e-6)
-    assert error_field(TOOL, {"current_instance_type": "m5.2xlarge", "cpu": series(vals), "profile": "custom"}) == "custom"
-    assert error_field(TOOL, {"current_instance_type": "m5.2xlarge", "cpu": series(vals),
-                              "custom": {"cpu_percentile": 50, "cpu_headroom_pct": 0}}) == "custom"
+    assert (
+        error_field(TOOL, {"current_instance_type": "m5.2xlarge", "cpu": series(vals), "profile": "custom"})
+        == "custom"
+    )
+    assert (
+        error_field(
+            TOOL,
+            {
+                "current_instance_type": "m5.2xlarge",
+                "cpu": series(vals),
+                "custom": {"cpu_percentile": 50, "cpu_headroom_pct": 0},
+            },
+        )
+        == "custom"
+    )
 
 
 def test_backtest_reports_saturation_out_of_sample() -> None:
@@ -82,12 +107,24 @@ def test_short_history_and_censoring_warnings() -> None:
 
 
 def test_azure_shutdown_rule() -> None:
-    idle = call(TOOL, {"current_instance_type": "m5.large", "cpu": series([1.0] * (7 * DAY)), "profile": "azure-batch"})
+    idle = call(
+        TOOL,
+        {"current_instance_type": "m5.large", "cpu": series([1.0] * (7 * DAY)), "profile": "azure-batch"},
+    )
     assert idle["shutdown_candidate"] is True
-    busy = call(TOOL, {"current_instance_type": "m5.large", "cpu": series([1.0] * (7 * DAY - 10) + [50.0] * 10),
-                       "profile": "azure-batch"})
+    busy = call(
+        TOOL,
+        {
+            "current_instance_type": "m5.large",
+            "cpu": series([1.0] * (7 * DAY - 10) + [50.0] * 10),
+            "profile": "azure-batch",
+        },
+    )
     assert busy["shutdown_candidate"] is False
-    assert call(TOOL, {"current_instance_type": "m5.large", "cpu": series([1.0] * 50)})["shutdown_candidate"] is None
+    assert (
+        call(TOOL, {"current_instance_type": "m5.large", "cpu": series([1.0] * 50)})["shutdown_candidate"]
+        is None
+    )
 
 
 def test_bad_inputs() -> None:
@@ -96,8 +133,14 @@ def test_bad_inputs() -> None:
     bad = series([10.0] * 50)
     bad[7]["value"] = 140.0
     assert error_field(TOOL, {"current_instance_type": "m5.large", "cpu": bad}) == "cpu[7].value"
-    assert error_field(TOOL, {"current_instance_type": "m5.large", "cpu": ok, "memory": series([-1.0] * 50)}) == "memory[0].value"
-    assert error_field(TOOL, {"current_instance_type": "m5.large", "cpu": ok, "candidate_families": ["zz"]}) == "candidate_families[0]"
+    assert (
+        error_field(TOOL, {"current_instance_type": "m5.large", "cpu": ok, "memory": series([-1.0] * 50)})
+        == "memory[0].value"
+    )
+    assert (
+        error_field(TOOL, {"current_instance_type": "m5.large", "cpu": ok, "candidate_families": ["zz"]})
+        == "candidate_families[0]"
+    )
     assert error_field(TOOL, {"current_instance_type": "c8a.large", "cpu": ok}) == "current_instance_type"
     assert error_field(TOOL, {"current_instance_type": "m5.large", "cpu": series([1.0, 2.0])}) == "cpu"
 

@@ -25,13 +25,25 @@ def test_parse_custodian_examples() -> None:
     assert d.off == (offhours.Rule((0, 1, 2, 3, 4), 19),)
     assert d.on == (offhours.Rule((0, 1, 2, 3, 4), 7),)
     assert str(offhours.parse_tag("tz=Europe/Berlin").zone) == "Europe/Berlin"
-    assert offhours.parse_tag("'OFF=(M-F,19);ON=(M-F,7);TZ=ET'").off[0].hour == 19  # lower-cased, quotes stripped
+    assert (
+        offhours.parse_tag("'OFF=(M-F,19);ON=(M-F,7);TZ=ET'").off[0].hour == 19
+    )  # lower-cased, quotes stripped
     assert offhours.parse_tag("off=(M-F,20);").on == d.on  # missing 'on' falls back to the default
     assert offhours.parse_tag("off").opted_out
 
 
-@pytest.mark.parametrize("tag", ["off=(M-F,25)", "off=(X,19)", "foo=bar", "off=(M-F, 19)", "off=(M-F,19);tz=mars",
-                                 "off=(M-F,19);on=(M-F,19)", "off=(M-F)"])
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "off=(M-F,25)",
+        "off=(X,19)",
+        "foo=bar",
+        "off=(M-F, 19)",
+        "off=(M-F,19);tz=mars",
+        "off=(M-F,19);on=(M-F,19)",
+        "off=(M-F)",
+    ],
+)
 def test_bad_tags_name_the_tag_field(tag: str) -> None:
     assert error_field(TOOL, {"tag": tag}) == "tag"
 
@@ -43,7 +55,9 @@ def test_round_trip_of_tag_text() -> None:
 
 
 def test_default_week_by_hand() -> None:
-    out = call(TOOL, {"tag": "off=(M-F,19);on=(M-F,7);tz=et", "start": "2026-03-16", "instance_type": "m5.large"})
+    out = call(
+        TOOL, {"tag": "off=(M-F,19);on=(M-F,7);tz=et", "start": "2026-03-16", "instance_type": "m5.large"}
+    )
     # Mon 00-07 (carried from the weekend) + 4 nights of 12 h + Fri 19:00 to the horizon end (53 h)
     assert out["off_hours"] == pytest.approx(7 + 4 * 12 + 53)
     assert out["on_hours"] == pytest.approx(168 - 108)
@@ -52,7 +66,9 @@ def test_default_week_by_hand() -> None:
 
 
 def test_holiday_skips_both_policies() -> None:
-    out = call(TOOL, {"tag": "off=(M-F,19);on=(M-F,7);tz=et", "start": "2026-03-16", "holidays": ["2026-03-16"]})
+    out = call(
+        TOOL, {"tag": "off=(M-F,19);on=(M-F,7);tz=et", "start": "2026-03-16", "holidays": ["2026-03-16"]}
+    )
     assert out["off_windows"][0]["hours"] == pytest.approx(31)  # Monday's 07:00 start is skipped
     assert out["off_hours"] == pytest.approx(120)
 
@@ -102,12 +118,22 @@ rule = st.tuples(day_spec, st.integers(0, 23))
 
 
 @settings(max_examples=120, deadline=None)
-@given(st.lists(rule, min_size=1, max_size=3), st.lists(rule, max_size=3),
-       st.sampled_from(["et", "pt", "utc", "cet", "it", "aet", "Asia/Kathmandu"]),
-       st.dates(date(2025, 1, 1), date(2027, 12, 31)), st.integers(1, 30),
-       st.lists(st.dates(date(2025, 1, 1), date(2028, 1, 31)), max_size=3))
-def test_off_and_on_never_overlap(off: list[tuple[str, int]], on: list[tuple[str, int]], tz: str, start: date,
-                                  days: int, holidays: list[date]) -> None:
+@given(
+    st.lists(rule, min_size=1, max_size=3),
+    st.lists(rule, max_size=3),
+    st.sampled_from(["et", "pt", "utc", "cet", "it", "aet", "Asia/Kathmandu"]),
+    st.dates(date(2025, 1, 1), date(2027, 12, 31)),
+    st.integers(1, 30),
+    st.lists(st.dates(date(2025, 1, 1), date(2028, 1, 31)), max_size=3),
+)
+def test_off_and_on_never_overlap(
+    off: list[tuple[str, int]],
+    on: list[tuple[str, int]],
+    tz: str,
+    start: date,
+    days: int,
+    holidays: list[date],
+) -> None:
     def spec(rules: list[tuple[str, int]]) -> str:
         inner = ",".join(f"({d},{h})" for d, h in rules)
         return inner if len(rules) == 1 else f"[{inner}]"

@@ -9,8 +9,16 @@ from ucp.builtins.cloud import SERVER
 from ucp.builtins.cloud.common import Envelope
 
 EXPECTED = {
-    "lookup_instance_prices", "rightsize_vm", "recommend_container_resources", "forecast_usage", "detect_anomalies",
-    "recommend_spot", "plan_bin_packing", "allocate_costs", "plan_schedule", "apply_schedule",
+    "lookup_instance_prices",
+    "rightsize_vm",
+    "recommend_container_resources",
+    "forecast_usage",
+    "detect_anomalies",
+    "recommend_spot",
+    "plan_bin_packing",
+    "allocate_costs",
+    "plan_schedule",
+    "apply_schedule",
 }
 
 
@@ -51,7 +59,18 @@ def test_input_schemas_forbid_unknown_fields_and_stay_compact() -> None:
 
 
 def test_descriptions_cite_a_reference_system() -> None:
-    refs = ("AWS", "Azure", "VPA", "Kubernetes", "statsmodels", "ESD", "Karpenter", "OpenCost", "Custodian", "MILP")
+    refs = (
+        "AWS",
+        "Azure",
+        "VPA",
+        "Kubernetes",
+        "statsmodels",
+        "ESD",
+        "Karpenter",
+        "OpenCost",
+        "Custodian",
+        "MILP",
+    )
     for t in SERVER.tools:
         assert any(r in t.description for r in refs), t.name
         assert t.title

@@ -21,7 +21,9 @@ def test_ranking_is_bucket_then_price_per_vcpu() -> None:
     for p in ranked:
         assert 4 <= p["vcpu"] <= 16
         assert p["memory_gib"] >= 8
-        assert p["est_spot_usd_hr"] == pytest.approx(p["on_demand_usd_hr"] * (1 - p["savings_pct"] / 100), rel=1e-5)
+        assert p["est_spot_usd_hr"] == pytest.approx(
+            p["on_demand_usd_hr"] * (1 - p["savings_pct"] / 100), rel=1e-5
+        )
 
 
 def test_cap_pools_and_diversification() -> None:
@@ -31,11 +33,15 @@ def test_cap_pools_and_diversification() -> None:
     assert all(p["interruption_bucket"] == "<5%" for p in sel)
     assert len({p["family"] for p in sel}) == 4
     assert not any(p["family"].startswith("t") and p["family"][1].isdigit() for p in sel)
-    assert all(load_catalog()[p["instance_type"]].architecture == "x86_64" for p in sel)  # default architecture
+    assert all(
+        load_catalog()[p["instance_type"]].architecture == "x86_64" for p in sel
+    )  # default architecture
 
 
 def test_lowest_price_strategy_orders_by_price() -> None:
-    out = call(TOOL, {"min_vcpu": 2, "max_vcpu": 2, "strategy": "lowest-price", "max_interruption_bucket": ">20%"})
+    out = call(
+        TOOL, {"min_vcpu": 2, "max_vcpu": 2, "strategy": "lowest-price", "max_interruption_bucket": ">20%"}
+    )
     prices = [p["est_spot_usd_per_vcpu_hr"] for p in out["ranked"]]
     assert prices == sorted(prices)
 
@@ -47,9 +53,14 @@ def test_capacity_split_and_fallback_is_cheapest_on_demand() -> None:
         assert p["instances"] == math.ceil(per_pool / p["vcpu"])
     fb = out["on_demand_fallback"]
     brute = min(
-        (it.od_usd_hr / it.vcpu, it.name) for it in load_catalog().values()
-        if it.vcpu == 8 and (it.memory_gib or 0) >= 32 and it.od_usd_hr and it.interruption_bucket is not None
-        and it.architecture == "x86_64" and not (it.family.startswith("t") and it.family[1].isdigit())
+        (it.od_usd_hr / it.vcpu, it.name)
+        for it in load_catalog().values()
+        if it.vcpu == 8
+        and (it.memory_gib or 0) >= 32
+        and it.od_usd_hr
+        and it.interruption_bucket is not None
+        and it.architecture == "x86_64"
+        and not (it.family.startswith("t") and it.family[1].isdigit())
     )
     assert fb["instance_type"] == brute[1]
     assert fb["instances"] == math.ceil(100 / 8)

@@ -41,11 +41,19 @@ class AllocateInput(StrictInput):
     window_hours: float = Field(default=24, gt=0, le=24 * 366)
     nodes: list[AllocNode] = Field(min_length=1)
     workloads: list[Workload] = Field(default_factory=list)
-    aggregate_by: str = Field(default="workload", description="'workload', 'node' or a label key such as 'team'.")
-    shared_costs: list[SharedCost] = Field(default_factory=list, description="Costs outside the nodes, in USD.")
+    aggregate_by: str = Field(
+        default="workload", description="'workload', 'node' or a label key such as 'team'."
+    )
+    shared_costs: list[SharedCost] = Field(
+        default_factory=list, description="Costs outside the nodes, in USD."
+    )
     shared_split: Literal["even", "by_usage", "weighted"] = "even"
-    weights: dict[str, float] | None = Field(default=None, description="Allocation name -> weight, for 'weighted'.")
-    idle: Literal["separate", "share"] = Field(default="separate", description="'share' spreads idle by cost.")
+    weights: dict[str, float] | None = Field(
+        default=None, description="Allocation name -> weight, for 'weighted'."
+    )
+    idle: Literal["separate", "share"] = Field(
+        default="separate", description="'share' spreads idle by cost."
+    )
 
 
 class NodeRates(OutputModel):
@@ -60,10 +68,14 @@ class NodeRates(OutputModel):
     gpu_usd_per_gpu_hr: float
 
     def rounded(self) -> NodeRates:
-        return self.model_copy(update={
-            "cost_usd": rnd(self.cost_usd), "cpu_usd_per_core_hr": rnd(self.cpu_usd_per_core_hr, 8),
-            "ram_usd_per_gib_hr": rnd(self.ram_usd_per_gib_hr, 8), "gpu_usd_per_gpu_hr": rnd(self.gpu_usd_per_gpu_hr, 8),
-        })
+        return self.model_copy(
+            update={
+                "cost_usd": rnd(self.cost_usd),
+                "cpu_usd_per_core_hr": rnd(self.cpu_usd_per_core_hr, 8),
+                "ram_usd_per_gib_hr": rnd(self.ram_usd_per_gib_hr, 8),
+                "gpu_usd_per_gpu_hr": rnd(self.gpu_usd_per_gpu_hr, 8),
+            }
+        )
 
 
 class Allocation(OutputModel):

@@ -32,17 +32,28 @@ def _node_rates(args: AllocateInput, warns: list[str]) -> dict[str, NodeRates]:
                 hourly = it.od_usd_hr
                 used_catalog = True
         if cpu is None or mem is None:
-            raise ToolInputError(f"{fld}.cpu_cores", "unknown: give cpu_cores and memory_gib (or a catalog type)")
+            raise ToolInputError(
+                f"{fld}.cpu_cores", "unknown: give cpu_cores and memory_gib (or a catalog type)"
+            )
         if hourly is None:
-            raise ToolInputError(f"{fld}.hourly_cost_usd", "unknown: give hourly_cost_usd or a priced instance_type")
+            raise ToolInputError(
+                f"{fld}.hourly_cost_usd", "unknown: give hourly_cost_usd or a priced instance_type"
+            )
         require(cpu > 0 and mem > 0, f"{fld}.cpu_cores", "capacity must be positive")
         hours = args.window_hours if n.hours is None else n.hours
-        require(hours <= args.window_hours + TOL, f"{fld}.hours", f"exceeds window_hours ({args.window_hours:g})")
+        require(
+            hours <= args.window_hours + TOL, f"{fld}.hours", f"exceeds window_hours ({args.window_hours:g})"
+        )
         cost = hourly * hours
         w_cpu, w_ram, w_gpu = cpu * CPU_HR, mem * RAM_GIB_HR, n.gpus * GPU_HR
         w = w_cpu + w_ram + w_gpu
         rates[n.name] = NodeRates(
-            node=n.name, hours=hours, cost_usd=cost, cpu_cores=cpu, memory_gib=mem, gpus=n.gpus,
+            node=n.name,
+            hours=hours,
+            cost_usd=cost,
+            cpu_cores=cpu,
+            memory_gib=mem,
+            gpus=n.gpus,
             cpu_usd_per_core_hr=hourly * w_cpu / w / cpu,
             ram_usd_per_gib_hr=hourly * w_ram / w / mem,
             gpu_usd_per_gpu_hr=hourly * w_gpu / w / n.gpus if n.gpus else 0.0,
@@ -82,12 +93,22 @@ def allocate_costs(args: AllocateInput) -> AllocateOutput:
         u[0] += cpu_h
         u[1] += ram_h
         u[2] += gpu_h
-        for total, cap, what in ((u[0], r.cpu_cores, "CPU"), (u[1], r.memory_gib, "memory"), (u[2], r.gpus, "GPU")):
+        for total, cap, what in (
+            (u[0], r.cpu_cores, "CPU"),
+            (u[1], r.memory_gib, "memory"),
+            (u[2], r.gpus, "GPU"),
+        ):
             if total > cap * r.hours * (1 + 1e-9) + TOL:
-                raise ToolInputError(fld, f"{what} max(request, usage) on {w.node} totals {total:g} unit-hours, above "
-                                     f"its capacity {cap * r.hours:g}; check requests and usage")
-        cost = {"cpu": cpu_h * r.cpu_usd_per_core_hr, "ram": ram_h * r.ram_usd_per_gib_hr,
-                "gpu": gpu_h * r.gpu_usd_per_gpu_hr}
+                raise ToolInputError(
+                    fld,
+                    f"{what} max(request, usage) on {w.node} totals {total:g} unit-hours, above "
+                    f"its capacity {cap * r.hours:g}; check requests and usage",
+                )
+        cost = {
+            "cpu": cpu_h * r.cpu_usd_per_core_hr,
+            "ram": ram_h * r.ram_usd_per_gib_hr,
+            "gpu": gpu_h * r.gpu_usd_per_gpu_hr,
+        }
         if w.shared:
             shared_pool += sum(cost.values())
             for c, v in cost.items():
@@ -104,14 +125,25 @@ def allocate_costs(args: AllocateInput) -> AllocateOutput:
     shares = _split(args, keys, own, shared_pool)
     for k, v in shares.items():
         comp[k]["shared"] += v
-    idle_c = sum(r.cpu_cores * r.hours * r.cpu_usd_per_core_hr for r in rates.values()) - shared_comp["cpu"] - sum(
-        comp[k]["cpu"] for k in keys)
-    idle_r = sum(r.memory_gib * r.hours * r.ram_usd_per_gib_hr for r in rates.values()) - shared_comp["ram"] - sum(
-        comp[k]["ram"] for k in keys)
-    idle_g = sum(r.gpus * r.hours * r.gpu_usd_per_gpu_hr for r in rates.values()) - shared_comp["gpu"] - sum(
-        comp[k]["gpu"] for k in keys)
+    idle_c = (
+        sum(r.cpu_cores * r.hours * r.cpu_usd_per_core_hr for r in rates.values())
+        - shared_comp["cpu"]
+        - sum(comp[k]["cpu"] for k in keys)
+    )
+    idle_r = (
+        sum(r.memory_gib * r.hours * r.ram_usd_per_gib_hr for r in rates.values())
+        - shared_comp["ram"]
+        - sum(comp[k]["ram"] for k in keys)
+    )
+    idle_g = (
+        sum(r.gpus * r.hours * r.gpu_usd_per_gpu_hr for r in rates.values())
+        - shared_comp["gpu"]
+        - sum(comp[k]["gpu"] for k in keys)
+    )
     external = sum(s.cost_usd for s in args.shared_costs)
-    idle_total = sum(r.cost_usd for r in rates.values()) + external - sum(own[k] + comp[k]["shared"] for k in keys)
+    idle_total = (
+        sum(r.cost_usd for r in rates.values()) + external - sum(own[k] + comp[k]["shared"] for k in keys)
+    )
     if args.idle == "share":
         idle_shares = proportional(idle_total, own)
         if idle_shares is None:
@@ -156,8 +188,14 @@ def _split(args: AllocateInput, keys: list[str], own: dict[str, float], pool: fl
 
 
 def _output(
-    args: AllocateInput, rates: dict[str, NodeRates], comp: dict[str, dict[str, float]], keys: list[str],
-    usage: dict[str, list[float]], shared_pool: float, idle_parts: tuple[float, float, float], warns: list[str],
+    args: AllocateInput,
+    rates: dict[str, NodeRates],
+    comp: dict[str, dict[str, float]],
+    keys: list[str],
+    usage: dict[str, list[float]],
+    shared_pool: float,
+    idle_parts: tuple[float, float, float],
+    warns: list[str],
 ) -> AllocateOutput:
     total = sum(r.cost_usd for r in rates.values()) + sum(s.cost_usd for s in args.shared_costs)
     names = keys + (["__shared__"] if "__shared__" in comp and "__shared__" not in keys else [])
@@ -166,11 +204,19 @@ def _output(
         c = comp[k]
         t = c["cpu"] + c["ram"] + c["gpu"] + c["shared"] + c["idle"]
         eff = usage[k][0] / usage[k][1] if usage[k][1] > 0 else None
-        allocs.append(Allocation(
-            name=k, workloads=int(c["n"]), cpu_cost=rnd(c["cpu"]), ram_cost=rnd(c["ram"]), gpu_cost=rnd(c["gpu"]),
-            shared_cost=rnd(c["shared"]), idle_cost=rnd(c["idle"]), total_cost=rnd(t),
-            cpu_efficiency=None if eff is None else rnd(eff, 4),
-        ))
+        allocs.append(
+            Allocation(
+                name=k,
+                workloads=int(c["n"]),
+                cpu_cost=rnd(c["cpu"]),
+                ram_cost=rnd(c["ram"]),
+                gpu_cost=rnd(c["gpu"]),
+                shared_cost=rnd(c["shared"]),
+                idle_cost=rnd(c["idle"]),
+                total_cost=rnd(t),
+                cpu_efficiency=None if eff is None else rnd(eff, 4),
+            )
+        )
     total = rnd(total)
     alloc_sum = sum(a.total_cost for a in allocs)
     idle_total = total - alloc_sum  # defined so that the rounded figures add up
@@ -180,10 +226,17 @@ def _output(
         method=Method(
             name="OpenCost allocation: max(request, usage) x rate; idle = total - allocated",
             reference="OpenCost cost-allocation model",
-            parameters={"aggregate_by": args.aggregate_by, "shared_split": args.shared_split, "idle": args.idle,
-                        "window_hours": args.window_hours,
-                        "node_price_split": {"cpu_usd_per_core_hr": CPU_HR, "ram_usd_per_gib_hr": RAM_GIB_HR,
-                                             "gpu_usd_per_hr": GPU_HR}},
+            parameters={
+                "aggregate_by": args.aggregate_by,
+                "shared_split": args.shared_split,
+                "idle": args.idle,
+                "window_hours": args.window_hours,
+                "node_price_split": {
+                    "cpu_usd_per_core_hr": CPU_HR,
+                    "ram_usd_per_gib_hr": RAM_GIB_HR,
+                    "gpu_usd_per_hr": GPU_HR,
+                },
+            },
         ),
         data_sources=[user_data_source("nodes and workloads"), *catalog_sources(use_spot=False)],
         assumptions=[
@@ -196,8 +249,12 @@ def _output(
         window_hours=args.window_hours,
         total_cost=total,
         allocations=sorted(allocs, key=lambda a: (-a.total_cost, a.name)),
-        idle=IdleCost(cpu_cost=rnd(idle_parts[0]), ram_cost=rnd(idle_parts[1]), gpu_cost=rnd(idle_parts[2]),
-                      total_cost=rnd(idle_total, 9)),
+        idle=IdleCost(
+            cpu_cost=rnd(idle_parts[0]),
+            ram_cost=rnd(idle_parts[1]),
+            gpu_cost=rnd(idle_parts[2]),
+            total_cost=rnd(idle_total, 9),
+        ),
         allocated_plus_idle=rnd(alloc_sum + idle_total, 9),
         node_rates=[r.rounded() for r in rates.values()],
     )

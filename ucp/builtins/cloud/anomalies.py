@@ -44,12 +44,17 @@ class AnomalyInput(StrictInput):
     series: SeriesInput
     method: Literal["shesd", "robust_z", "both"] = "shesd"
     sensitivity: Literal["low", "medium", "high"] = Field(
-        default="medium", description="low: alpha .01, <=1% anomalies, z>5; medium: .05, 10%, 3.5; high: .10, 20%, 3."
+        default="medium",
+        description="low: alpha .01, <=1% anomalies, z>5; medium: .05, 10%, 3.5; high: .10, 20%, 3.",
     )
     direction: Literal["both", "pos", "neg"] = "both"
     period_points: int | None = Field(default=None, ge=2, description="Points per season; default one day.")
-    window_points: int | None = Field(default=None, ge=5, description="robust_z trailing window; default 6 hours.")
-    merge_gap_points: int | None = Field(default=None, ge=1, description="Anomalies this close form one window; default 1 h.")
+    window_points: int | None = Field(
+        default=None, ge=5, description="robust_z trailing window; default 6 hours."
+    )
+    merge_gap_points: int | None = Field(
+        default=None, ge=1, description="Anomalies this close form one window; default 1 h."
+    )
 
 
 class AnomalyPoint(OutputModel):
@@ -92,8 +97,12 @@ def run_detectors(
     if method in ("shesd", "both"):
         seasonal = len(s) >= 2 * period
         if not seasonal:
-            notes.append(f"W:Fewer than two seasons ({period} points each): S-H-ESD ran without seasonal removal.")
-        det = detectors.shesd(s.v, _phase(s, period) if seasonal else None, period, sens.max_anoms, sens.alpha, direction)
+            notes.append(
+                f"W:Fewer than two seasons ({period} points each): S-H-ESD ran without seasonal removal."
+            )
+        det = detectors.shesd(
+            s.v, _phase(s, period) if seasonal else None, period, sens.max_anoms, sens.alpha, direction
+        )
         for i, sc, ex in zip(det.index, det.score, det.expected, strict=True):
             found[int(i)] = (float(sc), float(ex), ["shesd"])
     if method in ("robust_z", "both"):
@@ -126,13 +135,22 @@ def detect_anomalies(args: AnomalyInput) -> AnomalyOutput:
     wins = detectors.group_windows(pos, gap)
     ranked = sorted(found.items(), key=lambda kv: -kv[1][0])[:MAX_LISTED]
     points = [
-        AnomalyPoint(timestamp=iso(float(s.t[i])), value=rnd(float(s.v[i])), expected=rnd(ex), score=rnd(min(sc, 1e9), 3),
-                     detected_by=by)
+        AnomalyPoint(
+            timestamp=iso(float(s.t[i])),
+            value=rnd(float(s.v[i])),
+            expected=rnd(ex),
+            score=rnd(min(sc, 1e9), 3),
+            detected_by=by,
+        )
         for i, (sc, ex, by) in ranked
     ]
     windows = [
-        AnomalyWindow(start=iso(float(s.t[a])), end=iso(float(s.t[b])), points=int(((pos >= a) & (pos <= b)).sum()),
-                      max_score=rnd(min(max(found[int(i)][0] for i in pos[(pos >= a) & (pos <= b)]), 1e9), 3))
+        AnomalyWindow(
+            start=iso(float(s.t[a])),
+            end=iso(float(s.t[b])),
+            points=int(((pos >= a) & (pos <= b)).sum()),
+            max_score=rnd(min(max(found[int(i)][0] for i in pos[(pos >= a) & (pos <= b)]), 1e9), 3),
+        )
         for a, b in wins
     ]
     if len(found) > MAX_LISTED:
@@ -140,20 +158,36 @@ def detect_anomalies(args: AnomalyInput) -> AnomalyOutput:
     days = s.span_s / 86400
     return AnomalyOutput(
         method=Method(
-            name={"shesd": "seasonal-hybrid ESD", "robust_z": "rolling robust z-score", "both": "S-H-ESD + robust z"}[args.method],
+            name={
+                "shesd": "seasonal-hybrid ESD",
+                "robust_z": "rolling robust z-score",
+                "both": "S-H-ESD + robust z",
+            }[args.method],
             reference="Twitter AnomalyDetection (S-H-ESD); Iglewicz-Hoaglin modified z-score",
-            parameters={"alpha": sens.alpha, "max_anoms": sens.max_anoms, "z_threshold": sens.z_threshold,
-                        "direction": args.direction, "period_points": period, "window_points": window,
-                        "sensitivity": args.sensitivity, "step": fmt_duration(s.step_s), "merge_gap_points": gap},
+            parameters={
+                "alpha": sens.alpha,
+                "max_anoms": sens.max_anoms,
+                "z_threshold": sens.z_threshold,
+                "direction": args.direction,
+                "period_points": period,
+                "window_points": window,
+                "sensitivity": args.sensitivity,
+                "step": fmt_duration(s.step_s),
+                "merge_gap_points": gap,
+            },
         ),
         data_sources=[user_data_source("input series", s.start(), s.end())],
-        assumptions=dedupe([
-            *assumptions,
-            "Scores: S-H-ESD's R statistic (|residual - median| / MAD) or |modified z|; both are in MAD units.",
-            "robust_z floors each window's MAD at 10% of the whole series' MAD so flat stretches do not alarm on noise.",
-        ]),
+        assumptions=dedupe(
+            [
+                *assumptions,
+                "Scores: S-H-ESD's R statistic (|residual - median| / MAD) or |modified z|; both are in MAD units.",
+                "robust_z floors each window's MAD at 10% of the whole series' MAD so flat stretches do not alarm on noise.",
+            ]
+        ),
         warnings=dedupe(warns),
-        confidence=(f"{len(wins)} window(s) over {days:.1f} days; expect false alarms: measured on NAB, see BACKTEST.md"),
+        confidence=(
+            f"{len(wins)} window(s) over {days:.1f} days; expect false alarms: measured on NAB, see BACKTEST.md"
+        ),
         anomaly_count=len(found),
         anomalies=points,
         windows=windows,

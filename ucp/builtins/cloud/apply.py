@@ -67,11 +67,16 @@ def apply_schedule(args: ApplyInput) -> ApplyOutput:
     if len(args.tag) > 256:
         raise ToolInputError("tag", "AWS tag values are limited to 256 characters")
     value = args.tag.strip()
-    actions = [TagWrite(resource_id=r, operation="create-tags", key=args.tag_key, value=value) for r in args.resource_ids]
+    actions = [
+        TagWrite(resource_id=r, operation="create-tags", key=args.tag_key, value=value)
+        for r in args.resource_ids
+    ]
     warns = []
     if args.confirm:
-        warns.append("confirm was true, but no live adapter is configured: nothing was changed. "
-                     "Run the aws_cli command, or deploy the Custodian policy, to apply it.")
+        warns.append(
+            "confirm was true, but no live adapter is configured: nothing was changed. "
+            "Run the aws_cli command, or deploy the Custodian policy, to apply it."
+        )
     if sched.opted_out:
         warns.append("The value 'off' opts these resources out of off-hours.")
     ids = " ".join(args.resource_ids)
@@ -79,10 +84,16 @@ def apply_schedule(args: ApplyInput) -> ApplyOutput:
         method=Method(
             name="tag write plan (dry run)" if not args.confirm else "tag write plan (confirmed; no adapter)",
             reference="Cloud Custodian offhour/onhour policies reading the maid_offhours tag",
-            parameters={"tag_key": args.tag_key, "resources": len(args.resource_ids), "confirm": args.confirm,
-                        "parsed_time_zone": str(sched.zone)},
+            parameters={
+                "tag_key": args.tag_key,
+                "resources": len(args.resource_ids),
+                "confirm": args.confirm,
+                "parsed_time_zone": str(sched.zone),
+            },
         ),
-        assumptions=["Custodian policies like custodian_policy below must be deployed for the tag to take effect."],
+        assumptions=[
+            "Custodian policies like custodian_policy below must be deployed for the tag to take effect."
+        ],
         warnings=warns,
         dry_run=not args.confirm,
         applied=False,

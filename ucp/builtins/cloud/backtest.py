@@ -33,12 +33,24 @@ from ucp.builtins.cloud.catalog import get_type, load_catalog
 from ucp.builtins.cloud.series import Series
 
 CPU_SERIES = (
-    "ec2_cpu_utilization_24ae8d", "ec2_cpu_utilization_53ea38", "ec2_cpu_utilization_5f5533",
-    "ec2_cpu_utilization_77c1ca", "ec2_cpu_utilization_825cc2", "ec2_cpu_utilization_ac20cd",
-    "ec2_cpu_utilization_c6585a", "ec2_cpu_utilization_fe7f93", "rds_cpu_utilization_cc0c53",
+    "ec2_cpu_utilization_24ae8d",
+    "ec2_cpu_utilization_53ea38",
+    "ec2_cpu_utilization_5f5533",
+    "ec2_cpu_utilization_77c1ca",
+    "ec2_cpu_utilization_825cc2",
+    "ec2_cpu_utilization_ac20cd",
+    "ec2_cpu_utilization_c6585a",
+    "ec2_cpu_utilization_fe7f93",
+    "rds_cpu_utilization_cc0c53",
     "rds_cpu_utilization_e47b3b",
 )
-ANOMALY_CONFIGS = (("shesd", "medium"), ("shesd", "low"), ("robust_z", "medium"), ("robust_z", "low"), ("both", "medium"))
+ANOMALY_CONFIGS = (
+    ("shesd", "medium"),
+    ("shesd", "low"),
+    ("robust_z", "medium"),
+    ("robust_z", "low"),
+    ("both", "medium"),
+)
 RIGHTSIZE_PROFILES = ("aws-default", "vpa-like", "azure-user-facing", "azure-batch", "p95-no-headroom")
 
 
@@ -54,7 +66,9 @@ def load_nab(name: str) -> Series:
     """A shipped NAB series as a validated ``Series`` (sorted, first of duplicate timestamps kept)."""
     raw = gzip.decompress(_nab_dir().joinpath(f"{name}.csv.gz").read_bytes()).decode()
     df = pd.read_csv(io.StringIO(raw))
-    t = ((pd.to_datetime(df["timestamp"]) - pd.Timestamp("1970-01-01")) / pd.Timedelta(seconds=1)).to_numpy(np.float64)
+    t = ((pd.to_datetime(df["timestamp"]) - pd.Timestamp("1970-01-01")) / pd.Timedelta(seconds=1)).to_numpy(
+        np.float64
+    )
     v = df["value"].to_numpy(dtype=np.float64)
     order = np.argsort(t, kind="stable")
     t, v = t[order], v[order]
@@ -109,8 +123,12 @@ def forecast_backtest(names: list[str] | None = None, horizon: int = 24, season:
     cols = [*fcmodels.MODELS, "selected"]
     summary = {c: _median([r[c] for r in rows]) for c in cols}
     beats = sum(1 for r in rows if r["selected"] is not None and r["selected"] <= r["naive"])
-    return {"rows": rows, "median_mase": summary, "selected_beats_or_ties_naive": f"{beats}/{len(rows)}",
-            "horizon_hours": horizon}
+    return {
+        "rows": rows,
+        "median_mase": summary,
+        "selected_beats_or_ties_naive": f"{beats}/{len(rows)}",
+        "horizon_hours": horizon,
+    }
 
 
 def _median(xs: list[Any]) -> float | None:
@@ -135,7 +153,9 @@ def anomaly_backtest(names: list[str] | None = None) -> dict[str, Any]:
         period, window, gap = anomalies.defaults(s.step_s)
         for method, sens in ANOMALY_CONFIGS:
             tally = tallies[f"{method}/{sens}"]
-            found = anomalies.run_detectors(s, method, anomalies.SENSITIVITY[sens], "both", period, window, [])
+            found = anomalies.run_detectors(
+                s, method, anomalies.SENSITIVITY[sens], "both", period, window, []
+            )
             pos = np.asarray(sorted(found), dtype=np.int64)
             times = s.t[pos] if pos.size else np.empty(0)
             tally.windows += len(wins)
@@ -147,8 +167,13 @@ def anomaly_backtest(names: list[str] | None = None) -> dict[str, Any]:
             tally.days += s.span_s / 86400
     return {
         "rows": [
-            {"detector": k, "recall": t.caught / t.windows if t.windows else None, "caught": t.caught,
-             "windows": t.windows, "false_alarms_per_day": t.false_alarms / t.days if t.days else None}
+            {
+                "detector": k,
+                "recall": t.caught / t.windows if t.windows else None,
+                "caught": t.caught,
+                "windows": t.windows,
+                "false_alarms_per_day": t.false_alarms / t.days if t.days else None,
+            }
             for k, t in tallies.items()
         ]
     }
@@ -160,8 +185,11 @@ def rightsize_backtest(names: tuple[str, ...] = CPU_SERIES, current: str = "m5.2
     pool = sizing.candidates(cur, None, False)
     rows = []
     for prof_name in RIGHTSIZE_PROFILES:
-        prof = (sizing.Profile("p95-no-headroom", 95.0, 0.0, 100.0, 0.0) if prof_name == "p95-no-headroom"
-                else sizing.PROFILES[prof_name])
+        prof = (
+            sizing.Profile("p95-no-headroom", 95.0, 0.0, 100.0, 0.0)
+            if prof_name == "p95-no-headroom"
+            else sizing.PROFILES[prof_name]
+        )
         savings: list[float] = []
         net: list[float] = []
         sat_all: list[float] = []
@@ -183,10 +211,17 @@ def rightsize_backtest(names: tuple[str, ...] = CPU_SERIES, current: str = "m5.2
             share = sizing.saturated_share(test, float(rec.vcpu or 0))
             sat_series.append(share)
             sat_all.extend([share] * test.size)
-        rows.append({"profile": prof_name, "mean_saving_pct": 100 * float(np.mean(savings)),
-                     "saturated_intervals_pct": 100 * float(np.mean(sat_all)),
-                     "series_with_any_saturation": sum(1 for x in sat_series if x > 0), "series": len(names),
-                     "upsize_recommended": upsized, "net_saving_pct_with_upsizing": 100 * float(np.mean(net))})
+        rows.append(
+            {
+                "profile": prof_name,
+                "mean_saving_pct": 100 * float(np.mean(savings)),
+                "saturated_intervals_pct": 100 * float(np.mean(sat_all)),
+                "series_with_any_saturation": sum(1 for x in sat_series if x > 0),
+                "series": len(names),
+                "upsize_recommended": upsized,
+                "net_saving_pct_with_upsizing": 100 * float(np.mean(net)),
+            }
+        )
     return {"rows": rows, "current_type": current, "family": cur.family}
 
 
@@ -196,9 +231,11 @@ PACK_FAMILIES = ("c5", "m5", "c6i", "m6i", "r6i")
 def packing_benchmark(n_pods: int = 1088, seeds: tuple[int, ...] = (1, 2, 3)) -> dict[str, Any]:
     """Seeded synthetic pods (CPU 0.1-4 cores, 0.5-8 GiB per core) onto the non-metal types of
     ``PACK_FAMILIES``; cost of each heuristic above the LP lower bound."""
-    types = [packing.NodeType(it.name, float(it.vcpu or 0), float(it.memory_gib or 0), float(it.od_usd_hr or 0))
-             for it in load_catalog().values()
-             if it.family in PACK_FAMILIES and it.has_specs and it.od_usd_hr and "metal" not in it.name]
+    types = [
+        packing.NodeType(it.name, float(it.vcpu or 0), float(it.memory_gib or 0), float(it.od_usd_hr or 0))
+        for it in load_catalog().values()
+        if it.family in PACK_FAMILIES and it.has_specs and it.od_usd_hr and "metal" not in it.name
+    ]
     rows = []
     for seed in seeds:
         rng = np.random.default_rng(seed)
@@ -207,16 +244,29 @@ def packing_benchmark(n_pods: int = 1088, seeds: tuple[int, ...] = (1, 2, 3)) ->
         lb = packing.lp_lower_bound(cpu, mem, types).cost
         ffd = packing.cost(packing.pack(cpu, mem, types, "first"))
         bfd = packing.cost(packing.pack(cpu, mem, types, "best"))
-        rows.append({"seed": seed, "pods": n_pods, "types": len(types), "lower_bound": lb,
-                     "ffd_gap_pct": 100 * (ffd - lb) / lb, "bfd_gap_pct": 100 * (bfd - lb) / lb})
+        rows.append(
+            {
+                "seed": seed,
+                "pods": n_pods,
+                "types": len(types),
+                "lower_bound": lb,
+                "ffd_gap_pct": 100 * (ffd - lb) / lb,
+                "bfd_gap_pct": 100 * (bfd - lb) / lb,
+            }
+        )
     return {"rows": rows}
 
 
-def run_backtests(forecast: bool = True, anomaly: bool = True, rightsize: bool = True,
-                  pack: bool = True) -> dict[str, Any]:
+def run_backtests(
+    forecast: bool = True, anomaly: bool = True, rightsize: bool = True, pack: bool = True
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key, enabled, fn in (("forecast", forecast, forecast_backtest), ("anomaly", anomaly, anomaly_backtest),
-                             ("rightsizing", rightsize, rightsize_backtest), ("packing", pack, packing_benchmark)):
+    for key, enabled, fn in (
+        ("forecast", forecast, forecast_backtest),
+        ("anomaly", anomaly, anomaly_backtest),
+        ("rightsizing", rightsize, rightsize_backtest),
+        ("packing", pack, packing_benchmark),
+    ):
         if enabled:
             start = time.perf_counter()
             out[key] = fn()
@@ -232,39 +282,63 @@ def to_markdown(res: dict[str, Any]) -> str:
     parts: list[str] = []
     if "forecast" in res:
         f = res["forecast"]
-        parts.append(f"### Forecasting: MASE on the last {f['horizon_hours']} h of each NAB series (hourly)\n")
-        parts.append("| series | naive | seasonal naive | Holt-Winters | STL+ETS | selected (model) |\n|---|---|---|---|---|---|")
+        parts.append(
+            f"### Forecasting: MASE on the last {f['horizon_hours']} h of each NAB series (hourly)\n"
+        )
+        parts.append(
+            "| series | naive | seasonal naive | Holt-Winters | STL+ETS | selected (model) |\n|---|---|---|---|---|---|"
+        )
         for r in f["rows"]:
-            parts.append(f"| {r['series']} | {_f(r['naive'])} | {_f(r['seasonal_naive'])} | {_f(r['holt_winters'])} | "
-                         f"{_f(r['stl_ets'])} | {_f(r['selected'])} ({r['selected_model']}) |")
+            parts.append(
+                f"| {r['series']} | {_f(r['naive'])} | {_f(r['seasonal_naive'])} | {_f(r['holt_winters'])} | "
+                f"{_f(r['stl_ets'])} | {_f(r['selected'])} ({r['selected_model']}) |"
+            )
         m = f["median_mase"]
-        parts.append(f"| **median** | **{_f(m['naive'])}** | **{_f(m['seasonal_naive'])}** | **{_f(m['holt_winters'])}** | "
-                     f"**{_f(m['stl_ets'])}** | **{_f(m['selected'])}** |\n")
-        parts.append(f"Selected model at least as good as naive on {f['selected_beats_or_ties_naive']} series.\n")
+        parts.append(
+            f"| **median** | **{_f(m['naive'])}** | **{_f(m['seasonal_naive'])}** | **{_f(m['holt_winters'])}** | "
+            f"**{_f(m['stl_ets'])}** | **{_f(m['selected'])}** |\n"
+        )
+        parts.append(
+            f"Selected model at least as good as naive on {f['selected_beats_or_ties_naive']} series.\n"
+        )
     if "anomaly" in res:
         parts.append("### Anomalies: labelled NAB windows (realAWSCloudwatch)\n")
-        parts.append("| detector/sensitivity | windows caught | recall | false alarms per day |\n|---|---|---|---|")
+        parts.append(
+            "| detector/sensitivity | windows caught | recall | false alarms per day |\n|---|---|---|---|"
+        )
         for r in res["anomaly"]["rows"]:
-            parts.append(f"| {r['detector']} | {r['caught']}/{r['windows']} | {_f(r['recall'])} | "
-                         f"{_f(r['false_alarms_per_day'])} |")
+            parts.append(
+                f"| {r['detector']} | {r['caught']}/{r['windows']} | {_f(r['recall'])} | "
+                f"{_f(r['false_alarms_per_day'])} |"
+            )
         parts.append("")
     if "rightsizing" in res:
         rs = res["rightsizing"]
-        parts.append(f"### Rightsizing: {len(CPU_SERIES)} CPU traces on an {rs['current_type']}, "
-                     f"train week 1 / test week 2 ({rs['family']} family)\n")
-        parts.append("| profile | mean saving (downsize only) | test intervals saturated | series with any saturation "
-                     "| upsizing advised | net saving incl. upsizing |\n|---|---|---|---|---|---|")
+        parts.append(
+            f"### Rightsizing: {len(CPU_SERIES)} CPU traces on an {rs['current_type']}, "
+            f"train week 1 / test week 2 ({rs['family']} family)\n"
+        )
+        parts.append(
+            "| profile | mean saving (downsize only) | test intervals saturated | series with any saturation "
+            "| upsizing advised | net saving incl. upsizing |\n|---|---|---|---|---|---|"
+        )
         for r in rs["rows"]:
-            parts.append(f"| {r['profile']} | {_f(r['mean_saving_pct'], 1)}% | {_f(r['saturated_intervals_pct'], 2)}% | "
-                         f"{r['series_with_any_saturation']}/{r['series']} | {r['upsize_recommended']}/{r['series']} | "
-                         f"{_f(r['net_saving_pct_with_upsizing'], 1)}% |")
+            parts.append(
+                f"| {r['profile']} | {_f(r['mean_saving_pct'], 1)}% | {_f(r['saturated_intervals_pct'], 2)}% | "
+                f"{r['series_with_any_saturation']}/{r['series']} | {r['upsize_recommended']}/{r['series']} | "
+                f"{_f(r['net_saving_pct_with_upsizing'], 1)}% |"
+            )
         parts.append("")
     if "packing" in res:
         parts.append("### Bin packing: synthetic pods vs the LP lower bound\n")
-        parts.append("| seed | pods | types | lower bound USD/h | first-fit gap | best-fit gap |\n|---|---|---|---|---|---|")
+        parts.append(
+            "| seed | pods | types | lower bound USD/h | first-fit gap | best-fit gap |\n|---|---|---|---|---|---|"
+        )
         for r in res["packing"]["rows"]:
-            parts.append(f"| {r['seed']} | {r['pods']} | {r['types']} | {_f(r['lower_bound'], 3)} | "
-                         f"{_f(r['ffd_gap_pct'])}% | {_f(r['bfd_gap_pct'])}% |")
+            parts.append(
+                f"| {r['seed']} | {r['pods']} | {r['types']} | {_f(r['lower_bound'], 3)} | "
+                f"{_f(r['ffd_gap_pct'])}% | {_f(r['bfd_gap_pct'])}% |"
+            )
         parts.append("")
     return "\n".join(parts)
 

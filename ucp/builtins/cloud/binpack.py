@@ -54,7 +54,9 @@ def _types(args: PackInput, warns: list[str]) -> list[packing.NodeType]:
         if cpu > 0 and mem > 0:
             out.append(packing.NodeType(it.name, float(cpu), float(mem), float(price)))
     if not out:
-        raise ToolInputError("instance_types" if args.instance_types else "families", "no usable instance type")
+        raise ToolInputError(
+            "instance_types" if args.instance_types else "families", "no usable instance type"
+        )
     return sorted(out, key=lambda t: (t.price, t.name))
 
 
@@ -76,25 +78,39 @@ def _expand(pods: list[PodSpec], fld: str) -> tuple[list[str], np.ndarray, np.nd
 def _plan(nodes: list[packing.Node], names: list[str]) -> list[NodePlan]:
     return [
         NodePlan(
-            name=f"node-{k + 1}", instance_type=n.type.name, price_usd_hr=rnd(n.type.price),
-            pods=dict(Counter(names[i] for i in n.pods)), cpu_requested=rnd(n.cpu_used, 4),
-            cpu_allocatable=n.type.cpu, memory_requested_gib=rnd(n.mem_used, 4), memory_allocatable_gib=n.type.mem,
+            name=f"node-{k + 1}",
+            instance_type=n.type.name,
+            price_usd_hr=rnd(n.type.price),
+            pods=dict(Counter(names[i] for i in n.pods)),
+            cpu_requested=rnd(n.cpu_used, 4),
+            cpu_allocatable=n.type.cpu,
+            memory_requested_gib=rnd(n.mem_used, 4),
+            memory_allocatable_gib=n.type.mem,
         )
         for k, n in enumerate(nodes)
     ]
 
 
-def _pack(args: PackInput, pods: list[PodSpec], types: list[packing.NodeType], warns: list[str]) -> PackingPlan:
+def _pack(
+    args: PackInput, pods: list[PodSpec], types: list[packing.NodeType], warns: list[str]
+) -> PackingPlan:
     names, cpu, mem, src = _expand(pods, "pods")
     big_c, big_m = max(t.cpu for t in types), max(t.mem for t in types)
     for j in range(len(names)):
         if not any(cpu[j] <= t.cpu + packing.EPS and mem[j] <= t.mem + packing.EPS for t in types):
-            raise ToolInputError(f"pods[{src[j]}]", f"{names[j]} requests {cpu[j]:g} CPU / {mem[j]:g} GiB; no single "
-                                 f"candidate type fits it (largest: {big_c:g} CPU, {big_m:g} GiB allocatable)")
+            raise ToolInputError(
+                f"pods[{src[j]}]",
+                f"{names[j]} requests {cpu[j]:g} CPU / {mem[j]:g} GiB; no single "
+                f"candidate type fits it (largest: {big_c:g} CPU, {big_m:g} GiB allocatable)",
+            )
     lb = packing.lp_lower_bound(cpu, mem, types)
     ffd = packing.pack(cpu, mem, types, "first")
     bfd = packing.pack(cpu, mem, types, "best")
-    best, solver = (ffd, "first-fit decreasing") if packing.cost(ffd) <= packing.cost(bfd) else (bfd, "best-fit decreasing")
+    best, solver = (
+        (ffd, "first-fit decreasing")
+        if packing.cost(ffd) <= packing.cost(bfd)
+        else (bfd, "best-fit decreasing")
+    )
     exact_status = None
     bound = lb.cost
     run_exact = args.exact == "always" or (args.exact == "auto" and len(names) <= EXACT_AUTO_MAX_PODS)
@@ -125,24 +141,37 @@ def _pack(args: PackInput, pods: list[PodSpec], types: list[packing.NodeType], w
         first_fit_usd_hr=rnd(packing.cost(ffd)),
         best_fit_usd_hr=rnd(packing.cost(bfd)),
         cpu_utilisation_pct=rnd(100 * float(cpu.sum()) / sum(n.type.cpu for n in best), 2) if best else 0.0,
-        memory_utilisation_pct=rnd(100 * float(mem.sum()) / sum(n.type.mem for n in best), 2) if best else 0.0,
+        memory_utilisation_pct=rnd(100 * float(mem.sum()) / sum(n.type.mem for n in best), 2)
+        if best
+        else 0.0,
     )
 
 
-def _consolidate(args: PackInput, existing: list[ExistingNode], types: list[packing.NodeType]) -> ConsolidationPlan:
+def _consolidate(
+    args: PackInput, existing: list[ExistingNode], types: list[packing.NodeType]
+) -> ConsolidationPlan:
     spot_price = {t.name: p for t in types if (p := load_catalog()[t.name].est_spot_usd_hr) is not None}
     nodes: list[ExNode] = []
     for j, en in enumerate(existing):
         it = get_type(en.instance_type, f"existing_nodes[{j}].instance_type")
         price = it.est_spot_usd_hr if en.capacity_type == "spot" else it.od_usd_hr
         if price is None or it.vcpu is None or it.memory_gib is None:
-            raise ToolInputError(f"existing_nodes[{j}].instance_type", f"{it.name}: no {en.capacity_type} price/specs")
-        nt = packing.NodeType(it.name, it.vcpu - args.reserved_cpu_cores, it.memory_gib - args.reserved_memory_gib, price)
-        pods = [Pod(f"{p.name}#{k}" if p.count > 1 else p.name, p.cpu, p.memory_gib, p.do_not_disrupt, p.pdb)
-                for p in en.pods for k in range(p.count)]
+            raise ToolInputError(
+                f"existing_nodes[{j}].instance_type", f"{it.name}: no {en.capacity_type} price/specs"
+            )
+        nt = packing.NodeType(
+            it.name, it.vcpu - args.reserved_cpu_cores, it.memory_gib - args.reserved_memory_gib, price
+        )
+        pods = [
+            Pod(f"{p.name}#{k}" if p.count > 1 else p.name, p.cpu, p.memory_gib, p.do_not_disrupt, p.pdb)
+            for p in en.pods
+            for k in range(p.count)
+        ]
         node = ExNode(en.name, nt, en.capacity_type, price, pods)
         if node.cpu_free < -packing.EPS or node.mem_free < -packing.EPS:
-            raise ToolInputError(f"existing_nodes[{j}].pods", f"requests exceed {en.name}'s allocatable capacity")
+            raise ToolInputError(
+                f"existing_nodes[{j}].pods", f"requests exceed {en.name}'s allocatable capacity"
+            )
         nodes.append(node)
     names = [n.name for n in nodes]
     if len(set(names)) != len(names):
@@ -154,9 +183,18 @@ def _consolidate(args: PackInput, existing: list[ExistingNode], types: list[pack
     before = sum(n.price for n in nodes)
     after = sum(n.price for n in planner.alive)
     return ConsolidationPlan(
-        actions=[ConsolidationAction(step=a.step, action=a.kind, nodes=list(a.nodes), replacement_type=a.replacement,
-                                     replacement_capacity_type=a.replacement_capacity_type,
-                                     saving_usd_hr=rnd(a.saving), pods_moved=a.pods_moved) for a in planner.actions],
+        actions=[
+            ConsolidationAction(
+                step=a.step,
+                action=a.kind,
+                nodes=list(a.nodes),
+                replacement_type=a.replacement,
+                replacement_capacity_type=a.replacement_capacity_type,
+                saving_usd_hr=rnd(a.saving),
+                pods_moved=a.pods_moved,
+            )
+            for a in planner.actions
+        ],
         kept=dict(sorted(planner.blocked.items())),
         node_budget=budget,
         cost_before_usd_hr=rnd(before),
@@ -176,10 +214,15 @@ def plan_bin_packing(args: PackInput) -> PackOutput:
         method=Method(
             name="cost-aware first/best-fit decreasing + MILP for small inputs; Karpenter-order consolidation",
             reference="bin packing with LP lower bound; scipy milp (HiGHS); Karpenter consolidation",
-            parameters={"types": len(types), "pricing": args.pricing, "exact": args.exact,
-                        "reserved_cpu_cores": args.reserved_cpu_cores, "reserved_memory_gib": args.reserved_memory_gib,
-                        "disruption_budget": args.disruption_budget,
-                        "families": sorted({t.name.split(".")[0] for t in types})},
+            parameters={
+                "types": len(types),
+                "pricing": args.pricing,
+                "exact": args.exact,
+                "reserved_cpu_cores": args.reserved_cpu_cores,
+                "reserved_memory_gib": args.reserved_memory_gib,
+                "disruption_budget": args.disruption_budget,
+                "families": sorted({t.name.split(".")[0] for t in types}),
+            },
         ),
         data_sources=catalog_sources(use_spot=args.pricing == "spot" or bool(args.existing_nodes)),
         assumptions=[

@@ -33,14 +33,20 @@ class Pdb(StrictInput):
 class PackInput(StrictInput):
     pods: list[PodSpec] | None = Field(default=None, description="Pods to pack from scratch.")
     instance_types: list[str] | None = Field(default=None, description="Candidate types; default: families.")
-    families: list[str] | None = Field(default=None, description="Default c6i,m6i,r6i,c7i,m7i,r7i (no metal).")
+    families: list[str] | None = Field(
+        default=None, description="Default c6i,m6i,r6i,c7i,m7i,r7i (no metal)."
+    )
     pricing: Literal["on-demand", "spot"] = "on-demand"
     reserved_cpu_cores: float = Field(default=0, ge=0, description="Per-node CPU not allocatable to pods.")
     reserved_memory_gib: float = Field(default=0, ge=0)
-    exact: Literal["auto", "always", "never"] = Field(default="auto", description="auto: MILP when <= 15 pods.")
+    exact: Literal["auto", "always", "never"] = Field(
+        default="auto", description="auto: MILP when <= 15 pods."
+    )
     time_limit_s: float = Field(default=5, gt=0, le=120, description="MILP time limit.")
     existing_nodes: list[ExistingNode] | None = Field(default=None, description="Nodes to consolidate.")
-    disruption_budget: str = Field(default="10%", pattern=r"^\d+%?$", description="Karpenter budget: '10%' or '3'.")
+    disruption_budget: str = Field(
+        default="10%", pattern=r"^\d+%?$", description="Karpenter budget: '10%' or '3'."
+    )
     pdbs: list[Pdb] = Field(default_factory=list)
 
 

@@ -72,7 +72,9 @@ def _place(pods: list[Pod], hosts: list[ExNode]) -> tuple[dict[str, list[Pod]], 
     placed: dict[str, list[Pod]] = {}
     left: list[Pod] = []
     for p in sorted(pods, key=lambda p: (-max(p.cpu / big_c, p.mem / big_m), p.name)):
-        host = next((h for h in hosts if free[h.name][0] + EPS >= p.cpu and free[h.name][1] + EPS >= p.mem), None)
+        host = next(
+            (h for h in hosts if free[h.name][0] + EPS >= p.cpu and free[h.name][1] + EPS >= p.mem), None
+        )
         if host is None:
             left.append(p)
             continue
@@ -83,8 +85,14 @@ def _place(pods: list[Pod], hosts: list[ExNode]) -> tuple[dict[str, list[Pod]], 
 
 
 class Planner:
-    def __init__(self, nodes: list[ExNode], types: list[NodeType], spot_price: dict[str, float],
-                 budget: int, pdb_left: dict[str, int]) -> None:
+    def __init__(
+        self,
+        nodes: list[ExNode],
+        types: list[NodeType],
+        spot_price: dict[str, float],
+        budget: int,
+        pdb_left: dict[str, int],
+    ) -> None:
         self.alive = list(nodes)
         self.types = types
         self.spot_price = spot_price
@@ -152,10 +160,17 @@ class Planner:
             if p.pdb is not None:
                 self.pdb_left[p.pdb] -= 1
         self.budget -= len(group)
-        self.actions.append(Action(
-            step, "replace" if rep else "delete", tuple(sorted(names)), rep[0].name if rep else None,
-            cap if rep else None, old - (rep[1] if rep else 0.0), len(pods),
-        ))
+        self.actions.append(
+            Action(
+                step,
+                "replace" if rep else "delete",
+                tuple(sorted(names)),
+                rep[0].name if rep else None,
+                cap if rep else None,
+                old - (rep[1] if rep else 0.0),
+                len(pods),
+            )
+        )
         return True
 
     def run(self) -> None:
@@ -175,4 +190,6 @@ class Planner:
                 self.blocked.setdefault(n.name, "node disruption budget exhausted")
                 continue
             if not self._try([n], "single-node"):
-                self.blocked.setdefault(n.name, "no cheaper placement: its pods fit neither elsewhere nor on one cheaper type")
+                self.blocked.setdefault(
+                    n.name, "no cheaper placement: its pods fit neither elsewhere nor on one cheaper type"
+                )

@@ -25,7 +25,9 @@ from ucp.builtins.cloud.series import Series, SeriesInput, load_series
 
 class OomEvent(StrictInput):
     timestamp: datetime
-    memory_request_bytes: float | None = Field(default=None, ge=0, description="Default: the container's current request.")
+    memory_request_bytes: float | None = Field(
+        default=None, ge=0, description="Default: the container's current request."
+    )
 
 
 class ResourcePair(StrictInput):
@@ -126,7 +128,9 @@ def _one(c: ContainerInput, i: int, margin: float, days: float, notes: list[str]
     if cpu_s is not None:
         t, v = _window(cpu_s, days)
         w = vpa.decay_weights(t, float(t[-1]))
-        cpu_b = _clip(vpa.estimate(vpa.CPU_HISTOGRAM, v, w, conf, margin, vpa.MIN_CPU_CORES), lo.cpu_cores, hi.cpu_cores)
+        cpu_b = _clip(
+            vpa.estimate(vpa.CPU_HISTOGRAM, v, w, conf, margin, vpa.MIN_CPU_CORES), lo.cpu_cores, hi.cpu_cores
+        )
     bumps = 0
     if mem_s is not None:
         t, v = _window(mem_s, days)
@@ -143,7 +147,9 @@ def _one(c: ContainerInput, i: int, margin: float, days: float, notes: list[str]
     elif c.oom_events:
         raise ToolInputError(f"{fld}.oom_events", "OOM events need a memory series")
     if conf < 7:
-        notes.append(f"{c.name}: only {conf:.2f} days of history: the upper bound is x{1 + 1 / max(conf, 1e-9):.2f}.")
+        notes.append(
+            f"{c.name}: only {conf:.2f} days of history: the upper bound is x{1 + 1 / max(conf, 1e-9):.2f}."
+        )
     return _recommendation(c, cpu_b, mem_b, conf, bumps)
 
 
@@ -164,15 +170,23 @@ def _recommendation(
         g_req[kind] = q(b, "target", kind)
         b_req[kind] = q(b, "lower", kind)
         b_lim[kind] = q(b, "upper", kind)
-        cur = None if c.current_requests is None else (
-            c.current_requests.cpu_cores if kind == "cpu" else c.current_requests.memory_bytes
+        cur = (
+            None
+            if c.current_requests is None
+            else (c.current_requests.cpu_cores if kind == "cpu" else c.current_requests.memory_bytes)
         )
         if cur:
             change[kind] = rnd(b.target / cur, 4)
     return ContainerRecommendation(
         name=c.name,
-        cpu_cores=None if cpu_b is None else Bounds(lower_bound=rnd(cpu_b.lower), target=rnd(cpu_b.target), upper_bound=rnd(cpu_b.upper)),
-        memory_bytes=None if mem_b is None else Bounds(lower_bound=rnd(mem_b.lower, 0), target=rnd(mem_b.target, 0), upper_bound=rnd(mem_b.upper, 0)),
+        cpu_cores=None
+        if cpu_b is None
+        else Bounds(lower_bound=rnd(cpu_b.lower), target=rnd(cpu_b.target), upper_bound=rnd(cpu_b.upper)),
+        memory_bytes=None
+        if mem_b is None
+        else Bounds(
+            lower_bound=rnd(mem_b.lower, 0), target=rnd(mem_b.target, 0), upper_bound=rnd(mem_b.upper, 0)
+        ),
         confidence_days=rnd(conf, 4),
         oom_bumps=bumps,
         guaranteed=K8sResources(requests=g_req, limits=dict(g_req)),
@@ -191,21 +205,32 @@ def recommend_container_resources(args: ContainersInput) -> ContainersOutput:
             name="VPA recommender (decaying histograms) + Goldilocks request/limit mapping",
             reference="Kubernetes Vertical Pod Autoscaler recommender; Fairwinds Goldilocks",
             parameters={
-                "half_life_hours": 24, "bucket_ratio": vpa.BUCKET_RATIO, "cpu_first_bucket_cores": vpa.CPU_FIRST_BUCKET,
-                "memory_first_bucket_bytes": vpa.MEM_FIRST_BUCKET, "target_percentile": 90, "lower_percentile": 50,
-                "upper_percentile": 95, "safety_margin": margin, "min_cpu_cores": vpa.MIN_CPU_CORES,
-                "min_memory_bytes": vpa.MIN_MEMORY_BYTES, "oom_bump": "max(+20%, +100 MiB)",
-                "memory_aggregation": "peak per 24 h", "history_days": args.history_days,
-                "upper_bound_scale": "1 + 1/confidence_days", "lower_bound_scale": "(1 + 0.001/confidence_days)^-2",
+                "half_life_hours": 24,
+                "bucket_ratio": vpa.BUCKET_RATIO,
+                "cpu_first_bucket_cores": vpa.CPU_FIRST_BUCKET,
+                "memory_first_bucket_bytes": vpa.MEM_FIRST_BUCKET,
+                "target_percentile": 90,
+                "lower_percentile": 50,
+                "upper_percentile": 95,
+                "safety_margin": margin,
+                "min_cpu_cores": vpa.MIN_CPU_CORES,
+                "min_memory_bytes": vpa.MIN_MEMORY_BYTES,
+                "oom_bump": "max(+20%, +100 MiB)",
+                "memory_aggregation": "peak per 24 h",
+                "history_days": args.history_days,
+                "upper_bound_scale": "1 + 1/confidence_days",
+                "lower_bound_scale": "(1 + 0.001/confidence_days)^-2",
             },
         ),
         data_sources=sources,
-        assumptions=dedupe([
-            *[n for n in notes if "UTC" in n],
-            "CPU samples are weighted equally apart from decay (VPA weights by the CPU request, constant here).",
-            "Minimums (25 millicores, 250 MiB) apply per container; VPA splits them across a pod's containers.",
-            "Confidence counts each sample as covering its spacing (VPA assumes one sample a minute).",
-        ]),
+        assumptions=dedupe(
+            [
+                *[n for n in notes if "UTC" in n],
+                "CPU samples are weighted equally apart from decay (VPA weights by the CPU request, constant here).",
+                "Minimums (25 millicores, 250 MiB) apply per container; VPA splits them across a pod's containers.",
+                "Confidence counts each sample as covering its spacing (VPA assumes one sample a minute).",
+            ]
+        ),
         warnings=dedupe([n for n in notes if "UTC" not in n]),
         confidence=f"history of {min(r.confidence_days for r in recs):.2f} to {max(r.confidence_days for r in recs):.2f} days",
         recommendations=recs,

@@ -55,7 +55,9 @@ def esd_critical(n: int, i: int, alpha: float) -> float:
     return tq * (n - i) / float(np.sqrt((n - i - 1 + tq**2) * (n - i + 1)))
 
 
-def hybrid_esd(resid: np.ndarray, max_anoms: float, alpha: float, direction: str = "both") -> tuple[np.ndarray, np.ndarray]:
+def hybrid_esd(
+    resid: np.ndarray, max_anoms: float, alpha: float, direction: str = "both"
+) -> tuple[np.ndarray, np.ndarray]:
     """Generalised ESD on median/MAD. Returns (indices, R statistics) of the anomalies."""
     n = resid.size
     k = int(np.floor(max_anoms * n))
@@ -93,7 +95,9 @@ def shesd(
     return Detection(pos[order], stat[order], base[pos[order]])
 
 
-def rolling_robust_z(v: np.ndarray, window: int, threshold: float, direction: str) -> tuple[Detection, np.ndarray]:
+def rolling_robust_z(
+    v: np.ndarray, window: int, threshold: float, direction: str
+) -> tuple[Detection, np.ndarray]:
     """Modified z-score of each point against the ``window`` points before it.
 
     Returns the detection and the full score array (0 for the first ``window`` points)."""
@@ -105,12 +109,12 @@ def rolling_robust_z(v: np.ndarray, window: int, threshold: float, direction: st
         chunk = max(1, 2_000_000 // window)
         for a in range(0, n - window, chunk):
             b = min(n - window, a + chunk)
-            win = sliding_window_view(v[a:b + window - 1], window)
+            win = sliding_window_view(v[a : b + window - 1], window)
             med = np.median(win, axis=1)
             spread = np.maximum(MAD_K * np.median(np.abs(win - med[:, None]), axis=1), floor)
-            cur = v[a + window:b + window]
-            scores[a + window:b + window] = (cur - med) / spread
-            expected[a + window:b + window] = med
+            cur = v[a + window : b + window]
+            scores[a + window : b + window] = (cur - med) / spread
+            expected[a + window : b + window] = med
     signed = scores if direction != "neg" else -scores
     mag = np.abs(scores) if direction == "both" else signed
     hit = np.flatnonzero(mag > threshold)

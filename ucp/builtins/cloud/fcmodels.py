@@ -72,8 +72,15 @@ def holt_winters(y: np.ndarray, h: int, m: int, level: float) -> Forecast:
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     seasonal = "add" if m > 1 else None
-    model = ETSModel(pd.Series(y), error="add", trend="add", damped_trend=True, seasonal=seasonal,
-                     seasonal_periods=m if m > 1 else None, initialization_method="heuristic")
+    model = ETSModel(
+        pd.Series(y),
+        error="add",
+        trend="add",
+        damped_trend=True,
+        seasonal=seasonal,
+        seasonal_periods=m if m > 1 else None,
+        initialization_method="heuristic",
+    )
     res = model.fit(disp=False)
     frame = res.get_prediction(start=y.size, end=y.size + h - 1).summary_frame(alpha=1 - level)
     return Forecast(frame["mean"].to_numpy(), frame["pi_lower"].to_numpy(), frame["pi_upper"].to_numpy())
@@ -84,12 +91,22 @@ def stl_ets(y: np.ndarray, h: int, m: int, level: float) -> Forecast:
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
     from statsmodels.tsa.forecasting.stl import STLForecast
 
-    stl = STLForecast(pd.Series(y), ETSModel, model_kwargs={"error": "add", "trend": "add", "damped_trend": True,
-                                                              "initialization_method": "heuristic"},
-                      period=m)
+    stl = STLForecast(
+        pd.Series(y),
+        ETSModel,
+        model_kwargs={
+            "error": "add",
+            "trend": "add",
+            "damped_trend": True,
+            "initialization_method": "heuristic",
+        },
+        period=m,
+    )
     res = stl.fit(fit_kwargs={"disp": False})
     frame = res.get_prediction(start=y.size, end=y.size + h - 1).summary_frame(alpha=1 - level)
-    return Forecast(frame["mean"].to_numpy(), frame["mean_ci_lower"].to_numpy(), frame["mean_ci_upper"].to_numpy())
+    return Forecast(
+        frame["mean"].to_numpy(), frame["mean_ci_lower"].to_numpy(), frame["mean_ci_upper"].to_numpy()
+    )
 
 
 FITTERS: dict[str, Callable[[np.ndarray, int, int, float], Forecast]] = {
@@ -148,7 +165,7 @@ def backtest(
     scores = {name: Score(name) for name in models}
     for k in range(folds, 0, -1):
         origin = n - k * h
-        train, test = y[:origin], y[origin:origin + h]
+        train, test = y[:origin], y[origin : origin + h]
         scale = mase_scale(train, m)
         for name, sc in scores.items():
             if sc.error is not None:

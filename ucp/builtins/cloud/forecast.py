@@ -26,9 +26,13 @@ ModelName = Literal["naive", "seasonal_naive", "holt_winters", "stl_ets"]
 class ForecastInput(StrictInput):
     series: SeriesInput
     horizon: int = Field(default=24, ge=1, le=2000, description="Steps ahead, at interval_minutes.")
-    interval_minutes: int | None = Field(default=None, ge=1, le=10080, description="Default: native step, but at least 60.")
+    interval_minutes: int | None = Field(
+        default=None, ge=1, le=10080, description="Default: native step, but at least 60."
+    )
     aggregation: Literal["mean", "max"] = "mean"
-    season_length: int | None = Field(default=None, ge=1, le=1000, description="Steps per season; default one day.")
+    season_length: int | None = Field(
+        default=None, ge=1, le=1000, description="Steps per season; default one day."
+    )
     folds: int = Field(default=3, ge=1, le=10, description="Rolling backtest origins.")
     level: float = Field(default=0.9, gt=0.5, lt=1.0, description="Prediction-interval coverage.")
     models: list[ModelName] | None = Field(default=None, description="Candidates; default all four.")
@@ -78,16 +82,23 @@ def forecast_usage(args: ForecastInput) -> ForecastOutput:
     if step != s.step_s:
         assumptions.append(f"Aggregated to {fmt_duration(step)} bins by {args.aggregation}.")
     if filled:
-        assumptions.append(f"{filled} empty bin(s) of {y.size} were linearly interpolated for model fitting only.")
+        assumptions.append(
+            f"{filled} empty bin(s) of {y.size} were linearly interpolated for model fitting only."
+        )
         if filled > 0.2 * y.size:
-            warns.append(f"{100 * filled / y.size:.0f}% of bins were empty: the forecast rests on interpolation.")
+            warns.append(
+                f"{100 * filled / y.size:.0f}% of bins were empty: the forecast rests on interpolation."
+            )
     m = args.season_length or max(1, round(86400 / step))
     h = args.horizon
     requested = list(args.models or fcmodels.MODELS)
     base_min = fcmodels.min_train("naive", m)
     if y.size < base_min + h:
-        raise ToolInputError("series", f"needs at least {base_min + h} points at the {fmt_duration(step)} step for a "
-                             f"{h}-step horizon; got {y.size}")
+        raise ToolInputError(
+            "series",
+            f"needs at least {base_min + h} points at the {fmt_duration(step)} step for a "
+            f"{h}-step horizon; got {y.size}",
+        )
     folds = max(1, min(args.folds, (y.size - base_min) // h))
     if folds < args.folds:
         warns.append(f"Too little history for {args.folds} backtest folds; used {folds}.")
@@ -119,13 +130,22 @@ def forecast_usage(args: ForecastInput) -> ForecastOutput:
         assumptions.append("All observations are >= 0, so the forecast and its interval are clipped at 0.")
     last = float(grid[-1])
     points = [
-        ForecastPoint(timestamp=iso(last + (k + 1) * step), value=rnd(float(mean[k])), lower=rnd(float(lo[k])),
-                      upper=rnd(float(fc.upper[k])))
+        ForecastPoint(
+            timestamp=iso(last + (k + 1) * step),
+            value=rnd(float(mean[k])),
+            lower=rnd(float(lo[k])),
+            upper=rnd(float(fc.upper[k])),
+        )
         for k in range(h)
     ]
     table = [
-        ModelScore(model=sc.model, mase=None if sc.mean_mase is None else rnd(sc.mean_mase, 4),
-                   mae=None if sc.mean_mae is None else rnd(sc.mean_mae), folds=len(sc.mae), error=sc.error)
+        ModelScore(
+            model=sc.model,
+            mase=None if sc.mean_mase is None else rnd(sc.mean_mase, 4),
+            mae=None if sc.mean_mae is None else rnd(sc.mean_mae),
+            folds=len(sc.mae),
+            error=sc.error,
+        )
         for sc in scores.values()
     ]
     best = scores[sel].mean_mase
@@ -133,15 +153,25 @@ def forecast_usage(args: ForecastInput) -> ForecastOutput:
         method=Method(
             name=f"rolling-origin model selection; selected {sel}",
             reference="naive / seasonal naive baselines, Holt-Winters ETS and STL+ETS (statsmodels), scored by MASE",
-            parameters={"horizon": h, "interval_seconds": step, "season_length": m, "folds": folds,
-                        "level": args.level, "candidates": models, "mase_scale": f"in-sample seasonal naive (lag {m})",
-                        "ets": "additive error, damped additive trend, heuristic initialisation"},
+            parameters={
+                "horizon": h,
+                "interval_seconds": step,
+                "season_length": m,
+                "folds": folds,
+                "level": args.level,
+                "candidates": models,
+                "mase_scale": f"in-sample seasonal naive (lag {m})",
+                "ets": "additive error, damped additive trend, heuristic initialisation",
+            },
         ),
         data_sources=[user_data_source("input series", s.start(), s.end())],
         assumptions=dedupe([*assumptions, "Intervals: Gaussian for the baselines, model-based for ETS/STL."]),
         warnings=dedupe(warns + [f"statsmodels: {x}" for x in dedupe(log)][:10]),
-        confidence=(f"backtest MASE {best:.3f} over {folds} fold(s) of {h} steps" if best is not None
-                    else "backtest MASE unavailable (flat training data)"),
+        confidence=(
+            f"backtest MASE {best:.3f} over {folds} fold(s) of {h} steps"
+            if best is not None
+            else "backtest MASE unavailable (flat training data)"
+        ),
         selected_model=sel,
         interval_minutes=rnd(step / 60, 3),
         season_length=m,

@@ -27,7 +27,7 @@ class IdleProfile:
     def rows(self) -> list[str]:
         """One string per weekday: '.' idle, '#' busy, '?' no data."""
         ch = np.where(~self.has_data, "?", np.where(self.idle, ".", "#"))
-        return ["MTWHFSU"[d] + " " + "".join(ch[d * 24:(d + 1) * 24]) for d in range(7)]
+        return ["MTWHFSU"[d] + " " + "".join(ch[d * 24 : (d + 1) * 24]) for d in range(7)]
 
 
 def slots(t: np.ndarray, zone: zoneinfo.ZoneInfo) -> np.ndarray:
@@ -38,8 +38,14 @@ def slots(t: np.ndarray, zone: zoneinfo.ZoneInfo) -> np.ndarray:
     return out
 
 
-def profile(t: np.ndarray, v: np.ndarray, zone: zoneinfo.ZoneInfo, threshold: float, quantile: float,
-            min_off_hours: int) -> IdleProfile:
+def profile(
+    t: np.ndarray,
+    v: np.ndarray,
+    zone: zoneinfo.ZoneInfo,
+    threshold: float,
+    quantile: float,
+    min_off_hours: int,
+) -> IdleProfile:
     slot = slots(t, zone)
     idle = np.zeros(SLOTS, dtype=bool)
     has = np.zeros(SLOTS, dtype=bool)

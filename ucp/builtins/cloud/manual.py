@@ -25,7 +25,9 @@ LISTING_PATH = Path(__file__).resolve().with_name("tools.json")
 def generate_listing() -> list[dict[str, Any]]:
     from ucp.downstream.builtin import tool_definition
 
-    return [tool_definition(t).model_dump(mode="json", by_alias=True, exclude_none=True) for t in SERVER.tools]
+    return [
+        tool_definition(t).model_dump(mode="json", by_alias=True, exclude_none=True) for t in SERVER.tools
+    ]
 
 
 def generate_manual(base_url: str = DEFAULT_BASE_URL) -> dict[str, Any]:
@@ -34,7 +36,9 @@ def generate_manual(base_url: str = DEFAULT_BASE_URL) -> dict[str, Any]:
             "name": f"{SERVER.name}__{t.name}",
             "description": t.description,
             "input_schema": t.input_model.model_json_schema(),
-            "output_schema": t.output_model.model_json_schema(mode="serialization"),  # as the MCP adapter publishes it
+            "output_schema": t.output_model.model_json_schema(
+                mode="serialization"
+            ),  # as the MCP adapter publishes it
             "tags": t.tags,
         }
         for t in SERVER.tools

@@ -18,14 +18,32 @@ from functools import lru_cache
 DAY_MAP = {"m": 0, "t": 1, "w": 2, "h": 3, "f": 4, "s": 5, "u": 6}
 DAY_LETTERS = "MTWHFSU"
 TZ_ALIASES = {
-    "pdt": "America/Los_Angeles", "pt": "America/Los_Angeles", "pst": "America/Los_Angeles",
-    "ast": "America/Phoenix", "at": "America/Phoenix",
-    "est": "America/New_York", "edt": "America/New_York", "et": "America/New_York",
-    "cst": "America/Chicago", "cdt": "America/Chicago", "ct": "America/Chicago",
-    "mst": "America/Denver", "mdt": "America/Denver", "mt": "America/Denver",
-    "gmt": "Etc/GMT", "gt": "Etc/GMT", "bst": "Europe/London", "ist": "Europe/Dublin", "cet": "Europe/Berlin",
-    "it": "Asia/Kolkata", "jst": "Asia/Tokyo", "kst": "Asia/Seoul", "sgt": "Asia/Singapore",
-    "aet": "Australia/Sydney", "brt": "America/Sao_Paulo", "utc": "Etc/UTC",
+    "pdt": "America/Los_Angeles",
+    "pt": "America/Los_Angeles",
+    "pst": "America/Los_Angeles",
+    "ast": "America/Phoenix",
+    "at": "America/Phoenix",
+    "est": "America/New_York",
+    "edt": "America/New_York",
+    "et": "America/New_York",
+    "cst": "America/Chicago",
+    "cdt": "America/Chicago",
+    "ct": "America/Chicago",
+    "mst": "America/Denver",
+    "mdt": "America/Denver",
+    "mt": "America/Denver",
+    "gmt": "Etc/GMT",
+    "gt": "Etc/GMT",
+    "bst": "Europe/London",
+    "ist": "Europe/Dublin",
+    "cet": "Europe/Berlin",
+    "it": "Asia/Kolkata",
+    "jst": "Asia/Tokyo",
+    "kst": "Asia/Seoul",
+    "sgt": "Asia/Singapore",
+    "aet": "Australia/Sydney",
+    "brt": "America/Sao_Paulo",
+    "utc": "Etc/UTC",
 }
 LOOKBACK = timedelta(days=8)
 
@@ -73,7 +91,9 @@ def resolve_tz(name: str) -> zoneinfo.ZoneInfo:
     key = name.strip().lower()
     real = TZ_ALIASES.get(key) or _zones_lower().get(key)
     if real is None:
-        raise ScheduleError(f"unknown time zone {name!r}: use an alias (pt, et, ct, mt, utc, cet, ...) or an IANA name")
+        raise ScheduleError(
+            f"unknown time zone {name!r}: use an alias (pt, et, ct, mt, utc, cet, ...) or an IANA name"
+        )
     return zoneinfo.ZoneInfo(real)
 
 
@@ -115,8 +135,12 @@ def default_rules(kind: str, hour: int, weekends: bool, weekends_only: bool) -> 
 
 
 def parse_tag(
-    value: str, default_tz: str = "et", off_hour: int = 19, on_hour: int = 7,
-    weekends: bool = True, weekends_only: bool = False,
+    value: str,
+    default_tz: str = "et",
+    off_hour: int = 19,
+    on_hour: int = 7,
+    weekends: bool = True,
+    weekends_only: bool = False,
 ) -> Schedule:
     """Parse a ``maid_offhours`` value the way Custodian's off/on-hour filters read it."""
     v = value.lower().strip().strip("'").strip('"')
@@ -146,7 +170,9 @@ def parse_tag(
     clash = sorted({(d, r.hour) for r in off for d in r.days} & {(d, r.hour) for r in on for d in r.days})
     if clash:
         d, h = clash[0]
-        raise ScheduleError(f"off and on both fire on {DAY_LETTERS[d]} at {h}:00; Custodian's order would decide")
+        raise ScheduleError(
+            f"off and on both fire on {DAY_LETTERS[d]} at {h}:00; Custodian's order would decide"
+        )
     return Schedule(off, on, tz)
 
 
@@ -161,7 +187,9 @@ def _fires(rules: tuple[Rule, ...], local: datetime) -> bool:
     return any(local.weekday() in r.days and local.hour == r.hour for r in rules)
 
 
-def simulate(s: Schedule, start: datetime, end: datetime, skip_days: frozenset[date] = frozenset()) -> Simulation:
+def simulate(
+    s: Schedule, start: datetime, end: datetime, skip_days: frozenset[date] = frozenset()
+) -> Simulation:
     """Hourly evaluation from ``start - 8 days`` (to know the state at ``start``) to ``end``."""
     zone = s.zone
     tick = (start - LOOKBACK).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
@@ -199,6 +227,8 @@ def _dst_notes(s: Schedule, seen: dict[date, set[int]]) -> list[str]:
         for kind, rules in (("off", s.off), ("on", s.on)):
             for r in rules:
                 if day.weekday() in r.days and r.hour not in hours:
-                    notes.append(f"{day.isoformat()}: local {r.hour}:00 does not exist (DST change), so the "
-                                 f"{kind} rule did not fire that day.")
+                    notes.append(
+                        f"{day.isoformat()}: local {r.hour}:00 does not exist (DST change), so the "
+                        f"{kind} rule did not fire that day."
+                    )
     return notes

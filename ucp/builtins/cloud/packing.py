@@ -77,7 +77,12 @@ def _value(cpu: float, mem: float, lb: LowerBound, fallback: tuple[float, float]
 
 
 def choose_type(
-    first: int, rest: list[int], cpu: np.ndarray, mem: np.ndarray, types: list[NodeType], lb: LowerBound,
+    first: int,
+    rest: list[int],
+    cpu: np.ndarray,
+    mem: np.ndarray,
+    types: list[NodeType],
+    lb: LowerBound,
     fallback: tuple[float, float],
 ) -> NodeType:
     """The type that packs the most shadow-priced demand per dollar when greedily filled."""
@@ -111,14 +116,19 @@ def pack(cpu: np.ndarray, mem: np.ndarray, types: list[NodeType], rule: str = "f
         target: Node | None = None
         if rule == "best":
             slack = [
-                (max(n.type.cpu - n.cpu_used - cpu[i], 0) / n.type.cpu + max(n.type.mem - n.mem_used - mem[i], 0) / n.type.mem, k)
-                for k, n in enumerate(nodes) if n.fits(cpu[i], mem[i])
+                (
+                    max(n.type.cpu - n.cpu_used - cpu[i], 0) / n.type.cpu
+                    + max(n.type.mem - n.mem_used - mem[i], 0) / n.type.mem,
+                    k,
+                )
+                for k, n in enumerate(nodes)
+                if n.fits(cpu[i], mem[i])
             ]
             target = nodes[min(slack)[1]] if slack else None
         else:
             target = next((n for n in nodes if n.fits(cpu[i], mem[i])), None)
         if target is None:
-            t = choose_type(i, order[pos + 1:], cpu, mem, types, lb, (avg_c, avg_m))
+            t = choose_type(i, order[pos + 1 :], cpu, mem, types, lb, (avg_c, avg_m))
             target = Node(t)
             nodes.append(target)
         target.add(i, float(cpu[i]), float(mem[i]))

@@ -51,11 +51,18 @@ def _slots(types: list[NodeType], n: int, upper: float) -> list[NodeType]:
     return out
 
 
-def solve(cpu: np.ndarray, mem: np.ndarray, types: list[NodeType], upper: float, time_limit: float) -> ExactResult:
+def solve(
+    cpu: np.ndarray, mem: np.ndarray, types: list[NodeType], upper: float, time_limit: float
+) -> ExactResult:
     start = time.perf_counter()
     n = int(cpu.size)
     slots = _slots(types, n, upper)
-    pairs = [(i, k) for k, t in enumerate(slots) for i in range(n) if cpu[i] <= t.cpu + EPS and mem[i] <= t.mem + EPS]
+    pairs = [
+        (i, k)
+        for k, t in enumerate(slots)
+        for i in range(n)
+        if cpu[i] <= t.cpu + EPS and mem[i] <= t.mem + EPS
+    ]
     nx, ny = len(pairs), len(slots)
     if nx + ny > MAX_VARIABLES:
         return ExactResult(None, "too large", None, time.perf_counter() - start)
@@ -114,8 +121,11 @@ def solve(cpu: np.ndarray, mem: np.ndarray, types: list[NodeType], upper: float,
 
     a = coo_matrix((vals, (rows, cols)), shape=(r, nx + ny)).tocsr()
     res = milp(
-        c, integrality=np.ones(nx + ny), bounds=Bounds(0, 1),
-        constraints=LinearConstraint(a, lo, hi), options={"time_limit": time_limit, "disp": False},
+        c,
+        integrality=np.ones(nx + ny),
+        bounds=Bounds(0, 1),
+        constraints=LinearConstraint(a, lo, hi),
+        options={"time_limit": time_limit, "disp": False},
     )
     secs = time.perf_counter() - start
     dual = getattr(res, "mip_dual_bound", None)

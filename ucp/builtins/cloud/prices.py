@@ -43,7 +43,9 @@ class PriceRow(OutputModel):
     memory_gib: float | None
     on_demand_usd_hr: float | None
     on_demand_as_of: str
-    est_spot_usd_hr: float | None = Field(description="on-demand x (1 - advisor savings); null: no advisor data.")
+    est_spot_usd_hr: float | None = Field(
+        description="on-demand x (1 - advisor savings); null: no advisor data."
+    )
     spot_savings_pct: int | None
     interruption_bucket: str | None
     spot_as_of: str | None
@@ -53,7 +55,9 @@ class PricesOutput(Envelope):
     region: str = "us-east-1"
     matched: int
     returned: int
-    skipped_without_specs: int = Field(description="Types skipped because a vCPU/memory filter was set and the snapshot lacks their specs.")
+    skipped_without_specs: int = Field(
+        description="Types skipped because a vCPU/memory filter was set and the snapshot lacks their specs."
+    )
     instances: list[PriceRow]
 
 

@@ -41,11 +41,17 @@ class CustomProfile(StrictInput):
 class RightsizeInput(StrictInput):
     current_instance_type: str = Field(description="e.g. m5.2xlarge (us-east-1 catalog).")
     cpu: SeriesInput = Field(description="CPU utilisation of the current instance, percent 0-100.")
-    memory: SeriesInput | None = Field(default=None, description="Memory utilisation, percent 0-100. Without it memory is never cut.")
+    memory: SeriesInput | None = Field(
+        default=None, description="Memory utilisation, percent 0-100. Without it memory is never cut."
+    )
     profile: Literal["aws-default", "vpa-like", "azure-user-facing", "azure-batch", "custom"] = "aws-default"
     custom: CustomProfile | None = Field(default=None, description="Required when profile is 'custom'.")
-    lookback_days: float = Field(default=14, gt=0, le=93, description="Use only the last N days (AWS: 14, 32 or 93).")
-    candidate_families: list[str] | None = Field(default=None, description="Default: the current family only.")
+    lookback_days: float = Field(
+        default=14, gt=0, le=93, description="Use only the last N days (AWS: 14, 32 or 93)."
+    )
+    candidate_families: list[str] | None = Field(
+        default=None, description="Default: the current family only."
+    )
     allow_architecture_change: bool = False
 
 
@@ -60,7 +66,9 @@ class Backtest(OutputModel):
     train: str = Field(description="Time range the recommendation was computed on.")
     test: str
     recommended_type: str | None
-    cpu_saturated_share: float | None = Field(description="Share of test intervals whose CPU demand exceeds the type.")
+    cpu_saturated_share: float | None = Field(
+        description="Share of test intervals whose CPU demand exceeds the type."
+    )
     memory_saturated_share: float | None
 
 
@@ -74,10 +82,14 @@ class RightsizeOutput(Envelope):
     saving_usd_hr: float
     saving_usd_month: float
     saving_pct: float
-    in_sample_cpu_saturated_share: float | None = Field(description="Share of input intervals above the recommended vCPU.")
+    in_sample_cpu_saturated_share: float | None = Field(
+        description="Share of input intervals above the recommended vCPU."
+    )
     in_sample_memory_saturated_share: float | None
     backtest: Backtest | None = Field(description="Recommend from the first half, score on the second.")
-    shutdown_candidate: bool | None = Field(default=None, description="Azure Advisor idle rule (azure profiles only).")
+    shutdown_candidate: bool | None = Field(
+        default=None, description="Azure Advisor idle rule (azure profiles only)."
+    )
 
 
 def _profile(args: RightsizeInput) -> sizing.Profile:
@@ -89,7 +101,11 @@ def _profile(args: RightsizeInput) -> sizing.Profile:
     if c is None:
         raise ToolInputError("custom", "profile 'custom' needs cpu_percentile and cpu_headroom_pct")
     return sizing.Profile(
-        "custom", c.cpu_percentile, c.cpu_headroom_pct / 100, c.memory_percentile, c.memory_headroom_pct / 100,
+        "custom",
+        c.cpu_percentile,
+        c.cpu_headroom_pct / 100,
+        c.memory_percentile,
+        c.memory_headroom_pct / 100,
         reference="caller-defined",
     )
 
@@ -112,8 +128,11 @@ def _info(it: InstanceType) -> TypeInfo:
 
 
 def _recommend(
-    prof: sizing.Profile, cur: InstanceType, pool: list[InstanceType],
-    cpu: tuple[np.ndarray, np.ndarray], mem: tuple[np.ndarray, np.ndarray] | None,
+    prof: sizing.Profile,
+    cur: InstanceType,
+    pool: list[InstanceType],
+    cpu: tuple[np.ndarray, np.ndarray],
+    mem: tuple[np.ndarray, np.ndarray] | None,
 ) -> tuple[list[InstanceType], float, float]:
     vcpu, mem_gib = require_specs(cur, "current_instance_type")
     cpu_d = cpu[1] / 100.0 * vcpu
@@ -151,13 +170,17 @@ def rightsize_vm(args: RightsizeInput) -> RightsizeOutput:
     mem = None if mem_s is None else _window(mem_s, args.lookback_days)
     for fam_i, fam in enumerate(args.candidate_families or []):
         if not any(it.family == fam.lower() for it in sizing.candidates(cur, [fam], True)):
-            raise ToolInputError(f"candidate_families[{fam_i}]", f"no priced types with specs in family {fam!r}")
+            raise ToolInputError(
+                f"candidate_families[{fam_i}]", f"no priced types with specs in family {fam!r}"
+            )
     pool = sizing.candidates(cur, args.candidate_families, args.allow_architecture_change)
     fits, need_cpu, need_mem = _recommend(prof, cur, pool, cpu, mem)
     rec = fits[0] if fits else None
     if rec is None:
         finding = "no-fit"
-        warnings.append(f"No type in {sorted({it.family for it in pool})} has {need_cpu:.2f} vCPU and {need_mem:.1f} GiB.")
+        warnings.append(
+            f"No type in {sorted({it.family for it in pool})} has {need_cpu:.2f} vCPU and {need_mem:.1f} GiB."
+        )
     elif rec.name == cur.name or (rec.od_usd_hr or 0) >= cur.od_usd_hr:
         finding = "under-provisioned" if need_cpu > vcpu or need_mem > mem_gib else "optimized"
         if finding == "optimized":
@@ -167,13 +190,19 @@ def rightsize_vm(args: RightsizeInput) -> RightsizeOutput:
     saving = cur.od_usd_hr - (rec.od_usd_hr or 0.0) if rec is not None else 0.0
     span_h = (cpu[0][-1] - cpu[0][0]) / 3600.0
     if span_h < MIN_HOURS:
-        warnings.append(f"Only {span_h:.1f} h of CPU data; Compute Optimizer needs at least {MIN_HOURS:.0f} h.")
+        warnings.append(
+            f"Only {span_h:.1f} h of CPU data; Compute Optimizer needs at least {MIN_HOURS:.0f} h."
+        )
     if span_h < args.lookback_days * 24 - 1:
         warnings.append(f"The data covers {span_h / 24:.1f} of the {args.lookback_days:g} lookback days.")
     if mem_s is None:
-        warnings.append("No memory data: memory is never cut (the recommendation keeps at least the current memory).")
+        warnings.append(
+            "No memory data: memory is never cut (the recommendation keeps at least the current memory)."
+        )
     if sizing.percentile(cv, 99) >= 95:
-        warnings.append("CPU reaches ~100% of the current size: true demand may be higher than observed (censored).")
+        warnings.append(
+            "CPU reaches ~100% of the current size: true demand may be higher than observed (censored)."
+        )
     if cpu_s.step_s > 300:
         warnings.append("CPU samples are coarser than 5 minutes: short peaks may be averaged away.")
     rec_cap = (rec.vcpu, rec.memory_gib) if rec is not None else (None, None)
@@ -182,19 +211,28 @@ def rightsize_vm(args: RightsizeInput) -> RightsizeOutput:
             name=f"percentile sizing, profile {prof.name}",
             reference=prof.reference,
             parameters={
-                "cpu_percentile": prof.cpu_percentile, "cpu_headroom": rnd(prof.cpu_headroom, 4),
-                "memory_percentile": prof.memory_percentile, "memory_headroom": rnd(prof.memory_headroom, 4),
+                "cpu_percentile": prof.cpu_percentile,
+                "cpu_headroom": rnd(prof.cpu_headroom, 4),
+                "memory_percentile": prof.memory_percentile,
+                "memory_headroom": rnd(prof.memory_headroom, 4),
                 "memory_statistic": "daily peaks" if prof.memory_daily_peaks else "samples",
-                "lookback_days": args.lookback_days, "cpu_aggregation": "max per 5-minute slot",
-                "families": sorted({it.family for it in pool}), "pricing": "on-demand",
+                "lookback_days": args.lookback_days,
+                "cpu_aggregation": "max per 5-minute slot",
+                "families": sorted({it.family for it in pool}),
+                "pricing": "on-demand",
             },
         ),
-        data_sources=[user_data_source("cpu utilisation", cpu_s.start(), cpu_s.end()), *catalog_sources(False)],
-        assumptions=dedupe([
-            *assumptions,
-            "CPU demand in vCPU = utilisation % x current vCPU; a vCPU of another family is treated as equal.",
-            "Saving uses on-demand Linux prices in us-east-1 and 730 hours a month.",
-        ]),
+        data_sources=[
+            user_data_source("cpu utilisation", cpu_s.start(), cpu_s.end()),
+            *catalog_sources(False),
+        ],
+        assumptions=dedupe(
+            [
+                *assumptions,
+                "CPU demand in vCPU = utilisation % x current vCPU; a vCPU of another family is treated as equal.",
+                "Saving uses on-demand Linux prices in us-east-1 and 730 hours a month.",
+            ]
+        ),
         warnings=dedupe(warnings + staleness_warnings(use_spot=False)),
         confidence=_confidence(span_h, mem_s is not None),
         finding=finding,
@@ -220,8 +258,11 @@ def _confidence(span_h: float, has_memory: bool) -> str:
 
 
 def _backtest(
-    prof: sizing.Profile, cur: InstanceType, pool: list[InstanceType],
-    cpu: tuple[np.ndarray, np.ndarray], mem: tuple[np.ndarray, np.ndarray] | None,
+    prof: sizing.Profile,
+    cur: InstanceType,
+    pool: list[InstanceType],
+    cpu: tuple[np.ndarray, np.ndarray],
+    mem: tuple[np.ndarray, np.ndarray] | None,
 ) -> Backtest | None:
     t = cpu[0]
     if t[-1] - t[0] < 2 * 86400:
@@ -243,7 +284,9 @@ def _backtest(
         test=f"{iso(mid)} to {iso(t[-1])}",
         recommended_type=None if rec is None else rec.name,
         cpu_saturated_share=_share(split(cpu, False), vcpu, None if rec is None else rec.vcpu),
-        memory_saturated_share=_share(None if mem is None else split(mem, False), mem_gib, None if rec is None else rec.memory_gib),
+        memory_saturated_share=_share(
+            None if mem is None else split(mem, False), mem_gib, None if rec is None else rec.memory_gib
+        ),
     )
 
 

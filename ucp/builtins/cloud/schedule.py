@@ -25,7 +25,9 @@ from ucp.builtins.cloud.series import SeriesInput, load_series
 
 
 class PolicyDefaults(StrictInput):
-    default_tz: str = Field(default="et", description="Custodian default_tz: alias (pt, et, utc...) or IANA name.")
+    default_tz: str = Field(
+        default="et", description="Custodian default_tz: alias (pt, et, utc...) or IANA name."
+    )
     off_hour: int = Field(default=19, ge=0, le=23)
     on_hour: int = Field(default=7, ge=0, le=23)
     weekends: bool = Field(default=True, description="Stay off over the weekend.")
@@ -34,9 +36,13 @@ class PolicyDefaults(StrictInput):
 
 
 class ScheduleInput(PolicyDefaults):
-    tag: str | None = Field(default=None, description="maid_offhours value, e.g. off=(M-F,19);on=(M-F,7);tz=pt")
+    tag: str | None = Field(
+        default=None, description="maid_offhours value, e.g. off=(M-F,19);on=(M-F,7);tz=pt"
+    )
     usage: SeriesInput | None = Field(default=None, description="Usage series to find idle windows in.")
-    idle_threshold: float = Field(default=5.0, ge=0, description="Usage at or below this is idle (usage units).")
+    idle_threshold: float = Field(
+        default=5.0, ge=0, description="Usage at or below this is idle (usage units)."
+    )
     idle_quantile: float = Field(default=0.95, gt=0, le=1)
     min_off_hours: int = Field(default=3, ge=1, le=168)
     start: date | None = Field(default=None, description="Horizon start (local midnight); default today.")
@@ -67,15 +73,20 @@ class ScheduleOutput(Envelope):
     on_hours: float
     saving_usd: float | None = Field(description="Over the horizon.")
     saving_usd_month: float | None
-    idle_profile: list[str] | None = Field(default=None, description="Per weekday: '.' idle, '#' busy, '?' no data.")
-    busy_samples_in_off_windows: int | None = Field(default=None, description="Usage samples above threshold the schedule would have stopped.")
+    idle_profile: list[str] | None = Field(
+        default=None, description="Per weekday: '.' idle, '#' busy, '?' no data."
+    )
+    busy_samples_in_off_windows: int | None = Field(
+        default=None, description="Usage samples above threshold the schedule would have stopped."
+    )
     busy_share_in_off_windows_pct: float | None = None
 
 
 def _schedule(args: ScheduleInput) -> offhours.Schedule:
     try:
-        return offhours.parse_tag(args.tag or "", args.default_tz, args.off_hour, args.on_hour, args.weekends,
-                                  args.weekends_only)
+        return offhours.parse_tag(
+            args.tag or "", args.default_tz, args.off_hour, args.on_hour, args.weekends, args.weekends_only
+        )
     except offhours.ScheduleError as exc:
         raise ToolInputError("tag" if args.tag is not None else "default_tz", str(exc)) from None
 
@@ -127,14 +138,20 @@ def plan_schedule(args: ScheduleInput) -> ScheduleOutput:
         warns += w
         sources.append(user_data_source("usage series", series.start(), series.end()))
         if series.span_s < 7 * 86400:
-            warns.append(f"Only {series.span_s / 86400:.1f} days of usage: weekday slots without data count as busy.")
+            warns.append(
+                f"Only {series.span_s / 86400:.1f} days of usage: weekday slots without data count as busy."
+            )
         sz = sched.zone if sched else zone
-        prof = idlewindows.profile(series.t, series.v, sz, args.idle_threshold, args.idle_quantile, args.min_off_hours)
+        prof = idlewindows.profile(
+            series.t, series.v, sz, args.idle_threshold, args.idle_quantile, args.min_off_hours
+        )
         if sched is None:
             off, on = idlewindows.transitions(prof.idle)
             tzname = args.default_tz.lower()
             if prof.idle.all():
-                warns.append("Idle in every hour of the week: consider stopping or deleting it instead of a schedule.")
+                warns.append(
+                    "Idle in every hour of the week: consider stopping or deleting it instead of a schedule."
+                )
             if not off:
                 warns.append("No idle window of at least min_off_hours: no schedule suggested.")
             sched = offhours.Schedule(off, on, tzname)
@@ -145,8 +162,9 @@ def plan_schedule(args: ScheduleInput) -> ScheduleOutput:
         warns.append("The tag 'off' opts the resource out of off-hours: it is never stopped.")
     start_day = args.start or common.today()
     start = datetime.combine(start_day, datetime.min.time(), tzinfo=sched.zone).astimezone(UTC)
-    end = datetime.combine(start_day + timedelta(days=args.horizon_days), datetime.min.time(),
-                           tzinfo=sched.zone).astimezone(UTC)
+    end = datetime.combine(
+        start_day + timedelta(days=args.horizon_days), datetime.min.time(), tzinfo=sched.zone
+    ).astimezone(UTC)
     sim = offhours.simulate(sched, start, end, frozenset(args.holidays))
     warns += sim.notes
     if sched.off and not sched.on:
@@ -158,31 +176,51 @@ def plan_schedule(args: ScheduleInput) -> ScheduleOutput:
     warns += price_warns
     busy = None
     if series is not None and sched.off:
-        sim_hist = offhours.simulate(sched, series.start(), series.end() + timedelta(seconds=1), frozenset(args.holidays))
+        sim_hist = offhours.simulate(
+            sched, series.start(), series.end() + timedelta(seconds=1), frozenset(args.holidays)
+        )
         busy = _busy_check(sim_hist, series.t, series.v, args.idle_threshold)
         if busy[0]:
-            warns.append(f"{busy[0]} usage sample(s) above the idle threshold fall inside off windows in the history.")
+            warns.append(
+                f"{busy[0]} usage sample(s) above the idle threshold fall inside off windows in the history."
+            )
     return ScheduleOutput(
         method=Method(
-            name="Cloud Custodian off-hours simulation" + (" + idle-window suggestion" if prof is not None else ""),
+            name="Cloud Custodian off-hours simulation"
+            + (" + idle-window suggestion" if prof is not None else ""),
             reference="Cloud Custodian offhour/onhour filters (maid_offhours tag)",
-            parameters={"default_tz": args.default_tz, "off_hour": args.off_hour, "on_hour": args.on_hour,
-                        "weekends": args.weekends, "weekends_only": args.weekends_only,
-                        "holidays": [d.isoformat() for d in args.holidays], "horizon_days": args.horizon_days,
-                        "idle_threshold": args.idle_threshold, "idle_quantile": args.idle_quantile,
-                        "min_off_hours": args.min_off_hours},
+            parameters={
+                "default_tz": args.default_tz,
+                "off_hour": args.off_hour,
+                "on_hour": args.on_hour,
+                "weekends": args.weekends,
+                "weekends_only": args.weekends_only,
+                "holidays": [d.isoformat() for d in args.holidays],
+                "horizon_days": args.horizon_days,
+                "idle_threshold": args.idle_threshold,
+                "idle_quantile": args.idle_quantile,
+                "min_off_hours": args.min_off_hours,
+            },
         ),
         data_sources=sources,
         assumptions=assumptions,
         warnings=dedupe(warns),
-        confidence=None if prof is None else f"idle profile from {int(prof.has_data.sum())} of 168 weekly hour slots",
+        confidence=None
+        if prof is None
+        else f"idle profile from {int(prof.has_data.sum())} of 168 weekly hour slots",
         tag=None if source == "opted-out" or not sched.off else sched.tag(),
         source=source,
         time_zone=str(sched.zone),
         off=[RuleOut(days=offhours.days_text(r.days), hour=r.hour) for r in sched.off],
         on=[RuleOut(days=offhours.days_text(r.days), hour=r.hour) for r in sched.on],
-        off_windows=[Window(start=a.astimezone(sched.zone).isoformat(), end=b.astimezone(sched.zone).isoformat(),
-                            hours=rnd((b - a).total_seconds() / 3600, 3)) for a, b in sim.off_windows],
+        off_windows=[
+            Window(
+                start=a.astimezone(sched.zone).isoformat(),
+                end=b.astimezone(sched.zone).isoformat(),
+                hours=rnd((b - a).total_seconds() / 3600, 3),
+            )
+            for a, b in sim.off_windows
+        ],
         off_hours=rnd(off_h, 3),
         on_hours=rnd(total_h - off_h, 3),
         saving_usd=None if hourly is None else rnd(off_h * hourly, 4),

@@ -36,7 +36,9 @@ PROFILES: dict[str, Profile] = {
     "azure-user-facing": Profile(
         "azure-user-facing", 95.0, 1 / 0.40 - 1, 100.0, 1 / 0.60 - 1, reference="Azure Advisor (user-facing)"
     ),
-    "azure-batch": Profile("azure-batch", 95.0, 1 / 0.80 - 1, 100.0, 1 / 0.80 - 1, reference="Azure Advisor (batch)"),
+    "azure-batch": Profile(
+        "azure-batch", 95.0, 1 / 0.80 - 1, 100.0, 1 / 0.80 - 1, reference="Azure Advisor (batch)"
+    ),
 }
 
 
@@ -67,7 +69,9 @@ def required_capacity(
     return cpu, percentile(base, profile.memory_percentile) * (1 + profile.memory_headroom)
 
 
-def candidates(current: InstanceType, families: Iterable[str] | None, allow_arch_change: bool) -> list[InstanceType]:
+def candidates(
+    current: InstanceType, families: Iterable[str] | None, allow_arch_change: bool
+) -> list[InstanceType]:
     """Types with known specs and price in the allowed families (default: the current one)."""
     fams = {f.lower() for f in families} if families else {current.family}
     out = [

@@ -41,7 +41,9 @@ class SpotInput(StrictInput):
     include_burstable: bool = Field(default=False, description="Allow t-family (CPU-credit) types.")
     max_interruption_bucket: Bucket = "10-15%"
     pools: int = Field(default=5, ge=1, le=30, description="Diversify across this many instance types.")
-    strategy: Literal["price-capacity-optimized", "lowest-price", "capacity-optimized"] = "price-capacity-optimized"
+    strategy: Literal["price-capacity-optimized", "lowest-price", "capacity-optimized"] = (
+        "price-capacity-optimized"
+    )
     target_vcpus: int | None = Field(default=None, ge=1, description="Capacity to spread across the pools.")
     on_demand_fallback: bool = True
 
@@ -109,7 +111,9 @@ def _candidates(args: SpotInput, priced: bool) -> list[_Cand]:
     fams = {f.lower() for f in args.families} if args.families else None
     known = {n.split(".")[0] for n in table}
     for i, f in enumerate(args.families or []):
-        require(f.lower() in known, f"families[{i}]", f"no {f!r} types in the advisor for {args.region}/{args.os}")
+        require(
+            f.lower() in known, f"families[{i}]", f"no {f!r} types in the advisor for {args.region}/{args.os}"
+        )
     out: list[_Cand] = []
     for name, rec in table.items():
         sp = specs.get(name)
@@ -157,9 +161,16 @@ def _diversify(ranked: list[_Cand], n: int) -> list[_Cand]:
 
 def _pool(c: _Cand, instances: int | None) -> Pool:
     return Pool(
-        instance_type=c.name, family=c.family, vcpu=c.vcpu, memory_gib=c.mem, interruption_bucket=BUCKET_LABELS[c.bucket],
-        savings_pct=c.savings, on_demand_usd_hr=c.od, est_spot_usd_hr=None if c.spot is None else rnd(c.spot),
-        est_spot_usd_per_vcpu_hr=None if c.spot is None else rnd(c.per_vcpu), instances=instances,
+        instance_type=c.name,
+        family=c.family,
+        vcpu=c.vcpu,
+        memory_gib=c.mem,
+        interruption_bucket=BUCKET_LABELS[c.bucket],
+        savings_pct=c.savings,
+        on_demand_usd_hr=c.od,
+        est_spot_usd_hr=None if c.spot is None else rnd(c.spot),
+        est_spot_usd_per_vcpu_hr=None if c.spot is None else rnd(c.per_vcpu),
+        instances=instances,
     )
 
 
@@ -175,15 +186,23 @@ def recommend_spot(args: SpotInput) -> SpotOutput:
     ranked = _rank(ok, args.strategy)
     chosen = _diversify(ranked, args.pools)
     warns = staleness_warnings(use_spot=True)
-    warns.append("No spot price history is available offline: prices are estimates from the advisor's savings, "
-                 "which are monthly averages that miss short spikes.")
+    warns.append(
+        "No spot price history is available offline: prices are estimates from the advisor's savings, "
+        "which are monthly averages that miss short spikes."
+    )
     if not priced:
-        warns.append(f"No on-demand prices for {args.region}/{args.os} in the snapshot: ranked by savings % only.")
+        warns.append(
+            f"No on-demand prices for {args.region}/{args.os} in the snapshot: ranked by savings % only."
+        )
     if not chosen:
-        warns.append(f"No type meets the requirements within interruption {args.max_interruption_bucket} "
-                     f"({len(all_c)} meet the size requirements at any interruption rate).")
+        warns.append(
+            f"No type meets the requirements within interruption {args.max_interruption_bucket} "
+            f"({len(all_c)} meet the size requirements at any interruption rate)."
+        )
     elif len(chosen) < args.pools:
-        warns.append(f"Only {len(chosen)} pool(s) qualify; fewer than the {args.pools} asked for weakens diversification.")
+        warns.append(
+            f"Only {len(chosen)} pool(s) qualify; fewer than the {args.pools} asked for weakens diversification."
+        )
     per_pool = None if args.target_vcpus is None or not chosen else args.target_vcpus / len(chosen)
     sel = [_pool(c, None if per_pool is None else math.ceil(per_pool / c.vcpu)) for c in chosen]
     fb = _fallback(all_c, args.target_vcpus) if args.on_demand_fallback and priced else None
@@ -197,9 +216,14 @@ def recommend_spot(args: SpotInput) -> SpotOutput:
         method=Method(
             name=f"{args.strategy} ranking, diversified across {args.pools} pools",
             reference="EC2 Fleet / Spot allocation strategies; AWS Spot Instance Advisor",
-            parameters={"strategy": args.strategy, "max_interruption_bucket": args.max_interruption_bucket,
-                        "pools": args.pools, "rank_key": "interruption bucket, then est. spot USD per vCPU-hour"
-                        if args.strategy == "price-capacity-optimized" else args.strategy},
+            parameters={
+                "strategy": args.strategy,
+                "max_interruption_bucket": args.max_interruption_bucket,
+                "pools": args.pools,
+                "rank_key": "interruption bucket, then est. spot USD per vCPU-hour"
+                if args.strategy == "price-capacity-optimized"
+                else args.strategy,
+            },
         ),
         data_sources=catalog_sources(use_spot=True),
         assumptions=[
@@ -227,8 +251,11 @@ def _fallback(cands: list[_Cand], target: int | None) -> Fallback | None:
         best = min(priced, key=lambda c: (c.od or 0.0, c.name))
     else:  # a capacity: the cheapest per vCPU
         best = min(priced, key=lambda c: ((c.od or 0.0) / c.vcpu if c.vcpu else math.inf, c.name))
-    return Fallback(instance_type=best.name, on_demand_usd_hr=best.od or 0.0,
-                    instances=None if target is None else math.ceil(target / best.vcpu))
+    return Fallback(
+        instance_type=best.name,
+        on_demand_usd_hr=best.od or 0.0,
+        instances=None if target is None else math.ceil(target / best.vcpu),
+    )
 
 
 TOOL = BuiltinTool(

@@ -43,10 +43,14 @@ class ExpHistogram:
 
     @property
     def num_buckets(self) -> int:
-        return math.ceil(math.log(self.max_value * (self.ratio - 1) / self.first + 1) / math.log(self.ratio)) + 1
+        return (
+            math.ceil(math.log(self.max_value * (self.ratio - 1) / self.first + 1) / math.log(self.ratio)) + 1
+        )
 
     def bucket_start(self, b: int | np.ndarray) -> np.ndarray:
-        out: np.ndarray = np.asarray(self.first * (np.power(self.ratio, b) - 1) / (self.ratio - 1), dtype=np.float64)
+        out: np.ndarray = np.asarray(
+            self.first * (np.power(self.ratio, b) - 1) / (self.ratio - 1), dtype=np.float64
+        )
         return out
 
     def find_bucket(self, values: np.ndarray) -> np.ndarray:
@@ -135,8 +139,12 @@ def confidence_days(t: np.ndarray, step_s: float) -> float:
 
 
 def estimate(
-    hist: ExpHistogram, values: np.ndarray, weights: np.ndarray, confidence: float,
-    margin: float = SAFETY_MARGIN, minimum: float = 0.0,
+    hist: ExpHistogram,
+    values: np.ndarray,
+    weights: np.ndarray,
+    confidence: float,
+    margin: float = SAFETY_MARGIN,
+    minimum: float = 0.0,
 ) -> Bounds:
     """p50/p90/p95 + margin, confidence scaling of the bounds, then the minimum."""
     p50, p90, p95 = (hist.percentile(values, weights, p) * (1 + margin) for p in (LOWER_P, TARGET_P, UPPER_P))

@@ -27,7 +27,9 @@ def require_enabled(name: str, enabled: bool | None) -> None:
     if enabled is None:
         enabled = name in {x.strip().lower() for x in os.environ.get(ENV_VAR, "").split(",") if x.strip()}
     if not enabled:
-        raise AdapterError(f"live adapter {name!r} is off; enable it with {ENV_VAR}={name} (it reaches a live system)")
+        raise AdapterError(
+            f"live adapter {name!r} is off; enable it with {ENV_VAR}={name} (it reaches a live system)"
+        )
 
 
 def import_client(module: str, extra: str) -> ModuleType:

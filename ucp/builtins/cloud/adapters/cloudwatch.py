@@ -28,15 +28,27 @@ def datapoints_to_points(resp: dict[str, Any], stat: str) -> list[dict[str, Any]
 
 
 def get_metric_series(
-    instance_id: str, start: datetime, end: datetime, metric: str = "CPUUtilization", namespace: str = "AWS/EC2",
-    period_s: int = 300, stat: str = "Maximum", region: str | None = None, enabled: bool | None = None,
+    instance_id: str,
+    start: datetime,
+    end: datetime,
+    metric: str = "CPUUtilization",
+    namespace: str = "AWS/EC2",
+    period_s: int = 300,
+    stat: str = "Maximum",
+    region: str | None = None,
+    enabled: bool | None = None,
 ) -> list[dict[str, Any]]:
     """One instance's metric; ``Maximum`` per 5 minutes matches Compute Optimizer's input."""
     require_enabled("cloudwatch", enabled)
     boto3 = import_client("boto3", EXTRA)
     client = boto3.client("cloudwatch", region_name=region)
     resp = client.get_metric_statistics(
-        Namespace=namespace, MetricName=metric, Dimensions=[{"Name": "InstanceId", "Value": instance_id}],
-        StartTime=start, EndTime=end, Period=period_s, Statistics=[stat],
+        Namespace=namespace,
+        MetricName=metric,
+        Dimensions=[{"Name": "InstanceId", "Value": instance_id}],
+        StartTime=start,
+        EndTime=end,
+        Period=period_s,
+        Statistics=[stat],
     )
     return datapoints_to_points(resp, stat)

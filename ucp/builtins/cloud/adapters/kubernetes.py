@@ -11,8 +11,20 @@ from typing import Any
 from ucp.builtins.cloud.adapters import AdapterError, import_client, require_enabled
 
 EXTRA = "cloud-k8s"
-_MEM = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-        "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
+_MEM = {
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+}
 
 
 def parse_cpu(q: str) -> float:
@@ -60,8 +72,9 @@ def pods_to_specs(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def list_pod_requests(namespace: str | None = None, context: str | None = None,
-                      enabled: bool | None = None) -> list[dict[str, Any]]:
+def list_pod_requests(
+    namespace: str | None = None, context: str | None = None, enabled: bool | None = None
+) -> list[dict[str, Any]]:
     require_enabled("kubernetes", enabled)
     k8s = import_client("kubernetes", EXTRA)
     k8s.config.load_kube_config(context=context)

@@ -29,13 +29,17 @@ class Fetched:
 def parse_matrix(body: dict[str, Any], source: str) -> Fetched:
     """Turn a ``query_range`` JSON answer into inline points."""
     if body.get("status") != "success":
-        raise AdapterError(f"Prometheus error from {source}: {body.get('errorType', '')} {body.get('error', '')}".strip())
+        raise AdapterError(
+            f"Prometheus error from {source}: {body.get('errorType', '')} {body.get('error', '')}".strip()
+        )
     data = body.get("data") or {}
     if data.get("resultType") != "matrix":
         raise AdapterError(f"expected a range vector (matrix), got {data.get('resultType')!r}")
     result = data.get("result") or []
     if len(result) != 1:
-        raise AdapterError(f"the query returned {len(result)} series; aggregate it to exactly one (e.g. avg(...))")
+        raise AdapterError(
+            f"the query returned {len(result)} series; aggregate it to exactly one (e.g. avg(...))"
+        )
     points: list[dict[str, Any]] = []
     dropped = 0
     for ts, raw in result[0].get("values", []):
@@ -44,20 +48,33 @@ def parse_matrix(body: dict[str, Any], source: str) -> Fetched:
             dropped += 1
             continue
         points.append({"timestamp": datetime.fromtimestamp(float(ts), tz=UTC).isoformat(), "value": value})
-    warnings = [f"{dropped} NaN/Inf sample(s) from Prometheus were dropped (left as gaps)."] if dropped else []
+    warnings = (
+        [f"{dropped} NaN/Inf sample(s) from Prometheus were dropped (left as gaps)."] if dropped else []
+    )
     return Fetched(points, source, warnings)
 
 
 def query_range(
-    base_url: str, query: str, start: datetime, end: datetime, step_s: float,
-    token: str | None = None, timeout_s: float = 10.0, enabled: bool | None = None,
+    base_url: str,
+    query: str,
+    start: datetime,
+    end: datetime,
+    step_s: float,
+    token: str | None = None,
+    timeout_s: float = 10.0,
+    enabled: bool | None = None,
 ) -> Fetched:
     """GET ``{base_url}/api/v1/query_range`` and return one series as inline points."""
     require_enabled("prometheus", enabled)
     if end <= start:
         raise AdapterError("end must be after start")
     params = urllib.parse.urlencode(
-        {"query": query, "start": f"{start.timestamp():.3f}", "end": f"{end.timestamp():.3f}", "step": f"{step_s:g}"}
+        {
+            "query": query,
+            "start": f"{start.timestamp():.3f}",
+            "end": f"{end.timestamp():.3f}",
+            "step": f"{step_s:g}",
+        }
     )
     url = f"{base_url.rstrip('/')}/api/v1/query_range?{params}"
     if not url.startswith(("http://", "https://")):
