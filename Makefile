@@ -11,8 +11,8 @@ NODE_STAMP := $(NODE_DIR)/node_modules/.ucp-installed
 PYTEST_ARGS ?=
 # Coverage floors (branch coverage, %): the whole package and its pure cores (measured on the full
 # suite; raise them when the figure rises for good, never lower them to land a change).
-COV_FLOOR  ?= @COV@
-CORE_FLOOR ?= @CORE@
+COV_FLOOR  ?= 89
+CORE_FLOOR ?= 97
 CORES := ucp/router/tokenize.py,ucp/router/bm25.py,ucp/router/fusion.py,ucp/router/bandit.py,ucp/pool/backoff.py,ucp/naming.py
 
 .PHONY: setup node run serve test lint typecheck unit integration bench bench-quick manual clean

@@ -2,11 +2,12 @@
 newcomer finds a module's tests (and a test's subject) from its path alone.
 
 The rule: ``ucp/a/b.py`` is tested by ``tests/a/test_b.py``; ``ucp/x.py`` by ``tests/test_x.py``.
-Package ``__init__.py``/``__main__.py`` files need no test module of their own. Two kinds of test
-files are outside the mirror by design: the tiers organised by feature rather than by module
+Package ``__init__.py``/``__main__.py`` files need no test module of their own (a package's
+public API may be tested by ``test_init.py`` beside its other tests). Three kinds of test files
+are outside the mirror by design: the tiers organised by feature rather than by module
 (``tests/integration``, real processes end to end; ``tests/architecture``, the package as a
-whole) and tests of the repository's own top-level folders (``tests/test_examples.py`` tests
-``examples/``).
+whole), the layer test ``tests/test_architecture.py``, and tests of the repository's own
+top-level folders (``tests/test_examples.py`` tests ``examples/``).
 
 Today's exceptions are listed in ``tests/mirror_allowlist.txt``, one path a line. The list may
 only shrink: a listed path that is no longer an exception fails the test too, so whoever adds
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "ucp"
 TESTS = "tests"
 BY_FEATURE = ("integration", "architecture")  # tests/<dir> organised by feature, not by module
+WHOLE_PACKAGE = ("test_architecture.py",)  # tests/<file> about the package as a whole
 NO_TEST_NEEDED = ("__init__.py", "__main__.py")
 ALLOWLIST = ROOT / TESTS / "mirror_allowlist.txt"
 
@@ -38,17 +40,18 @@ def _relative(paths: list[Path], root: Path) -> set[Path]:
 
 def violations(root: Path = ROOT) -> set[str]:
     """Modules without a test module and test modules without a module, as POSIX paths."""
-    modules = {
-        p
-        for p in _relative(list((root / PACKAGE).rglob("*.py")), root)
-        if p.name not in NO_TEST_NEEDED and "__pycache__" not in p.parts
-    }
+    sources = [
+        p for p in _relative(list((root / PACKAGE).rglob("*.py")), root) if "__pycache__" not in p.parts
+    ]
+    modules = {p for p in sources if p.name not in NO_TEST_NEEDED}
+    packages = {p for p in sources if p.name == "__init__.py"}
     tests = {
         p
         for p in _relative(list((root / TESTS).rglob("test_*.py")), root)
         if not (len(p.parts) > 2 and p.parts[1] in BY_FEATURE)
+        and not (len(p.parts) == 2 and p.name in WHOLE_PACKAGE)
     }
-    mirrored = {expected_test(m) for m in modules}
+    mirrored = {expected_test(m) for m in modules} | {expected_test(p.with_name("init.py")) for p in packages}
     folders = {Path(TESTS, f"test_{d.name}.py") for d in root.iterdir() if d.is_dir()}
     untested = {m for m in modules if expected_test(m) not in tests}
     orphans = {t for t in tests if t not in mirrored and t not in folders}
@@ -85,16 +88,25 @@ def test_the_allowlist_only_shrinks() -> None:
 
 
 def test_the_rule_maps_paths_both_ways(tmp_path: Path) -> None:
-    for rel in ("ucp/a/b.py", "ucp/a/__init__.py", "ucp/top.py", "ucp/lonely.py"):
+    for rel in ("ucp/__init__.py", "ucp/a/b.py", "ucp/a/__init__.py", "ucp/top.py", "ucp/lonely.py"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("")
-    for rel in ("tests/a/test_b.py", "tests/test_top.py", "tests/test_orphan.py", "tests/test_docs.py"):
+    for rel in (
+        "tests/a/test_b.py",
+        "tests/test_top.py",
+        "tests/test_orphan.py",
+        "tests/test_docs.py",
+        "tests/test_init.py",
+        "tests/test_architecture.py",
+        "tests/a/test_init.py",
+        "tests/b/test_init.py",
+    ):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("")
     (tmp_path / "tests/integration").mkdir()
     (tmp_path / "tests/integration/test_end_to_end.py").write_text("")
     (tmp_path / "docs").mkdir()
-    assert violations(tmp_path) == {"ucp/lonely.py", "tests/test_orphan.py"}
+    assert violations(tmp_path) == {"ucp/lonely.py", "tests/test_orphan.py", "tests/b/test_init.py"}
 
 
 if __name__ == "__main__":  # pragma: no cover - the regeneration command
