@@ -222,7 +222,7 @@ class Gateway:
                 ServerSpec(
                     name="cloud",
                     transport=builtin_transport(
-                        "ucp.builtins.cloud:SERVER", name="cloud", listing=CLOUD_LISTING
+                        "ucp.builtins.cloud.server:SERVER", name="cloud", listing=CLOUD_LISTING
                     ),
                     timeout=120,
                     max_concurrency=2,
