@@ -100,9 +100,17 @@ def run_detectors(
             notes.append(
                 f"W:Fewer than two seasons ({period} points each): S-H-ESD ran without seasonal removal."
             )
+        esd_notes: list[str] = []
         det = detectors.shesd(
-            s.v, _phase(s, period) if seasonal else None, period, sens.max_anoms, sens.alpha, direction
+            s.v,
+            _phase(s, period) if seasonal else None,
+            period,
+            sens.max_anoms,
+            sens.alpha,
+            direction,
+            esd_notes,
         )
+        notes += [f"W:S-H-ESD {n}" for n in esd_notes]
         for i, sc, ex in zip(det.index, det.score, det.expected, strict=True):
             found[int(i)] = (float(sc), float(ex), ["shesd"])
     if method in ("robust_z", "both"):

@@ -13,17 +13,40 @@ import math
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ucp.builtins.base import ToolInputError
 
 HOURS_PER_MONTH = 730.0  # AWS's convention for monthly prices
+MAX_ABS_INPUT = 1e15  # any number beyond this in an input is refused: sums and products would overflow
+
+
+def _check_magnitude(value: Any) -> None:
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        if not math.isfinite(value) or abs(value) > MAX_ABS_INPUT:
+            raise ValueError(
+                f"{value!r} is beyond +/-{MAX_ABS_INPUT:g} (sums and products of such numbers overflow); "
+                "rescale the unit"
+            )
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _check_magnitude(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _check_magnitude(item)
 
 
 class StrictInput(BaseModel):
-    """Base of every input model: unknown fields and NaN/inf are validation errors."""
+    """Base of every input model: unknown fields, NaN/inf and numbers beyond +/-1e15 are
+    validation errors (a 1e308 USD/h price is finite, but its monthly cost is not)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _bounded_numbers(cls, value: Any) -> Any:
+        _check_magnitude(value)  # nested models were checked by their own validator
+        return value
 
 
 class OutputModel(BaseModel):
