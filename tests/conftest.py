@@ -30,7 +30,7 @@ with contextlib.suppress(ImportError):
     # urllib3 probes IPv6 by binding ::1 when first imported: let that happen here, not in a test
     import urllib3.util.connection  # noqa: F401
 
-UNIT_TIMEOUT = 30
+UNIT_TIMEOUT = 60
 MARKED_TIMEOUT = 300
 MARKED = ("integration", "slow")
 
