@@ -27,7 +27,7 @@ from ucp.builtins.cloud.common.series import (
 )
 from ucp.builtins.cloud.forecasting import methods
 
-ModelName = Literal["naive", "seasonal_naive", "holt_winters", "stl_ets"]
+ModelName = Literal["naive", "seasonal_naive", "holt_winters", "stl_ets", "theta"]
 
 
 class ForecastInput(StrictInput):
@@ -42,7 +42,7 @@ class ForecastInput(StrictInput):
     )
     folds: int = Field(default=3, ge=1, le=10, description="Rolling backtest origins.")
     level: float = Field(default=0.9, gt=0.5, lt=1.0, description="Prediction-interval coverage.")
-    models: list[ModelName] | None = Field(default=None, description="Candidates; default all four.")
+    models: list[ModelName] | None = Field(default=None, description="Candidates; default all five.")
 
 
 class ForecastPoint(OutputModel):
@@ -159,7 +159,7 @@ def forecast_usage(args: ForecastInput) -> ForecastOutput:
     return ForecastOutput(
         method=Method(
             name=f"rolling-origin model selection; selected {sel}",
-            reference="naive / seasonal naive baselines, Holt-Winters ETS and STL+ETS (statsmodels), scored by MASE",
+            reference="naive / seasonal naive baselines, Holt-Winters ETS, STL+ETS and Theta (statsmodels), scored by MASE",
             parameters={
                 "horizon": h,
                 "interval_seconds": step,
@@ -195,7 +195,7 @@ TOOL = BuiltinTool(
     title="Forecast a usage series",
     description=(
         "Forecast CPU/requests/traffic with prediction intervals. Chooses per series, by rolling-origin backtest, among "
-        "naive, seasonal naive, Holt-Winters/ETS and STL+ETS (statsmodels) and reports each one's MASE and the skill "
+        "naive, seasonal naive, Holt-Winters/ETS, STL+ETS and Theta (statsmodels) and reports each one's MASE and the skill "
         "against both baselines."
     ),
     input_model=ForecastInput,
