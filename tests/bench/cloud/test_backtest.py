@@ -7,16 +7,6 @@ import pytest
 from ucp.bench.cloud import backtest
 
 
-def test_rightsize_backtest_orders_risk() -> None:
-    res = backtest.rightsize_backtest()
-    rows = {r["profile"]: r for r in res["rows"]}
-    # more headroom never saves more in this family: p99.5 + 20% saves no more than p90 + 15%
-    assert rows["aws-default"]["mean_saving_pct"] <= rows["vpa-like"]["mean_saving_pct"]
-    assert rows["aws-default"]["saturated_intervals_pct"] <= rows["vpa-like"]["saturated_intervals_pct"]
-    md = backtest.to_markdown({"rightsizing": res})
-    assert "| aws-default |" in md
-
-
 @pytest.mark.slow
 def test_full_backtest_is_in_a_sane_range() -> None:
     res = backtest.run_backtests()

@@ -4,8 +4,8 @@
    out of sample at each, statsforecast's AutoETS and AutoTheta side by side.
 2. Anomalies (``anomalies.py``): the 30 labelled NAB windows; recall, recall expected by
    chance and false alarms per day.
-3. Rightsizing: each CPU trace assumed to run on an m5.2xlarge; train on the first
-   week, test on the next; saving vs the share of test intervals that saturate.
+3. Rightsizing (``rightsizing.py``): the tool on week 1 of each CPU trace (as an
+   m5.2xlarge), week 2 replayed on its recommendation; saving vs saturation.
 4. Bin packing (synthetic, seeded: no real pod requests are shipped): first/best-fit
    decreasing against the LP lower bound.
 
@@ -22,71 +22,9 @@ import numpy as np
 
 from ucp.bench.cloud.anomalies import anomaly_backtest
 from ucp.bench.cloud.forecasting import COLUMNS, forecast_backtest
-from ucp.bench.cloud.nab import load_nab
-from ucp.builtins.cloud.common.catalog import get_type, load_catalog
+from ucp.bench.cloud.rightsizing import rightsize_backtest
+from ucp.builtins.cloud.common.catalog import load_catalog
 from ucp.builtins.cloud.packing import heuristics
-from ucp.builtins.cloud.rightsizing import sizing
-
-CPU_SERIES = (
-    "ec2_cpu_utilization_24ae8d",
-    "ec2_cpu_utilization_53ea38",
-    "ec2_cpu_utilization_5f5533",
-    "ec2_cpu_utilization_77c1ca",
-    "ec2_cpu_utilization_825cc2",
-    "ec2_cpu_utilization_ac20cd",
-    "ec2_cpu_utilization_c6585a",
-    "ec2_cpu_utilization_fe7f93",
-    "rds_cpu_utilization_cc0c53",
-    "rds_cpu_utilization_e47b3b",
-)
-RIGHTSIZE_PROFILES = ("aws-default", "vpa-like", "azure-user-facing", "azure-batch", "p95-no-headroom")
-
-
-def rightsize_backtest(names: tuple[str, ...] = CPU_SERIES, current: str = "m5.2xlarge") -> dict[str, Any]:
-    cur = get_type(current, "current")
-    vcpu = float(cur.vcpu or 0)
-    pool = sizing.candidates(cur, None, False)
-    rows = []
-    for prof_name in RIGHTSIZE_PROFILES:
-        prof = (
-            sizing.Profile("p95-no-headroom", 95.0, 0.0, 100.0, 0.0)
-            if prof_name == "p95-no-headroom"
-            else sizing.PROFILES[prof_name]
-        )
-        savings: list[float] = []
-        net: list[float] = []
-        sat_all: list[float] = []
-        sat_series: list[float] = []
-        upsized = 0
-        for name in names:
-            s = load_nab(name)
-            t, v = sizing.five_minute_max(s.t, s.v, s.step_s)
-            cut = t[0] + 7 * 86400
-            train, test = v[t < cut] / 100 * vcpu, v[(t >= cut) & (t < cut + 7 * 86400)] / 100 * vcpu
-            need, _ = sizing.required_capacity(prof, train, None)
-            fits = sizing.choose(pool, need, 0.0)
-            rec = fits[0] if fits else None
-            net.append(1 - (rec.od_usd_hr or 0.0) / (cur.od_usd_hr or 1.0) if rec else 0.0)
-            if rec is None or (rec.od_usd_hr or 0.0) > (cur.od_usd_hr or 0.0):
-                rec = cur  # downsize-only: an upsizing recommendation keeps the current type
-                upsized += 1
-            savings.append(1 - (rec.od_usd_hr or 0.0) / (cur.od_usd_hr or 1.0))
-            share = sizing.saturated_share(test, float(rec.vcpu or 0))
-            sat_series.append(share)
-            sat_all.extend([share] * test.size)
-        rows.append(
-            {
-                "profile": prof_name,
-                "mean_saving_pct": 100 * float(np.mean(savings)),
-                "saturated_intervals_pct": 100 * float(np.mean(sat_all)),
-                "series_with_any_saturation": sum(1 for x in sat_series if x > 0),
-                "series": len(names),
-                "upsize_recommended": upsized,
-                "net_saving_pct_with_upsizing": 100 * float(np.mean(net)),
-            }
-        )
-    return {"rows": rows, "current_type": current, "family": cur.family}
-
 
 PACK_FAMILIES = ("c5", "m5", "c6i", "m6i", "r6i")
 
@@ -207,18 +145,18 @@ def to_markdown(res: dict[str, Any]) -> str:
     if "rightsizing" in res:
         rs = res["rightsizing"]
         parts.append(
-            f"### Rightsizing: {len(CPU_SERIES)} CPU traces on an {rs['current_type']}, "
-            f"train week 1 / test week 2 ({rs['family']} family)\n"
+            f"### Rightsizing from CPU alone: 10 NAB CPU traces as an {rs['current_type']}, the tool on week 1, "
+            "week 2 replayed (c5/m5/r5 searched; memory not observed)\n"
         )
         parts.append(
-            "| profile | mean saving (downsize only) | test intervals saturated | series with any saturation "
-            "| upsizing advised | net saving incl. upsizing |\n|---|---|---|---|---|---|"
+            "| profile | split | downsized | mean saving | test intervals saturated | traces saturated (>1%) "
+            "| of which warned | saturation warnings | idle |\n|---|---|---|---|---|---|---|---|---|"
         )
         for r in rs["rows"]:
             parts.append(
-                f"| {r['profile']} | {_f(r['mean_saving_pct'], 1)}% | {_f(r['saturated_intervals_pct'], 2)}% | "
-                f"{r['series_with_any_saturation']}/{r['series']} | {r['upsize_recommended']}/{r['series']} | "
-                f"{_f(r['net_saving_pct_with_upsizing'], 1)}% |"
+                f"| {r['profile']} | {r['split']} | {r['downsized']}/{r['series']} | {_f(r['mean_saving_pct'], 1)}% | "
+                f"{_f(r['saturated_intervals_pct'], 2)}% | {r['series_saturated']}/{r['series']} | "
+                f"{r['saturated_and_warned']}/{r['series_saturated']} | {r['saturation_warnings']} | {r['idle']} |"
             )
         parts.append("")
     if "packing" in res:
