@@ -27,6 +27,7 @@ from ucp.builtins.cloud.common.series import (
 )
 from ucp.builtins.cloud.forecasting import methods
 
+MAX_FIT_POINTS = 2000  # models fit on at most the last 2,000 steps (83 days hourly): bounded time per call
 ModelName = Literal["naive", "seasonal_naive", "holt_winters", "stl_ets", "theta"]
 
 
@@ -96,6 +97,12 @@ def forecast_usage(args: ForecastInput) -> ForecastOutput:
             warns.append(
                 f"{100 * filled / y.size:.0f}% of bins were empty: the forecast rests on interpolation."
             )
+    if y.size > MAX_FIT_POINTS:
+        assumptions.append(
+            f"Models were fitted on the last {MAX_FIT_POINTS} of {y.size} steps (bounded run time; older "
+            "history rarely helps a short-horizon forecast)."
+        )
+        y, grid = y[-MAX_FIT_POINTS:], grid[-MAX_FIT_POINTS:]
     m = args.season_length or max(1, round(86400 / step))
     h = args.horizon
     requested = list(args.models or methods.MODELS)
