@@ -156,7 +156,7 @@ def test_conflicting_entry_needs_force(cli: Cli) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"servers": {}, // a comment\n}', "not valid JSON"),
+        ('{"servers": {"a": 1,,}}', "not valid JSON"),
         ("[1, 2]", "JSON object"),
         ('{"servers": []}', "'servers' must be an object"),
     ],

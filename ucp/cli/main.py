@@ -54,6 +54,7 @@ def build_app() -> typer.Typer:
     app.add_typer(registry.app, name="registry")
     app.add_typer(tools.app, name="tools")
     app.command("install")(install.install)
+    app.command("uninstall")(install.uninstall)
     app.command("doctor")(doctor.doctor)
     app.add_typer(route.app, name="route")
     app.command("index")(route.index)
