@@ -71,7 +71,10 @@ def parse(host: str, text: str | None, *, file: str) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"expected a {'table' if syntax == 'toml' else 'JSON object'} at the top level", file=file)
+        raise ConfigError(
+            f"not a host config: expected a {'table' if syntax == 'toml' else 'JSON object'} at the top level",
+            file=file,
+        )
     key = get_host(host).key
     if key in data and not isinstance(data[key], dict):
         raise ConfigError(f"'{key}' must be an object", file=file, field=key)

@@ -61,6 +61,16 @@ def env_refs(value: str) -> list[str]:
     return _ENV_REF.findall(value)
 
 
+def env_is_set(name: str) -> bool:
+    """Whether ``${name}`` resolves here: the environment, or ``$UCP_HOME/.env``."""
+    if name in os.environ:
+        return True
+    from ucp.config.paths import ucp_home
+    from ucp.config.secrets import dotenv_value
+
+    return dotenv_value(ucp_home(), name) is not None
+
+
 def expand_env(value: str, env: Mapping[str, str] | None = None, *, where: str = "") -> str:
     """Replace ``${VAR}`` with its value (from ``env``, default the environment and then
     ``$UCP_HOME/.env``); a missing variable is a ``ConfigError``."""
