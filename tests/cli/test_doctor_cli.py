@@ -130,7 +130,7 @@ def test_a_bare_command_only_on_the_shell_path_fails_as_a_host_would(
     assert "not on the PATH hosts give UCP" in check["detail"]
     assert f"ucp registry add mine --replace -- {script}" in check["fix"]
     # the shell's view passes
-    code, checks = run(cli, "--skip-servers", "--shell-env")
+    _, checks = run(cli, "--skip-servers", "--shell-env")
     assert "command mine" not in checks
 
 
@@ -143,17 +143,28 @@ def test_registry_add_resolves_a_bare_command_so_doctor_passes(
     assert result.exit_code == 0, result.output
     assert str(script) in result.stderr  # the user is told what was recorded
     assert f'command = "{script}"' in cli.registry.read_text()
-    code, checks = run(cli, "--skip-servers")
+    _, checks = run(cli, "--skip-servers")
     assert "command mine" not in checks, checks
 
 
 def test_a_secret_only_in_the_shell_is_missing_for_a_host(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCTOR_SHELL_TOKEN", "x")
-    assert cli("registry", "add", "r", "--url", "https://e.com/mcp", "-H", "Authorization: Bearer ${DOCTOR_SHELL_TOKEN}").exit_code == 0
-    code, checks = run(cli, "--skip-servers")
+    assert (
+        cli(
+            "registry",
+            "add",
+            "r",
+            "--url",
+            "https://e.com/mcp",
+            "-H",
+            "Authorization: Bearer ${DOCTOR_SHELL_TOKEN}",
+        ).exit_code
+        == 0
+    )
+    _, checks = run(cli, "--skip-servers")
     assert checks["env r"]["status"] == "fail"
     assert "only in this shell" in checks["env r"]["detail"]
     assert ".env" in checks["env r"]["fix"]
     (cli.home / ".env").write_text('DOCTOR_SHELL_TOKEN="from-dotenv"\n')
-    code, checks = run(cli, "--skip-servers")
+    _, checks = run(cli, "--skip-servers")
     assert "env r" not in checks

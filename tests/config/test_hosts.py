@@ -96,7 +96,17 @@ def test_entries_per_host() -> None:
     with pytest.raises(ConfigError):
         ucp_entry("vscode", http_url="h/mcp")
     assert snippet("vscode", {"x": 1}) == {"servers": {"ucp": {"x": 1}}}
-    assert {"claude-desktop", "claude-code", "cursor", "vscode", "windsurf", "zed", "codex", "goose", "cline"} == set(HOSTS)
+    assert {
+        "claude-desktop",
+        "claude-code",
+        "cursor",
+        "vscode",
+        "windsurf",
+        "zed",
+        "codex",
+        "goose",
+        "cline",
+    } == set(HOSTS)
 
 
 def test_ucp_command_is_absolute() -> None:

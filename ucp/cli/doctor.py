@@ -30,9 +30,9 @@ from rich.table import Table
 from ucp.cli.common import EXIT_FAILURE, console, print_json
 from ucp.cli.tools import ConfigOption, JsonOption, probe_servers
 from ucp.config.loader import LoadedConfig, env_refs, read_config_file
-from ucp.config.registry import HOST_PATH
 from ucp.config.models import Config, StdioServer
 from ucp.config.paths import CONFIG_ENV, HOME_ENV, Paths, config_path, default_paths
+from ucp.config.registry import HOST_PATH
 from ucp.config.secrets import dotenv_value
 from ucp.errors import UCPError
 
@@ -251,8 +251,12 @@ def check_commands(cfg: Config, env: Mapping[str, str], home: Path) -> list[Chec
             if os.path.isabs(s.command):
                 if not (os.path.isfile(s.command) and os.access(s.command, os.X_OK)):
                     out.append(
-                        Check(f"command {s.name}", "fail", f"{s.command} does not exist or is not executable",
-                              "install it, or fix the path in the registry")
+                        Check(
+                            f"command {s.name}",
+                            "fail",
+                            f"{s.command} does not exist or is not executable",
+                            "install it, or fix the path in the registry",
+                        )
                     )
             elif shutil.which(s.command, path=path) is None:
                 shell = shutil.which(s.command)
@@ -261,7 +265,9 @@ def check_commands(cfg: Config, env: Mapping[str, str], home: Path) -> list[Chec
                     if shell
                     else f"{s.command!r} is not found on PATH"
                 )
-                fix = _fix_command(s.name, s, shell) if shell else "install it, then register its absolute path"
+                fix = (
+                    _fix_command(s.name, s, shell) if shell else "install it, then register its absolute path"
+                )
                 out.append(Check(f"command {s.name}", "fail", detail, fix))
     return out
 
@@ -276,7 +282,9 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def check_servers(cfg: Config, paths: Paths, timeout: float, env: Mapping[str, str] | None = None) -> list[Check]:
+def check_servers(
+    cfg: Config, paths: Paths, timeout: float, env: Mapping[str, str] | None = None
+) -> list[Check]:
     """Start every enabled server (with ``env``, default the shell's) and list its tools."""
     if not any(s.enabled for s in cfg.servers.values()):
         return [
@@ -326,7 +334,8 @@ def doctor(
     shell_env: Annotated[
         bool,
         typer.Option(
-            "--shell-env", help="Check servers with this shell's environment instead of the minimal one hosts give."
+            "--shell-env",
+            help="Check servers with this shell's environment instead of the minimal one hosts give.",
         ),
     ] = False,
 ) -> None:

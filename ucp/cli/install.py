@@ -93,7 +93,9 @@ def _report_take_over(t: TakeOver, dry_run: bool) -> None:
     for name, note in t.notes.items():
         console.print(f"  {name}: {note}", highlight=False, markup=False, soft_wrap=True)
     for s in r.skipped:
-        console.print(f"[yellow]left in the host[/] {s.name}: {escape(s.reason)}", highlight=False, soft_wrap=True)
+        console.print(
+            f"[yellow]left in the host[/] {s.name}: {escape(s.reason)}", highlight=False, soft_wrap=True
+        )
     if t.secrets:
         where = t.env_file or default_paths().home / ".env"
         console.print(
@@ -103,14 +105,17 @@ def _report_take_over(t: TakeOver, dry_run: bool) -> None:
             markup=False,
             soft_wrap=True,
         )
-        for s in t.secrets:
-            console.print(f"  {s.server} {s.where}.{s.key} -> ${{{s.var}}}", highlight=False, markup=False)
+        for m in t.secrets:
+            console.print(f"  {m.server} {m.where}.{m.key} -> ${{{m.var}}}", highlight=False, markup=False)
 
 
 def install(
-    host: Annotated[HostChoice | None, typer.Argument(help=f"One of: {HOST_LIST}.", show_default=False)] = None,
+    host: Annotated[
+        HostChoice | None, typer.Argument(help=f"One of: {HOST_LIST}.", show_default=False)
+    ] = None,
     list_hosts: Annotated[
-        bool, typer.Option("--list", help="Show every known host: its file, its servers, whether it uses UCP.")
+        bool,
+        typer.Option("--list", help="Show every known host: its file, its servers, whether it uses UCP."),
     ] = False,
     take_over_: Annotated[
         bool,
@@ -143,7 +148,9 @@ def install(
     ] = None,
     header: Annotated[
         list[str] | None,
-        typer.Option("--header", "-H", metavar="'NAME: VALUE'", help="A header for the --http entry (repeatable)."),
+        typer.Option(
+            "--header", "-H", metavar="'NAME: VALUE'", help="A header for the --http entry (repeatable)."
+        ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing, different 'ucp' entry.")
@@ -171,7 +178,10 @@ def install(
         _print_list(as_json)
         return
     if host is None:
-        fail("name the host", hint=f"ucp install HOST with HOST one of {HOST_LIST}; ucp install --list shows them")
+        fail(
+            "name the host",
+            hint=f"ucp install HOST with HOST one of {HOST_LIST}; ucp install --list shows them",
+        )
     host_id = str(host.value)
     spec = HOSTS[host_id]
     taken: TakeOver | None = None
@@ -274,7 +284,9 @@ def uninstall(
         print_json({**plan.to_dict(), "dry_run": dry_run, "backup": str(backup) if backup else None})
         return
     if plan.action == "absent":
-        console.print(f"{spec.title} does not use UCP ({path}); nothing changed.", highlight=False, markup=False)
+        console.print(
+            f"{spec.title} does not use UCP ({path}); nothing changed.", highlight=False, markup=False
+        )
         return
     if dry_run:
         console.print(f"Dry run: would {plan.action} {path}; nothing written.", highlight=False, markup=False)

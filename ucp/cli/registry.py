@@ -4,7 +4,6 @@ is one ``RegistryStore`` transaction (locked, validated, atomic), so a running
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -418,7 +417,8 @@ def import_file(
         ),
     ] = False,
     host: Annotated[
-        str | None, typer.Option("--host", help="The host the file belongs to (default: from its path and format).")
+        str | None,
+        typer.Option("--host", help="The host the file belongs to (default: from its path and format)."),
     ] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite servers of the same name.")] = False,
     dry_run: Annotated[
@@ -476,7 +476,9 @@ def import_file(
             if not dry_run and convert.new_values():
                 write_dotenv(env_file, convert.new_values())
             convert = _Convert(existing)
-            report = store.import_host(data, source=str(file), replace=replace, dry_run=dry_run, transform=convert)
+            report = store.import_host(
+                data, source=str(file), replace=replace, dry_run=dry_run, transform=convert
+            )
             from ucp.config.hostfile import plan_install
             from ucp.config.takeover import TakeOver
 
@@ -497,12 +499,17 @@ def import_file(
     if move:
         _report_take_over(taken, dry_run)
         if not dry_run and taken.plan.changes:
-            console.print(f"{file} now runs only UCP (backup: {taken.backup}); undo: ucp uninstall {host_id}",
-                          highlight=False, markup=False, soft_wrap=True)
+            console.print(
+                f"{file} now runs only UCP (backup: {taken.backup}); undo: ucp uninstall {host_id}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
     else:
         verb = "Would add" if dry_run else "Added"
         console.print(
-            f"{verb} {len(report.added)} server(s) from {file}: {', '.join(report.added) or '-'}", highlight=False
+            f"{verb} {len(report.added)} server(s) from {file}: {', '.join(report.added) or '-'}",
+            highlight=False,
         )
         if report.replaced:
             console.print(

@@ -103,7 +103,7 @@ def set_entry(host: str, text: str | None, name: str, entry: Mapping[str, Any], 
         return tomlkit.dumps(doc)
     data = parse(host, text, file=file)
     data.setdefault(spec.key, {})[name] = dict(entry)
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
 def remove_entry(host: str, text: str, name: str, *, file: str) -> str:
@@ -120,7 +120,7 @@ def remove_entry(host: str, text: str, name: str, *, file: str) -> str:
         return tomlkit.dumps(doc)
     data = parse(host, text, file=file)
     del data[spec.key][name]
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,9 @@ def backup_path(path: Path, now: float | None = None) -> Path:
     return backup
 
 
-def replace_file(path: Path, expected: str | None, after: str | None, *, now: float | None = None) -> Path | None:
+def replace_file(
+    path: Path, expected: str | None, after: str | None, *, now: float | None = None
+) -> Path | None:
     """Write ``after`` over ``path`` (``None``: delete it) if it still reads ``expected``;
     the old file is copied to a backup first. Returns the backup."""
     try:
@@ -226,4 +228,3 @@ def apply_install(plan: InstallPlan, *, now: float | None = None) -> Path | None
 
 def keeps_comments(host: str) -> bool:
     return get_host(host).syntax != "yaml"
-

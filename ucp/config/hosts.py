@@ -327,12 +327,16 @@ def generic_entry(host: str, raw: Any) -> Any:
     if style == "goose":
         kind = raw.get("type")
         if kind not in ("stdio", "sse", "streamable_http"):
-            return {"_unsupported": f"a goose {kind or 'untyped'} extension (only stdio and remote ones move)"}
+            return {
+                "_unsupported": f"a goose {kind or 'untyped'} extension (only stdio and remote ones move)"
+            }
         out = {"disabled": raw.get("enabled") is False}
         if kind == "stdio":
             out.update(command=raw.get("cmd"), args=raw.get("args") or [], env=raw.get("envs") or {})
         else:
-            out.update(type="sse" if kind == "sse" else "http", url=raw.get("uri"), headers=raw.get("headers") or {})
+            out.update(
+                type="sse" if kind == "sse" else "http", url=raw.get("uri"), headers=raw.get("headers") or {}
+            )
         return out
     out = dict(raw)
     if style == "zed" and isinstance(out.get("command"), dict):  # Zed's older {"command": {"path", "args"}}

@@ -42,7 +42,9 @@ def load_records(home: Path) -> dict[str, InstallRecord]:
     except (FileNotFoundError, NotADirectoryError):
         return {}
     except (OSError, ValueError) as exc:
-        raise RegistryError(f"cannot read {path}: {exc}; move it away to start over", file=str(path)) from None
+        raise RegistryError(
+            f"cannot read {path}: {exc}; move it away to start over", file=str(path)
+        ) from None
     return {k: InstallRecord(**v) for k, v in raw.items() if isinstance(v, dict)}
 
 
@@ -96,7 +98,12 @@ class UninstallPlan:
         return unified_diff(self.path, self.before, self.after)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"host": self.host, "file": str(self.path), "action": self.action, "restored": list(self.restored)}
+        return {
+            "host": self.host,
+            "file": str(self.path),
+            "action": self.action,
+            "restored": list(self.restored),
+        }
 
 
 def plan_uninstall(host: str, path: Path, record: InstallRecord | None) -> UninstallPlan:
@@ -109,7 +116,8 @@ def plan_uninstall(host: str, path: Path, record: InstallRecord | None) -> Unins
         old = read_text(backup)
         if old is None:
             raise RegistryError(
-                f"the backup {backup} is gone: cannot restore {path}; remove the 'ucp' entry by hand", file=file
+                f"the backup {backup} is gone: cannot restore {path}; remove the 'ucp' entry by hand",
+                file=file,
             )
         return UninstallPlan(host, path, before, old, "restore", record, tuple(record.moved))
     if before is None:

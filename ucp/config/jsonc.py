@@ -233,7 +233,7 @@ def set_member(text: str, path: Sequence[str], key: str, value: Any) -> str:
         base = _line_indent(text, next(s for k, s, _ in node.members if k == new_key))
         return text[: existing.start] + _dump(new_value, unit, base) + text[existing.end :]
     if node.members:
-        last_key, last_key_start, last = node.members[-1]
+        _, last_key_start, last = node.members[-1]
         base = _line_indent(text, last_key_start)
         member = f'"{_escape(new_key)}": {_dump(new_value, unit, base)}'
         return text[: last.end] + ",\n" + base + member + text[last.end :]

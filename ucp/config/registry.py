@@ -117,7 +117,9 @@ def build_server(
 # ---------------------------------------------------------------- commands hosts can start
 # What a host gives the processes it launches: GUI apps on macOS get launchd's PATH, Linux
 # desktop launchers a similar minimal one; not the shell's (no venv, no ~/.local/bin, no nvm).
-HOST_PATH = "" if sys.platform.startswith("win") else os.pathsep.join(["/usr/bin", "/bin", "/usr/sbin", "/sbin"])
+HOST_PATH = (
+    "" if sys.platform.startswith("win") else os.pathsep.join(["/usr/bin", "/bin", "/usr/sbin", "/sbin"])
+)
 
 
 def _shebang_interpreter(path: str) -> str | None:
@@ -169,7 +171,9 @@ def resolve_command(server: ServerConfig, *, path: str | None = None) -> tuple[S
         if where is not None:
             folder = os.path.dirname(os.path.abspath(where))
             update["env"] = {**server.env, "PATH": folder + os.pathsep + "${PATH}"}
-            notes.append(f"env PATH starts with {folder} ({os.path.basename(resolved)} runs through {interpreter})")
+            notes.append(
+                f"env PATH starts with {folder} ({os.path.basename(resolved)} runs through {interpreter})"
+            )
     if not update:
         return server, None
     return server.model_copy(update=update), "; ".join(notes)

@@ -128,7 +128,9 @@ def write_dotenv(path: Path, values: Mapping[str, str]) -> None:
             lines = [rendered if (m := _LINE.match(line)) and m.group(1) == key else line for line in lines]
         else:
             lines.append(rendered)
-    header = [] if existing else ["# secrets UCP moved out of host configs (referenced as ${VAR} in ucp.toml)"]
+    header = (
+        [] if existing else ["# secrets UCP moved out of host configs (referenced as ${VAR} in ucp.toml)"]
+    )
     atomic_write_text(path, "\n".join([*header, *lines]) + "\n", new_mode=0o600)
     os.chmod(path, 0o600)
 

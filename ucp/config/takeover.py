@@ -90,7 +90,9 @@ def take_over(
     convert = _Convert(existing)
     report = store.import_host(data, source=file, replace=replace, dry_run=True, transform=convert)
     plan = plan_install(host, entry, path=path, force=force, remove=report.moved_keys())
-    result = TakeOver(host, path, report, plan, convert.secrets, convert.notes, env_file if convert.secrets else None)
+    result = TakeOver(
+        host, path, report, plan, convert.secrets, convert.notes, env_file if convert.secrets else None
+    )
     if dry_run:
         return result
 
@@ -105,5 +107,12 @@ def take_over(
     if plan.changes:
         save_record(home, host, path, backup, digest(plan.after) or "", list(plan.removed))
     return TakeOver(
-        host, path, report, plan, convert.secrets, convert.notes, env_file if convert.secrets else None, backup
+        host,
+        path,
+        report,
+        plan,
+        convert.secrets,
+        convert.notes,
+        env_file if convert.secrets else None,
+        backup,
     )
