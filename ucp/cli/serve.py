@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from enum import Enum
 from pathlib import Path
 
@@ -10,8 +12,22 @@ import anyio
 import typer
 
 from ucp import log as ucp_log
-from ucp.cli.common import fail, fail_error, load
+from ucp.cli.common import EXIT_FAILURE, fail, fail_error, load
 from ucp.errors import UCPError
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether ``host:port`` cannot be bound (checked before anything starts, so a busy port is
+    one clear line instead of a start-up followed by uvicorn's traceback)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        if os.name != "nt":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.errno in (errno.EADDRINUSE, errno.EACCES, getattr(errno, "WSAEADDRINUSE", -1))
+    return False
 
 
 class TransportChoice(str, Enum):
@@ -31,8 +47,12 @@ def serve(
         TransportChoice.stdio, "--transport", "-t", help="stdio (for hosts) or http."
     ),
     stdio: bool = typer.Option(False, "--stdio", help="Shorthand for --transport stdio."),
-    host: str = typer.Option(None, "--host", help="HTTP bind address (default 127.0.0.1, or [http] host)."),
-    port: int = typer.Option(None, "--port", "-p", help="HTTP port (default 8765, or [http] port)."),
+    host: str = typer.Option(
+        None, "--host", help="HTTP bind address (default 127.0.0.1, or \\[http] host in the registry)."
+    ),
+    port: int = typer.Option(
+        None, "--port", "-p", help="HTTP port (default 8765, or \\[http] port in the registry)."
+    ),
     config: Path | None = typer.Option(
         None,
         "--config",
@@ -72,6 +92,12 @@ def serve(
             check_bind(bind_host, bool(load_keys(cfg.http)))
         except UCPError as exc:
             fail_error(exc)
+        if bind_port and port_in_use(bind_host, bind_port):
+            fail(
+                f"port {bind_port} on {bind_host} is already in use (another `ucp serve`?); "
+                "stop it, or pick another port with --port",
+                code=EXIT_FAILURE,
+            )
 
     async def main() -> None:
         # Spawn stdio servers first: they start while UCP imports the MCP SDK (cold start).
