@@ -178,6 +178,30 @@ def check_home(paths: Paths) -> Check:
     return Check("data dir", "ok", f"{paths.home} is writable")
 
 
+def check_catalog() -> Check:
+    """The catalog of well-known servers and its schema: found wherever ucp was installed from."""
+    from ucp.config.catalog import catalog_dirs, find_catalog_dir, load_catalog, schema_path
+
+    folder = find_catalog_dir()
+    if folder is None:
+        return Check(
+            "catalog",
+            "warn",
+            f"not found (looked in {', '.join(str(d) for d in catalog_dirs())})",
+            "reinstall ucp from its wheel, or set UCP_CATALOG_DIR; `ucp registry add --from-catalog` needs it",
+        )
+    try:
+        entries = load_catalog(folder)
+    except UCPError as exc:
+        return Check("catalog", "fail", exc.message, "reinstall ucp")
+    schema = schema_path(folder)
+    if not schema.is_file():
+        return Check(
+            "catalog", "warn", f"{len(entries)} servers in {folder}; no schema at {schema}", "reinstall ucp"
+        )
+    return Check("catalog", "ok", f"{len(entries)} servers in {folder} (schema {schema.name})")
+
+
 def check_config(config: Path | None) -> tuple[Check, LoadedConfig | None]:
     path = config_path(config)
     try:
@@ -350,7 +374,14 @@ def doctor(
     paths = default_paths()
     config_check, loaded = check_config(config)
     cfg = loaded.config if loaded else None
-    checks = [check_python(), *check_packages(), check_model(cfg, deep), check_home(paths), config_check]
+    checks = [
+        check_python(),
+        *check_packages(),
+        check_model(cfg, deep),
+        check_home(paths),
+        check_catalog(),
+        config_check,
+    ]
     if cfg is not None:
         env = dict(os.environ) if shell_env else host_env()
         checks += check_commands(cfg, env, paths.home)

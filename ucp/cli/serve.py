@@ -99,6 +99,17 @@ def serve(
                 code=EXIT_FAILURE,
             )
 
+    if use_http:
+        from ucp.cli.common import err_console
+
+        err_console.print(
+            f"UCP serves MCP at http://{bind_host}:{bind_port}/mcp (registry {loaded.path}; log {log_file}); "
+            "Ctrl-C stops it",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+
     async def main() -> None:
         # Spawn stdio servers first: they start while UCP imports the MCP SDK (cold start).
         from ucp.downstream.prespawn import prespawn
