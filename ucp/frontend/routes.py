@@ -1,4 +1,4 @@
-"""HTTP routes beyond MCP: the REST API, UTCP out, the service registry, ``/openapi.json``,
+"""HTTP routes beyond MCP (built from ``Endpoint`` declarations): the REST API, UTCP out, the service registry, ``/openapi.json``,
 and the middleware that guards them all (bearer keys, request body limit).
 
 Routes are built from the ``Endpoint`` declarations of ``rest.py``,
@@ -11,7 +11,6 @@ the field), a ``UCPError`` becomes JSON ``{"error": {"code", "message",
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,15 +20,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 import ucp
-from ucp.app import Gateway
 from ucp.errors import UCPError
 from ucp.frontend.auth import BearerAuth, load_keys
-from ucp.frontend.http import RouteFactory
+from ucp.frontend.context import Fronts
+from ucp.frontend.errors import error_response
 from ucp.frontend.limits import BodyLimit
 from ucp.frontend.openapi import Call, Endpoint, InvalidRequestError, Reply, build_document, read_json
 from ucp.frontend.registry_routes import ENDPOINTS as REGISTRY_ENDPOINTS
 from ucp.frontend.rest import ENDPOINTS as REST_ENDPOINTS
-from ucp.frontend.server import GatewayServer
 from ucp.frontend.utcp_routes import ENDPOINTS as UTCP_ENDPOINTS
 from ucp.log import get_logger
 
@@ -38,12 +36,6 @@ log = get_logger("ucp.frontend.api")
 
 def endpoints() -> list[Endpoint]:
     return [*REST_ENDPOINTS, *REGISTRY_ENDPOINTS, *UTCP_ENDPOINTS]
-
-
-def error_response(exc: UCPError) -> JSONResponse:
-    details = {k: v for k, v in exc.details.items() if v is not None}
-    body = {"error": {"code": exc.code, "message": exc.message, "details": details}}
-    return JSONResponse(json.loads(json.dumps(body, default=str)), status_code=exc.http_status)
 
 
 def _invalid(exc: ValidationError, where: str) -> InvalidRequestError:
@@ -70,10 +62,10 @@ def _render(result: Any, endpoint: Endpoint) -> Response:
     return JSONResponse(result, status_code=status)
 
 
-def to_route(endpoint: Endpoint, gateway: Gateway) -> Route:
+def to_route(endpoint: Endpoint, fronts: Fronts) -> Route:
     async def handle(request: Request) -> Response:
         try:
-            call = Call(gateway=gateway, request=request, params=dict(request.path_params))
+            call = Call(fronts=fronts, request=request, params=dict(request.path_params))
             if endpoint.query is not None:
                 try:
                     call.query = endpoint.query.model_validate(dict(request.query_params))
@@ -112,10 +104,10 @@ class MethodNotAllowedError(UCPError):
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-def build_routes(gateway: Gateway, server: GatewayServer | None = None) -> list[BaseRoute]:
+def build_routes(fronts: Fronts) -> list[BaseRoute]:
     eps = endpoints()
     document = build_document(eps, version=ucp.__version__)
-    routes = [to_route(ep, gateway) for ep in eps]
+    routes = [to_route(ep, fronts) for ep in eps]
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(document)
@@ -145,15 +137,11 @@ def build_routes(gateway: Gateway, server: GatewayServer | None = None) -> list[
     return [*routes, Route("/openapi.json", openapi, methods=["GET"]), *fallbacks]
 
 
-def api_routes() -> list[RouteFactory]:
-    return [build_routes]
-
-
-def auth_middleware(gateway: Gateway) -> list[tuple[Any, dict[str, Any]]]:
+def auth_middleware(fronts: Fronts) -> list[tuple[Any, dict[str, Any]]]:
     """Innermost first: the body limit, then bearer auth around everything (added last = outermost)."""
-    hashes = load_keys(gateway.config.http, gateway.env)
+    hashes = load_keys(fronts.http, fronts.env)
     middleware: Sequence[tuple[Any, dict[str, Any]]] = (
-        (BodyLimit, {"max_bytes": gateway.config.http.max_body_bytes}),
+        (BodyLimit, {"max_bytes": fronts.http.max_body_bytes}),
         (BearerAuth, {"hashes": hashes}),
     )
     return list(middleware)

@@ -5,7 +5,7 @@ import pytest
 
 from ucp.errors import InvalidArgumentsError
 from ucp.router.catalog import Catalog
-from ucp.session.service import validate_arguments
+from ucp.session.calls import validate_arguments
 
 
 def entry(schema: dict[str, object]):  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""ServiceRegistry: register, index, health (down and back), persistence across restarts,
+"""SelfRegisteredServices: register, index, health (down and back), persistence across restarts,
 re-registration, deregistration, refusals. The service runs in process on a real socket."""
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ async def test_register_index_health_down_and_back(tmp_path: Path) -> None:
             assert health["healthy"] is True
             assert health["tool_count"] == 2
             assert isinstance(health["latency_ms"], float)
-            assert gw.services.tools_of("weather") == [
+            assert gw.admin.service_tools("weather") == [
                 "weather__convert_currency",
                 "weather__weather_forecast",
             ]
@@ -81,7 +81,7 @@ async def test_register_index_health_down_and_back(tmp_path: Path) -> None:
             assert "meteo" in entry.doc.tags
             assert "weather__weather_forecast" in await search_names(gw, "weather forecast for a city")
             session = gw.new_session(transport="rest")
-            result = await gw.service.call(
+            result = await gw.calls.call(
                 session, "weather__convert_currency", {"amount": 10, "from": "EUR", "to": "GBP"}
             )
             assert result.structured_content == {"amount": 8.5, "currency": "GBP"}
@@ -151,8 +151,10 @@ async def test_refusals(tmp_path: Path) -> None:
 
 
 def test_corrupt_services_file_is_skipped(tmp_path: Path) -> None:
+    from ucp.config.models import HttpSettings
     from ucp.config.paths import Paths
-    from ucp.services import ServiceRegistry
+    from ucp.pool.pool import Pool
+    from ucp.pool.services import SelfRegisteredServices
 
     paths = Paths(tmp_path).ensure()
     paths.services.write_text(
@@ -169,11 +171,10 @@ def test_corrupt_services_file_is_skipped(tmp_path: Path) -> None:
         )
     )
 
-    class FakeGateway:
-        def __init__(self) -> None:
-            self.paths = paths
+    def no_spec(_server: object) -> object:
+        raise AssertionError("reading the file adds nothing to the pool")
 
-    registry = ServiceRegistry(FakeGateway())  # type: ignore[arg-type]
+    registry = SelfRegisteredServices(Pool(), paths.services, HttpSettings(), no_spec)  # type: ignore[arg-type]
     assert list(registry._read()) == ["ok"]
     paths.services.write_text("{not json")
     assert registry._read() == {}

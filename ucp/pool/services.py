@@ -15,21 +15,20 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
-from ucp.config.models import UtcpServer, validate_server_name
+from ucp.config.models import HttpSettings, ServerConfig, UtcpServer, validate_server_name
 from ucp.downstream.urlsafety import check_url, redact_url
 from ucp.errors import DuplicateServerError, RegistryError, UnknownServerError
 from ucp.fileio import atomic_write_text
 from ucp.log import get_logger
-
-if TYPE_CHECKING:
-    from ucp.app import Gateway
-    from ucp.pool.connection import Connection
+from ucp.pool.connection import Connection
+from ucp.pool.pool import Pool, ServerSpec
 
 log = get_logger("ucp.services")
 
@@ -73,10 +72,16 @@ def manual_url_for(manual_url: str | None, base_url: str | None) -> str:
     )
 
 
-class ServiceRegistry:
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
-        self.path: Path = gateway.paths.services
+class SelfRegisteredServices:
+    """The services in the pool that registered themselves (``/registry/services``)."""
+
+    def __init__(
+        self, pool: Pool, path: Path, http: HttpSettings, spec_for: Callable[[ServerConfig], ServerSpec]
+    ) -> None:
+        self.pool = pool
+        self.path = path
+        self.http = http
+        self._spec_for = spec_for  # ServerConfig -> ServerSpec, as for configured servers
         self.records: dict[str, ServiceRecord] = {}
         self._lock = anyio.Lock()
 
@@ -119,7 +124,7 @@ class ServiceRegistry:
         """Add the persisted services to the pool (at gateway start)."""
         self.records = self._read()
         for record in self.records.values():
-            if record.name in self.gateway.pool.specs:
+            if record.name in self.pool.specs:
                 log.warning(
                     "service_name_taken", service=record.name, action="skipped; a configured server has it"
                 )
@@ -129,10 +134,8 @@ class ServiceRegistry:
             log.info("services_loaded", count=len(self.records))
 
     def _add(self, record: ServiceRecord) -> None:
-        spec = self.gateway._spec(record.server_config())
-        self.gateway.pool.add(
-            replace(spec, source=SOURCE, health_interval=self.gateway.config.http.health_interval)
-        )
+        spec = self._spec_for(record.server_config())
+        self.pool.add(replace(spec, source=SOURCE, health_interval=self.http.health_interval))
 
     # ------------------------------------------------------------ operations
     async def register(
@@ -154,7 +157,7 @@ class ServiceRegistry:
         except ValueError as exc:
             raise RegistryError(str(exc), field="name") from None
         url = manual_url_for(manual_url, base_url)
-        http = self.gateway.config.http
+        http = self.http
         await check_url(
             url, allow_private=http.allow_private_networks, allow_loopback=http.allow_loopback_fetch
         )
@@ -168,7 +171,7 @@ class ServiceRegistry:
             description=description,
         )
         async with self._lock:
-            spec = self.gateway.pool.specs.get(name)
+            spec = self.pool.specs.get(name)
             if spec is not None and spec.source != SOURCE:
                 raise DuplicateServerError(
                     f"the name {name!r} belongs to a configured server; register the service under another name",
@@ -176,7 +179,7 @@ class ServiceRegistry:
                 )
             created = name not in self.records
             if spec is not None:
-                await self.gateway.pool.remove(name)
+                await self.pool.remove(name)
             self.records[name] = record
             self._write()
             self._add(record)
@@ -188,7 +191,7 @@ class ServiceRegistry:
             version=version,
             environment=environment,
         )
-        conn = self.gateway.pool.connections.get(name)
+        conn = self.pool.connections.get(name)
         if conn is not None and wait > 0:
             with anyio.move_on_after(wait):
                 await conn.first_attempt_done.wait()
@@ -201,9 +204,9 @@ class ServiceRegistry:
                 raise UnknownServerError(f"no registered service {name!r}", server=name)
             del self.records[name]
             self._write()
-            spec = self.gateway.pool.specs.get(name)
+            spec = self.pool.specs.get(name)
             if spec is not None and spec.source == SOURCE:
-                await self.gateway.pool.remove(name)
+                await self.pool.remove(name)
         log.info("service_deregistered", service=name)
         return record
 
@@ -217,8 +220,8 @@ class ServiceRegistry:
         return [self.records[n] for n in sorted(self.records)]
 
     def _connection(self, name: str) -> Connection | None:
-        spec = self.gateway.pool.specs.get(name)
-        return self.gateway.pool.connections.get(name) if spec is not None and spec.source == SOURCE else None
+        spec = self.pool.specs.get(name)
+        return self.pool.connections.get(name) if spec is not None and spec.source == SOURCE else None
 
     def health(self, name: str) -> dict[str, Any]:
         """Per service: healthy, state, last check (time, ok, latency), tool count, last error."""
@@ -246,6 +249,3 @@ class ServiceRegistry:
             "last_error": conn.last_error,
             "health_interval": conn.health_interval,
         }
-
-    def tools_of(self, name: str) -> list[str]:
-        return sorted(e.exposed for e in self.gateway.catalog.entries.values() if e.server == name)

@@ -1,4 +1,4 @@
-"""The call path every front shares (MCP, REST, UTCP out, the CLI).
+"""The call path every front shares (MCP, REST, UTCP out, the CLI), behind ``SessionAPI``.
 
 Resolve the exposed name in the catalog, optionally validate the arguments
 against the tool's schema, call through the pool, turn downstream failures into
@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import mcp_types as types
@@ -64,20 +64,28 @@ def _validator(content_hash: str, schema: dict[str, Any]) -> Draft202012Validato
 
 def validate_arguments(entry: CatalogEntry, arguments: Any) -> None:
     """Check arguments against the tool's input schema; names the first invalid field."""
+    check_arguments(
+        entry.exposed, entry.tool.input_schema or {"type": "object"}, arguments, key=entry.content_hash
+    )
+
+
+def check_arguments(tool: str, schema: dict[str, Any], arguments: Any, *, key: str = "") -> None:
+    """Validate ``arguments`` against ``schema``; ``InvalidArgumentsError`` names the first invalid field.
+    A schema that is itself broken validates nothing (the tool's server judges the arguments)."""
     if not isinstance(arguments, dict):
         raise InvalidArgumentsError(
-            f"arguments for {entry.exposed} must be a JSON object, got {type(arguments).__name__}",
-            tool=entry.exposed,
+            f"arguments for {tool} must be a JSON object, got {type(arguments).__name__}",
+            tool=tool,
             field="",
         )
     from jsonschema import SchemaError
     from jsonschema.exceptions import UnknownType, best_match
 
     try:
-        validator = _validator(entry.content_hash, entry.tool.input_schema or {"type": "object"})
+        validator = _validator(key or tool, schema)
         error = best_match(validator.iter_errors(arguments)) if validator is not None else None
     except (SchemaError, UnknownType, RecursionError):
-        return  # the server's schema is itself broken: let the server judge the arguments
+        return
     if error is None:
         return
     path = ".".join(str(p) for p in error.absolute_path)
@@ -90,23 +98,32 @@ def validate_arguments(entry: CatalogEntry, arguments: Any) -> None:
         extra = sorted(set(error.instance) - set((error.schema or {}).get("properties", {})))
         path = ".".join([*(str(p) for p in error.absolute_path), *extra[:1]])
     raise InvalidArgumentsError(
-        f"invalid arguments for {entry.exposed}: field {path or '(root)'!r}: {error.message[:300]}",
-        tool=entry.exposed,
+        f"invalid arguments for {tool}: field {path or '(root)'!r}: {error.message[:300]}",
+        tool=tool,
         field=path,
     )
 
 
-class ToolService:
-    def __init__(self, catalog: Catalog, pool: Pool) -> None:
+class CallPath:
+    """Resolve, check, call through the pool, record; observers (priors, learning) hear of each call."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        pool: Pool,
+        *,
+        observers: Sequence[CallObserver] = (),
+        extra_names: Iterable[str] = (),
+    ) -> None:
         self.catalog = catalog
         self.pool = pool
-        self.observers: list[CallObserver] = []
-        self.exposed_extra: Callable[[], list[str]] = list
+        self._observers = tuple(observers)
+        self._extra_names = tuple(extra_names)  # UCP's own tools, for "did you mean"
 
     def resolve(self, name: str) -> CatalogEntry:
         entry = self.catalog.resolve(name)
         if entry is None:
-            candidates = list(self.catalog.entries) + self.exposed_extra()
+            candidates = [*self.catalog.entries, *self._extra_names]
             near = suggest(name, candidates)
             hint = f" Did you mean: {', '.join(near)}?" if near else ""
             raise UnknownToolError(f"unknown tool {name!r}.{hint}", tool=name, suggestions=near)
@@ -165,7 +182,7 @@ class ToolService:
                 duration_ms=round(duration_ms, 2),
             )
         )
-        for observer in list(self.observers):
+        for observer in self._observers:
             try:
                 observer.on_call(session, entry, not result.is_error, error_code)
             except Exception:
