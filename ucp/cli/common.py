@@ -41,7 +41,7 @@ def _friendly_help_types() -> None:
             return None
         return tidy(base_option(self, ctx))
 
-    TyperArgument.display_type_rich = argument  # type: ignore[method-assign]
+    TyperArgument.display_type_rich = argument  # type: ignore[method-assign,assignment]
     TyperOption.display_type_rich = option  # type: ignore[method-assign]
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import socket
+import time
 from enum import Enum
 from pathlib import Path
 
@@ -14,6 +16,12 @@ import typer
 from ucp import log as ucp_log
 from ucp.cli.common import EXIT_FAILURE, fail, fail_error, load
 from ucp.errors import UCPError
+
+
+def free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -64,6 +72,12 @@ def serve(
     ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
     no_dense: bool = typer.Option(False, "--no-dense", help="BM25 only: never load the embedding model."),
+    cli_listener: bool = typer.Option(
+        True,
+        "--cli-listener/--no-cli-listener",
+        help="Over stdio, also listen on a loopback port (bearer token required) so `ucp tools`, "
+        "`ucp route explain` and `ucp stats` use this gateway; the port is in $UCP_HOME/state/serve/.",
+    ),
 ) -> None:
     """Run UCP.
 
@@ -109,6 +123,26 @@ def serve(
             markup=False,
             soft_wrap=True,
         )
+    keys_env = cfg.http.api_keys_env
+
+    def cli_token(required: bool) -> str | None:
+        """A bearer key for this run's CLI clients; only when the HTTP front requires keys."""
+        if not required:
+            return None
+        token = secrets.token_urlsafe(32)
+        current = os.environ.get(keys_env, "")
+        os.environ[keys_env] = f"{current},{token}" if current else token
+        return token
+
+    async def announce_http(host: str, port: int, token: str | None, transport: str) -> Path:
+        from ucp.config.running import Running, announce
+
+        reach = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+        url = f"http://[{reach}]:{port}" if ":" in reach else f"http://{reach}:{port}"
+        running = Running(
+            url, os.getpid(), str(loaded.path) if loaded.path else None, token, transport, time.time()
+        )
+        return announce(paths.home, running)
 
     async def main() -> None:
         # Spawn stdio servers first: they start while UCP imports the MCP SDK (cold start).
@@ -116,19 +150,47 @@ def serve(
 
         early = await prespawn(cfg.servers, logs_dir=paths.logs_dir)
         from ucp.app import Gateway, serve_http, serve_stdio
+        from ucp.config.running import withdraw
 
-        async with Gateway(
-            cfg,
-            paths,
-            config_path=loaded.path,
-            watch_config=True,
-            dense=False if no_dense else None,
-            prespawned=early,
-        ) as gateway:
-            if use_http:
-                await serve_http(gateway, bind_host, bind_port)
-            else:
-                await serve_stdio(gateway)
+        token = None
+        if use_http:
+            from ucp.frontend.auth import load_keys
+
+            token = cli_token(bool(load_keys(cfg.http)))
+        announced: Path | None = None
+        try:
+            async with Gateway(
+                cfg,
+                paths,
+                config_path=loaded.path,
+                watch_config=True,
+                dense=False if no_dense else None,
+                prespawned=early,
+            ) as gateway:
+                if use_http:
+                    announced = await announce_http(bind_host, bind_port, token, "http")
+                    await serve_http(gateway, bind_host, bind_port)
+                    return
+                if not cli_listener:
+                    await serve_stdio(gateway)
+                    return
+
+                async def listen_for_the_cli() -> None:
+                    """Loopback HTTP for ``ucp tools|route|stats`` (token required), opened once the
+                    host has been answered: off its critical path."""
+                    nonlocal announced
+                    await anyio.sleep(1.0)
+                    port = free_loopback_port()
+                    announced = await announce_http("127.0.0.1", port, cli_token(True), "stdio")
+                    await serve_http(gateway, "127.0.0.1", port)
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(listen_for_the_cli)
+                    await serve_stdio(gateway)
+                    tg.cancel_scope.cancel()
+        finally:
+            if announced is not None:
+                withdraw(announced)
 
     try:
         anyio.run(main)
