@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -9,6 +10,7 @@ import socket
 import time
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import anyio
 import typer
@@ -175,19 +177,40 @@ def serve(
                     await serve_stdio(gateway)
                     return
 
+                listener: dict[str, Any] = {}
+
                 async def listen_for_the_cli() -> None:
                     """Loopback HTTP for ``ucp tools|route|stats`` (token required), opened once the
-                    host has been answered: off its critical path."""
+                    host has been answered: off its critical path. Its own uvicorn server, so that
+                    it stops when stdio ends and never takes the process's signals."""
                     nonlocal announced
                     await anyio.sleep(1.0)
+                    import uvicorn
+
+                    from ucp.frontend.http import Fronts, build_http_app
+
                     port = free_loopback_port()
-                    announced = await announce_http("127.0.0.1", port, cli_token(True), "stdio")
-                    await serve_http(gateway, "127.0.0.1", port)
+                    token = cli_token(True)
+                    fronts = Fronts(
+                        api=gateway.api, admin=gateway.admin, http=gateway.config.http, env=gateway.env
+                    )
+                    app = build_http_app(fronts, host="127.0.0.1")
+                    config = uvicorn.Config(
+                        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+                    )
+                    server = uvicorn.Server(config)
+                    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+                    listener["server"] = server
+                    announced = await announce_http("127.0.0.1", port, token, "stdio")
+                    await server.serve()
 
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(listen_for_the_cli)
                     await serve_stdio(gateway)
-                    tg.cancel_scope.cancel()
+                    if "server" in listener:
+                        listener["server"].should_exit = True  # graceful: the task ends by itself
+                    else:
+                        tg.cancel_scope.cancel()
         finally:
             if announced is not None:
                 withdraw(announced)
