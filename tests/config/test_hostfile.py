@@ -148,3 +148,9 @@ def test_http_entries_per_host() -> None:
     for host in ("zed", "goose", "cline"):
         with pytest.raises(Exception, match="stdio"):
             ucp_entry(host, http_url="http://h/mcp")
+
+
+def test_every_host_format_is_documented_with_its_source() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "registry" / "README.md").read_text(encoding="utf-8")
+    for host in HOSTS.values():
+        assert host.docs in readme, f"registry/README.md does not cite {host.title}'s documentation"
