@@ -42,7 +42,11 @@ def test_every_command_line_in_the_readme_exists() -> None:
         words = line.replace("\\|", "|").split()
         if len(words) < 2 or words[1].startswith(("-", "[")):
             continue
-        key = (words[1], words[2]) if (words[1], words[2] if len(words) > 2 else "") in commands else (words[1],)
+        key = (
+            (words[1], words[2])
+            if (words[1], words[2] if len(words) > 2 else "") in commands
+            else (words[1],)
+        )
         if key not in commands:
             group = [k for k in commands if k[0] == words[1]]
             assert group, f"README names `{line}`: no command {words[1]!r}"
