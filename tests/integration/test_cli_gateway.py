@@ -85,8 +85,18 @@ def test_cli_commands_go_through_a_running_gateway(http_serve: str, registered: 
     local_s, local = timed(env, *args, "--local")
     assert local.returncode == 0, local.stderr
     assert set(json.loads(local.stdout)) == set(json.loads(remote.stdout))
-    print(f"\ntools call: through the gateway {remote_s:.2f} s, cold start {local_s:.2f} s")
+    start_s, _ = timed(env, "--version")  # what any `ucp` process costs before it does anything
+    print(
+        f"\ntools call: process start alone {start_s:.2f} s, through the gateway {remote_s:.2f} s, "
+        f"cold start {local_s:.2f} s"
+    )
     assert remote_s < local_s
+
+    import urllib.request
+
+    with urllib.request.urlopen(f"{http_serve}/openapi.json", timeout=10) as response:
+        document = json.loads(response.read())
+    assert {"/mcp", "/healthz", "/openapi.json", "/api/v1/cli/call"} <= set(document["paths"])
 
     listed = ucp(env, "tools", "list", "--json")
     assert {"time__get_current_time", "time__convert_time"} <= {t["name"] for t in json.loads(listed.stdout)}

@@ -434,6 +434,24 @@ def print_result(result: types.CallToolResult, as_json: bool) -> None:
             )
 
 
+def print_wire_result(result: dict[str, Any], as_json: bool) -> None:
+    """``print_result`` for a result as JSON on the wire (``structuredContent``, ``isError``...)."""
+    if as_json:
+        print_json(result)
+        return
+    stream = err_console if result.get("isError") else console
+    if result.get("structuredContent") is not None and not result.get("isError"):
+        print_json(result["structuredContent"])
+        return
+    for block in result.get("content") or []:
+        if block.get("type") == "text":
+            stream.print(block.get("text", ""), highlight=False, markup=False, soft_wrap=True)
+        else:
+            stream.print(
+                f"[{block.get('type')} content: {json.dumps(block)[:200]}]", highlight=False, markup=False
+            )
+
+
 @app.command("call")
 def call(
     name: Annotated[str, typer.Argument(help="Exposed tool name, e.g. time__get_current_time.")],
@@ -473,15 +491,18 @@ def call(
 
     result: types.CallToolResult | UCPError | None
     if remote is not None:
-        import mcp_types
-
         try:
             answer = ask(lambda: remote.post("/api/v1/cli/call", {"name": name, "arguments": arguments}))
-            result = mcp_types.CallToolResult.model_validate(answer["result"])
-        except (UnknownToolError, InvalidArgumentsError) as exc:
-            result = exc
-    else:
-        result = anyio.run(run)
+        except UnknownToolError as exc:
+            unknown_tool(exc)
+        except InvalidArgumentsError as exc:
+            fail_error(exc)
+        wire: dict[str, Any] = answer["result"]
+        print_wire_result(wire, as_json)  # as it came: no MCP SDK import on this path
+        if wire.get("isError"):
+            raise typer.Exit(EXIT_FAILURE)
+        return
+    result = anyio.run(run)
     if result is None:
         raise typer.Exit(EXIT_FAILURE)
     if isinstance(result, UnknownToolError):

@@ -22,10 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import tomlkit
-import tomlkit.exceptions
-import yaml
-
 from ucp.config import jsonc
 from ucp.config.hosts import ENTRY_NAME, get_host
 from ucp.errors import ConfigError, RegistryError
@@ -53,6 +49,8 @@ def parse(host: str, text: str | None, *, file: str) -> dict[str, Any]:
     if text is None or not text.strip():
         return {}
     syntax = get_host(host).syntax
+    import yaml  # lazy, like tomlkit below: only the commands that edit host files pay for them
+
     try:
         if syntax in ("json", "jsonc"):
             data = jsonc.loads(text)
@@ -89,6 +87,9 @@ def servers_in(host: str, text: str | None, *, file: str) -> dict[str, Any]:
 
 
 def set_entry(host: str, text: str | None, name: str, entry: Mapping[str, Any], *, file: str) -> str:
+    import tomlkit
+    import yaml
+
     spec = get_host(host)
     parse(host, text, file=file)  # validates
     if spec.syntax in ("json", "jsonc"):
@@ -107,6 +108,9 @@ def set_entry(host: str, text: str | None, name: str, entry: Mapping[str, Any], 
 
 
 def remove_entry(host: str, text: str, name: str, *, file: str) -> str:
+    import tomlkit
+    import yaml
+
     spec = get_host(host)
     if name not in servers_in(host, text, file=file):
         return text

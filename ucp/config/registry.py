@@ -22,12 +22,10 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 import filelock
-import tomlkit
-import tomlkit.exceptions
 
 from ucp.config.loader import Skipped, parse_host_json, parse_server, parse_ucp_toml
 from ucp.config.models import Config, ServerConfig, StdioServer
@@ -35,6 +33,9 @@ from ucp.config.paths import default_paths
 from ucp.errors import ConfigError, DuplicateServerError, RegistryError, UnknownServerError
 from ucp.fileio import atomic_write_text
 from ucp.naming import suggest
+
+if TYPE_CHECKING:
+    import tomlkit
 
 T = TypeVar("T")
 
@@ -248,6 +249,9 @@ class RegistryStore:
             )
 
     def _read_raw(self) -> tomlkit.TOMLDocument:
+        import tomlkit  # lazy: the round-trip parser is only needed to change the file
+        import tomlkit.exceptions
+
         self._check_writable_format()
         if not self.path.exists():
             return tomlkit.parse(HEADER)
@@ -263,7 +267,8 @@ class RegistryStore:
             raise ConfigError(f"invalid TOML (fix the file first): {exc}", file=str(self.path)) from None
 
     def _validate(self, raw: Mapping[str, Any]) -> Config:
-        plain = raw.unwrap() if isinstance(raw, tomlkit.TOMLDocument) else raw
+        unwrap = getattr(raw, "unwrap", None)  # a tomlkit document
+        plain = unwrap() if callable(unwrap) else raw
         return parse_ucp_toml(plain, file=str(self.path))
 
     def load(self) -> Config:
@@ -290,6 +295,8 @@ class RegistryStore:
                 result, changed = change(raw, config)
                 if changed:
                     self._validate(raw)
+                    import tomlkit
+
                     atomic_write_text(self.path, tomlkit.dumps(raw))
                 return result
         except filelock.Timeout:
@@ -306,6 +313,8 @@ class RegistryStore:
     @staticmethod
     def _servers(raw: dict[str, Any]) -> dict[str, Any]:
         if "servers" not in raw:
+            import tomlkit
+
             raw["servers"] = tomlkit.table(is_super_table=True)
         servers = raw["servers"]
         assert isinstance(servers, dict)  # checked by the validation of the file
