@@ -5,6 +5,8 @@ Each answers exactly what the command prints (the row builders below are shared 
 commands' in-process path, so both paths print the same), and learning is recorded where
 the gateway records it: calls and searches feed the running router, ``stats`` reads the
 learner the server holds (saved first), so there is one learning state, not one per command.
+Like a host's first ``tools/list``, each waits until every server is listed (at most the
+configured ``initial_wait``) when the gateway has just started.
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ class LearningStats(BaseModel):
 
 # ---------------------------------------------------------------- handlers
 async def tools(call: Call) -> ToolRows:
+    await call.fronts.api.ready()
     q = call.query
     assert isinstance(q, ServerQuery)
     return ToolRows(tools=[tool_row(v) for v in call.fronts.api.tools(q.server)])
@@ -114,6 +117,7 @@ async def tools(call: Call) -> ToolRows:
 
 async def search(call: Call) -> SearchRows:
     api, q = call.fronts.api, call.query
+    await api.ready()
     assert isinstance(q, RankQuery)
     session = api.open(client_name="ucp-cli", transport="cli", register=False)
     found = await api.search(session, q.query, limit=q.limit, server=q.server, record=False)
@@ -122,12 +126,14 @@ async def search(call: Call) -> SearchRows:
 
 async def describe(call: Call) -> dict[str, Any]:
     api = call.fronts.api
+    await api.ready()
     return describe_row(api.describe(api.open(transport="cli", register=False), call.params["name"]))
 
 
 async def call_tool(call: Call) -> CliCallResponse:
     api, body = call.fronts.api, call.body
     assert isinstance(body, CliCallRequest)
+    await api.ready()
     session = api.open(client_name="ucp-cli", transport="cli")
     try:
         result = await api.call(session, body.name, body.arguments)
@@ -137,6 +143,7 @@ async def call_tool(call: Call) -> CliCallResponse:
 
 
 async def explain(call: Call) -> ExplainRows:
+    await call.fronts.api.ready()
     q = call.query
     assert isinstance(q, RankQuery)
     rows, mode = await call.fronts.admin.explain(q.query.strip(), limit=q.limit, server=q.server)
