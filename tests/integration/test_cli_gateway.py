@@ -198,3 +198,32 @@ def test_doctor_starts_servers_as_a_host_would(env: dict[str, str], tmp_path: Pa
     checks = {c["check"]: c for c in json.loads(result.stdout)["checks"]}
     assert checks["server time"]["status"] == "ok", checks
     assert "as a host starts it" in checks["server time"]["detail"]
+
+
+def test_with_api_keys_the_cli_uses_the_per_run_token(registered: dict[str, str]) -> None:
+    import hashlib
+
+    env = registered
+    key_hash = "sha256:" + hashlib.sha256(b"the-users-key").hexdigest()
+    registry = Path(env["UCP_HOME"]) / "ucp.toml"
+    registry.write_text(registry.read_text() + f'\n[http]\napi_keys = ["{key_hash}"]\n')
+    port = free_port()
+    cmd = [venv_bin("ucp"), "serve", "--transport", "http", "--port", str(port), "--no-dense"]
+    with background(cmd, port=port, env=env, timeout=60):
+        info = wait_for_announcement(env)
+        assert info["token"]  # keys are required, so the CLI gets a token made for this run
+        listed = ucp(env, "tools", "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert "time__get_current_time" in listed.stdout
+        with_key = ucp(
+            {**env, "UCP_TOKEN": "the-users-key"},
+            "tools",
+            "list",
+            "--json",
+            "--url",
+            f"http://127.0.0.1:{port}",
+        )
+        assert with_key.returncode == 0, with_key.stderr
+        without = ucp(env, "tools", "list", "--url", f"http://127.0.0.1:{port}")
+        assert without.returncode == 1  # /healthz answers, the tools need a key
+        assert "[unauthorized]" in without.stderr, without.stderr
