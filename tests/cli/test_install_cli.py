@@ -286,3 +286,20 @@ def test_plain_import_says_the_host_still_runs_them(cli: Cli, tmp_path: Path) ->
     assert "Moved 1 secret(s)" in result.stdout
     assert (cli.home / ".env").read_text().count("SH_API_KEY") == 1
     assert "/sh" in cli.registry.read_text()  # the bare command resolved
+
+
+def test_import_reads_each_hosts_format_by_its_file(cli: Cli, tmp_path: Path) -> None:
+    codex = tmp_path / "config.toml"
+    codex.write_text('[mcp_servers.c1]\ncommand = "/bin/sh"\nargs = ["-c", "x"]\n')
+    goose = tmp_path / "config.yaml"
+    goose.write_text(
+        "extensions:\n  g1:\n    type: stdio\n    cmd: /bin/sh\n    args: []\n    enabled: true\n"
+    )
+    zed = tmp_path / "settings.json"
+    zed.write_text('// zed\n{"context_servers": {"z1": {"command": "/bin/sh", "args": []}}}\n')
+    for source in (codex, goose, zed):
+        result = cli("registry", "import", str(source), "--json")
+        assert result.exit_code == 0, result.output
+    listed = {s["name"] for s in json.loads(cli("registry", "list", "--json").stdout)}
+    assert listed == {"c1", "g1", "z1"}
+    assert cli("registry", "import", str(zed), "--host", "emacs").exit_code == 2
