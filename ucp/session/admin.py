@@ -7,7 +7,7 @@ trust pins it is given; changes nothing but the service registrations.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import ucp
@@ -29,6 +29,7 @@ class AdminFacade:
         sessions: SessionManager,
         services: SelfRegisteredServices,
         dense_ready: Callable[[], bool],
+        explain: Callable[..., Awaitable[tuple[list[dict[str, Any]], str]]] | None = None,
     ) -> None:
         self.pool = pool
         self.catalog = catalog
@@ -36,6 +37,7 @@ class AdminFacade:
         self.store = sessions
         self.registrations = services
         self._dense_ready = dense_ready
+        self._explain = explain
 
     def health(self) -> Health:
         servers = self.pool.status()
@@ -88,3 +90,13 @@ class AdminFacade:
 
     def service_tools(self, name: str) -> list[str]:
         return sorted(e.exposed for e in self.catalog.entries.values() if e.server == name)
+
+    async def explain(
+        self, query: str, *, limit: int = 10, server: str | None = None
+    ) -> tuple[list[dict[str, Any]], str]:
+        if self._explain is None:
+            return [], "none"
+        return await self._explain(query, limit=limit, server=server)
+
+    def changed_definitions(self) -> dict[str, dict[str, str]]:
+        return {k: dict(v) for k, v in sorted(self.pins.changed.items())}

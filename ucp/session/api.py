@@ -175,3 +175,14 @@ class AdminAPI(Protocol):
     def service_health(self, name: str) -> dict[str, Any]: ...
 
     def service_tools(self, name: str) -> list[str]: ...
+
+    async def explain(
+        self, query: str, *, limit: int = 10, server: str | None = None
+    ) -> tuple[list[dict[str, Any]], str]:
+        """The router's ranking for ``query`` with each score's components (``ucp route explain``),
+        and the retrieval mode that served it."""
+        ...
+
+    def changed_definitions(self) -> dict[str, dict[str, str]]:
+        """Tools whose definition changed since UCP pinned it (trust flags), by exposed name."""
+        ...
