@@ -158,7 +158,7 @@ async def router_performance(call: Call) -> RouterReport:
 def _health_colour(state: str, healthy: bool) -> str:
     if healthy:
         return "up"
-    return "starting" if state in ("starting", "connecting", "pending") else "down"
+    return "starting" if state in ("starting", "restarting") else "down"
 
 
 async def overview(call: Call) -> Overview:
