@@ -66,6 +66,11 @@ def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMap
     return event_dict
 
 
+def redact(mapping: dict[str, Any]) -> dict[str, Any]:
+    """``mapping`` with the values of secret-looking keys masked (what log lines get)."""
+    return dict(_redact(None, "", dict(mapping)))
+
+
 def configure(
     level: str = "info", *, stream: TextIO | None = None, json: bool = True, log_file: Path | None = None
 ) -> None:

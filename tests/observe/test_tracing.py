@@ -121,3 +121,17 @@ def test_downstream_requests_carry_the_traceparent_of_their_meta() -> None:
     body = types.CallToolRequestParams(name="t", arguments={}, _meta=carrier).model_dump_json(by_alias=True)
     assert traceparent_of(body.encode()) == carrier["traceparent"]
     assert traceparent_of(b'{"method":"tools/call"}') is None
+
+
+async def test_arguments_only_when_opted_in_and_masked(tmp_path: Path) -> None:
+    exporter = InMemorySpanExporter()
+    settings = TelemetrySettings(tracing=True, record_arguments=True)
+    telemetry = Telemetry(settings, env={}, exporter=exporter, sync_export=True)
+    cfg = Config(builtins=False)
+    async with Gateway(cfg, Paths(tmp_path).ensure(), dense=False, telemetry=telemetry) as gw:
+        gw.pool.add(ServerSpec("s", FakeTransport(tools=[tool("login", user="string", password="string")])))
+        await gw.wait_ready(5)
+        await gw.api.call(gw.api.open(), "s__login", {"user": "ada", "password": "hunter2"})
+    call = next(s for s in exporter.get_finished_spans() if s.name == "tools/call s__login")
+    recorded = str(call.attributes["ucp.arguments"])
+    assert "ada" in recorded and "hunter2" not in recorded

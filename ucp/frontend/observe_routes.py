@@ -287,7 +287,19 @@ ENDPOINTS: list[Endpoint] = [
 # ---------------------------------------------------------------- plain routes
 def build_observe_routes() -> list[BaseRoute]:
     async def metrics(request: Request) -> Response:
-        return Response(request.app.state.fronts.telemetry.metrics.render(), media_type=CONTENT_TYPE)
+        telemetry = request.app.state.fronts.telemetry
+        if not telemetry.settings.metrics:
+            return JSONResponse(
+                {
+                    "error": {
+                        "code": "not_found",
+                        "message": "metrics are off ([telemetry] metrics)",
+                        "details": {},
+                    }
+                },
+                status_code=404,
+            )
+        return Response(telemetry.metrics.render(), media_type=CONTENT_TYPE)
 
     async def ui_root(request: Request) -> Response:
         return RedirectResponse("/ui/", status_code=307)

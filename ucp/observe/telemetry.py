@@ -20,7 +20,7 @@ from typing import Any
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from ucp.config.models import TelemetrySettings
-from ucp.log import get_logger
+from ucp.log import get_logger, redact
 from ucp.observe.analytics import Analytics
 from ucp.observe.metrics import Metrics, ServerRows, SessionRows
 from ucp.observe.records import CallRecord, CallRecords
@@ -112,6 +112,13 @@ class Telemetry:
             f"tools/call {tool}", kind=SpanKind.INTERNAL, attributes={"ucp.tool": tool}
         ) as s:
             yield s
+
+    def span_arguments(self, span: Span, arguments: dict[str, Any]) -> None:
+        """Arguments in the call's span only when ``record_arguments`` opts in (masked like logs)."""
+        if self.settings.record_arguments and span.is_recording():
+            import json
+
+            span.set_attribute("ucp.arguments", json.dumps(redact(arguments), default=str)[:4000])
 
     @contextmanager
     def downstream_span(self, server: str, tool: str) -> Iterator[Span]:

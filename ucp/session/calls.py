@@ -154,6 +154,7 @@ class CallPath:
             except UCPError as exc:
                 tel.call_rejected(span, exc.code)
                 raise
+            tel.span_arguments(span, args)
             tel.metrics.call_started(entry.server)
             sent = time.perf_counter()
             error_code: str | None = None
