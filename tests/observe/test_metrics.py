@@ -149,3 +149,17 @@ async def test_metrics_need_the_api_key_when_keys_are_set(tmp_path: Path) -> Non
         ok = await http.get("/metrics", headers={"authorization": "Bearer k3y"})
         assert ok.status_code == 200 and "ucp_tool_calls" in ok.text
     assert isinstance(http, httpx2.AsyncClient)
+
+
+def test_cloud_savings_come_from_the_cloud_tools_structured_results() -> None:
+    from ucp.observe.telemetry import CloudSavings
+
+    savings = CloudSavings(keep=3)
+    savings.observe(
+        "rightsize_vm", {"recommended": "m5.large", "saving_usd_hr": 0.1, "saving_usd_month": 73.0}
+    )
+    savings.observe("plan_bin_packing", {"plan": [{"saving_usd_hr": 0.2}], "saving_usd_month": 146.0})
+    savings.observe("forecast", {"points": [1, 2, 3]})  # no saving: not a recommendation
+    got = savings.to_dict()
+    assert [r["tool"] for r in got["recent"]] == ["plan_bin_packing", "rightsize_vm"]
+    assert got["estimated_usd_month"] == 219.0
