@@ -148,6 +148,17 @@ async def test_metrics_need_the_api_key_when_keys_are_set(tmp_path: Path) -> Non
         assert (await http.get("/metrics")).status_code == 401
         ok = await http.get("/metrics", headers={"authorization": "Bearer k3y"})
         assert ok.status_code == 200 and "ucp_tool_calls" in ok.text
+        # the dashboard's static shell loads without a key (a browser cannot send one on navigation);
+        # its data does not
+        page = await http.get("/ui/")
+        assert page.status_code == 200 and "UCP dashboard" in page.text
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        assert (await http.get("/ui")).status_code == 307
+        assert (await http.get("/api/v1/dashboard/overview")).status_code == 401
+        assert (await http.get("/ui/../metrics")).status_code in (401, 404)
+        assert (await http.get("/ui/%2e%2e/%2e%2e/pyproject.toml")).status_code == 404
+        data = await http.get("/api/v1/dashboard/overview", headers={"authorization": "Bearer k3y"})
+        assert data.status_code == 200 and data.json()["nodes"][0]["id"] == "ucp"
     assert isinstance(http, httpx2.AsyncClient)
 
 
