@@ -367,7 +367,7 @@ async def serve_stdio(gateway: Gateway) -> None:
     from ucp.frontend.run import run_stdio
     from ucp.frontend.server import build_mcp_server
 
-    await run_stdio(build_mcp_server(gateway.api))
+    await run_stdio(build_mcp_server(gateway.api, telemetry=gateway.telemetry))
 
 
 async def serve_http(gateway: Gateway, host: str, port: int) -> None:

@@ -79,7 +79,9 @@ async def test_mcp_tools_call_takes_the_trace_from_meta(tmp_path: Path) -> None:
                 types.CallToolResult,
             )
             assert not result.is_error
+            await client.list_tools()
     spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert spans["MCP tools/list"].kind.name == "SERVER"  # every request, not only calls
     server = spans["MCP tools/call s__echo"]
     assert format(server.context.trace_id, "032x") == CALLER_TRACE
     assert spans["tools/call s__echo"].parent.span_id == server.context.span_id

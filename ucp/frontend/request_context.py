@@ -43,6 +43,14 @@ class RequestContext:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         request_id = request_id_from(headers)
+        if headers.get(REQUEST_ID) != request_id:  # handlers that read headers (MCP) see the same id
+            scope = {
+                **scope,
+                "headers": [
+                    *(h for h in scope.get("headers", []) if h[0].lower() != REQUEST_ID.encode()),
+                    (REQUEST_ID.encode(), request_id.encode()),
+                ],
+            }
         path = str(scope.get("path", ""))
         status = {"code": 0}
 

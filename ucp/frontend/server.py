@@ -12,24 +12,21 @@ served for 2026-era clients.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import mcp_types as types
-import structlog
 from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions
 from mcp.server.models import InitializationOptions
 from mcp.server.subscriptions import ListenHandler
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from opentelemetry.trace import SpanKind
 
 import ucp
 from ucp.errors import UCPError
 from ucp.frontend.errors import to_mcp_error
+from ucp.frontend.mcp_tracing import McpTracing
 from ucp.frontend.notify import Notifier
-from ucp.frontend.request_context import request_id_from
 from ucp.frontend.sessions import session_for
 from ucp.log import get_logger
 from ucp.observe.telemetry import Telemetry
@@ -87,21 +84,9 @@ def _hooks(ctx: ServerRequestContext[Any]) -> CallHooks:
     return CallHooks(progress=relay, elicit=elicit)
 
 
-def _carriers(ctx: ServerRequestContext[Any]) -> tuple[dict[str, str], Mapping[str, Any] | None]:
-    """The HTTP request's headers (streamable HTTP) and the request's ``_meta``: where a caller's
-    W3C trace context may be."""
-    request = ctx.request
-    raw = getattr(request, "headers", None)
-    headers = {str(k).lower(): str(v) for k, v in raw.items()} if raw is not None else {}
-    meta = ctx.meta
-    if meta is not None and not isinstance(meta, Mapping):
-        meta = meta.model_dump(by_alias=True, exclude_none=True) if hasattr(meta, "model_dump") else None
-    return headers, meta
-
-
 def build_mcp_server(api: SessionAPI, *, telemetry: Telemetry | None = None) -> GatewayServer:
     """The MCP server over ``api``; serve it over stdio, HTTP or an in-memory client. ``telemetry``
-    opens a server span per ``tools/call`` (a child of the caller's ``traceparent``)."""
+    opens a server span per request (a child of the caller's ``traceparent``; ``mcp_tracing.py``)."""
     notifier = Notifier(api.events)
     tel = telemetry if telemetry is not None else Telemetry.off()
 
@@ -115,33 +100,10 @@ def build_mcp_server(api: SessionAPI, *, telemetry: Telemetry | None = None) -> 
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         session = await session_for(api, ctx)
-        headers, meta = _carriers(ctx)
-        tracing = tel.tracing
-        with structlog.contextvars.bound_contextvars(request_id=request_id_from(headers)):
-            if not tracing.enabled:
-                try:
-                    return await api.call_tool(
-                        session, params.name, dict(params.arguments or {}), _hooks(ctx)
-                    )
-                except UCPError as exc:
-                    raise to_mcp_error(exc) from None
-            with (
-                tracing.remote_parent(headers=headers, meta=meta),
-                tracing.span(
-                    f"MCP tools/call {params.name}",
-                    kind=SpanKind.SERVER,
-                    attributes={"mcp.method.name": "tools/call", "gen_ai.tool.name": params.name},
-                ) as span,
-                structlog.contextvars.bound_contextvars(
-                    trace_id=format(span.get_span_context().trace_id, "032x")
-                ),
-            ):
-                try:
-                    return await api.call_tool(
-                        session, params.name, dict(params.arguments or {}), _hooks(ctx)
-                    )
-                except UCPError as exc:
-                    raise to_mcp_error(exc) from None
+        try:
+            return await api.call_tool(session, params.name, dict(params.arguments or {}), _hooks(ctx))
+        except UCPError as exc:
+            raise to_mcp_error(exc) from None
 
     async def list_resources(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -205,7 +167,7 @@ def build_mcp_server(api: SessionAPI, *, telemetry: Telemetry | None = None) -> 
         context_args = params.context.arguments if params.context else None
         return await api.complete(params.ref, {params.argument.name: params.argument.value}, context_args)
 
-    return GatewayServer(
+    server = GatewayServer(
         "ucp",
         version=ucp.__version__,
         title="UCP",
@@ -224,3 +186,5 @@ def build_mcp_server(api: SessionAPI, *, telemetry: Telemetry | None = None) -> 
         on_completion=complete,
         on_subscriptions_listen=ListenHandler(notifier.bus),
     )
+    server.middleware = [McpTracing(tel)]  # UCP's tracer instead of the SDK's global-provider one
+    return server
