@@ -17,7 +17,9 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_the_registry_example_is_a_valid_registry() -> None:
-    (block,) = re.findall(r"```toml\n(.*?)```", README, re.S)
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", README, re.S) if "[servers." in b]
+    assert len(blocks) == 1, "the README has one registry example"
+    (block,) = blocks
     config = parse_ucp_toml(tomllib.loads(block), file="README.md")
     assert {"time", "github", "weather"} <= set(config.servers)
 

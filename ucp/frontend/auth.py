@@ -26,7 +26,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ucp.config.models import HttpSettings
 from ucp.errors import ConfigError
 
-OPEN_PATHS = frozenset({"/healthz"})
+OPEN_PATHS = frozenset({"/healthz", "/ui"})
+# The dashboard's static shell (HTML, JS, CSS; no data): a browser cannot send a bearer header on
+# navigation, so the page loads, asks for the key and sends it on every data request.
+OPEN_PREFIXES = ("/ui/",)
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
@@ -117,7 +120,8 @@ class BearerAuth:
         return origin != "null"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope.get("path") in OPEN_PATHS:
+        path = str(scope.get("path", ""))
+        if scope["type"] not in ("http", "websocket") or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
