@@ -7,7 +7,8 @@
   loading the embedding model fails the test, so ``make unit`` stays fast and hermetic by
   construction. The guard raises where the forbidden call is made and also fails the test
   afterwards, so code that swallows the exception cannot hide the breach.
-- Timeouts: a unit test gets ``UNIT_TIMEOUT`` seconds, a marked test ``MARKED_TIMEOUT`` (both
+- Timeouts: a unit test gets ``UNIT_TIMEOUT`` seconds, an integration test ``MARKED_TIMEOUT``, a
+  ``slow`` one ``SLOW_TIMEOUT`` (all
   far above the slowest test measured, see CONTRIBUTING.md), unless it sets its own
   ``@pytest.mark.timeout``. A hang fails fast instead of eating the CI budget.
 """
@@ -32,6 +33,7 @@ with contextlib.suppress(ImportError):
 
 UNIT_TIMEOUT = 60
 MARKED_TIMEOUT = 300
+SLOW_TIMEOUT = 900  # the full cloud backtest passed 300 s under coverage on a loaded machine
 MARKED = ("integration", "slow")
 
 
@@ -44,10 +46,16 @@ def is_unit(item: pytest.Item) -> bool:
     return not any(item.get_closest_marker(m) for m in MARKED)
 
 
+def timeout_for(item: pytest.Item) -> int:
+    if is_unit(item):
+        return UNIT_TIMEOUT
+    return SLOW_TIMEOUT if item.get_closest_marker("slow") else MARKED_TIMEOUT
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(UNIT_TIMEOUT if is_unit(item) else MARKED_TIMEOUT))
+            item.add_marker(pytest.mark.timeout(timeout_for(item)))
 
 
 class UnitTierViolation(RuntimeError):

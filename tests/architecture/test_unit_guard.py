@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MARKED_TIMEOUT, UNIT_TIMEOUT, UnitTierViolation, _unit_guard
+from tests.conftest import MARKED_TIMEOUT, SLOW_TIMEOUT, UNIT_TIMEOUT, UnitTierViolation, _unit_guard
 from ucp.router.embedder import SentenceTransformerEmbedder
 
 
@@ -92,13 +92,19 @@ def test_marked_tests_may_start_processes_and_open_sockets() -> None:
 def test_unit_tests_get_the_short_timeout(request: pytest.FixtureRequest) -> None:
     marker = request.node.get_closest_marker("timeout")
     assert marker is not None and marker.args == (UNIT_TIMEOUT,)
-    assert UNIT_TIMEOUT < MARKED_TIMEOUT
+    assert UNIT_TIMEOUT < MARKED_TIMEOUT < SLOW_TIMEOUT
+
+
+@pytest.mark.integration
+def test_integration_tests_get_the_long_timeout(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("timeout")
+    assert marker is not None and marker.args == (MARKED_TIMEOUT,)
 
 
 @pytest.mark.slow
-def test_marked_tests_get_the_long_timeout(request: pytest.FixtureRequest) -> None:
+def test_slow_tests_get_the_longest_timeout(request: pytest.FixtureRequest) -> None:
     marker = request.node.get_closest_marker("timeout")
-    assert marker is not None and marker.args == (MARKED_TIMEOUT,)
+    assert marker is not None and marker.args == (SLOW_TIMEOUT,)
 
 
 @pytest.mark.timeout(7)
