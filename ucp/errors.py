@@ -113,6 +113,14 @@ class UnknownPromptError(UCPError):
     http_status = 404
 
 
+class ToolWithheldError(UCPError):
+    """A tool whose definition changed since it was approved is withheld (trust fails closed)."""
+
+    code = "tool_withheld"
+    jsonrpc_code = INVALID_PARAMS
+    http_status = 403
+
+
 # ---------------------------------------------------------------- downstream faults
 class DownstreamError(UCPError):
     """A downstream failed; becomes an ``is_error`` result naming server and cause."""
