@@ -90,6 +90,7 @@ async def _guarded(
                 yield recv, write
             finally:
                 tg.cancel_scope.cancel()
+                await recv.aclose()
 
 
 def _map_error(exc: BaseException, server: str, what: str) -> UCPError:

@@ -72,6 +72,9 @@ async def spawn(
     resolved = command if os.sep in command else shutil.which(command, path=child.get("PATH"))
     if resolved is None:
         raise SpawnError(f"the command {server.command!r} is not on PATH (server {server.name!r})")
+    on_disk = os.path.join(cwd, resolved) if cwd and not os.path.isabs(resolved) else resolved
+    if not (os.path.isfile(on_disk) and os.access(on_disk, os.X_OK)):
+        raise SpawnError(f"the command {server.command!r} is not an executable file (server {server.name!r})")
     errlog = RotatingFile(errlog_path, STDERR_LOG_BYTES) if errlog_path is not None else None
     try:
         process = await anyio.open_process(

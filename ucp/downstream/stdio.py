@@ -159,6 +159,7 @@ async def adopted_stdio(
         finally:
             with anyio.CancelScope(shield=True):
                 await write_send.aclose()
+                await read_recv.aclose()
                 with suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
                     await process.stdin.aclose()
                 with anyio.move_on_after(GRACE_SECONDS):

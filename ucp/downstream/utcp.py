@@ -180,6 +180,7 @@ class UtcpSession(ToolsOnly):
         self._source: ManualSource | None = None
         self._pending: ManualSource | None = None
         self._tools: list[types.Tool] = []
+        self._templates: dict[str, Any] = {}  # listed name -> its call template (checked per call)
         self._targets: dict[
             str, tuple[str, str | None]
         ] = {}  # listed name -> (utcp name, body field to wrap in)
@@ -302,6 +303,7 @@ class UtcpSession(ToolsOnly):
                 )
             )
             targets[listed] = (full, wrap)
+            self._templates[listed] = template
         return tools, targets
 
     @property
@@ -324,7 +326,7 @@ class UtcpSession(ToolsOnly):
             raise DownstreamError(f"server {self.name!r} has no tool {name!r}", server=self.name, tool=name)
         full, wrap = target
         args = {wrap: arguments} if wrap else dict(arguments)
-        await self._check_call_url(full, args)
+        await self._check_call_url(name, full, args)
         token = _POLICY.set((self._t.allow_private, self._t.allow_loopback and not self._remote))
         try:
             with anyio.fail_after(timeout):
@@ -344,17 +346,18 @@ class UtcpSession(ToolsOnly):
         origin = self._source.origin if self._source is not None else None
         return origin is not None and not is_loopback_url(origin)
 
-    async def _check_call_url(self, full: str, args: dict[str, Any]) -> None:
+    async def _check_call_url(self, name: str, full: str, args: dict[str, Any]) -> None:
         """The URL this call will fetch, after variable and argument substitution, checked as
         strictly as at registration (a ``{host}`` or ``{port}`` placeholder is no way round it)."""
-        tool = await self._client.config.tool_repository.get_tool(full)
-        template = getattr(tool, "tool_call_template", None)
+        template = self._templates.get(name)
         if template is None or str(getattr(template, "call_template_type", "")) not in HTTP_FAMILY:
             return
-        try:
-            template = self._client._substitute_call_template_variables(template, full.split(".")[0])
-        except Exception:
-            return  # a missing variable: the call itself reports it
+        substitute = getattr(self._client, "_substitute_call_template_variables", None)
+        if substitute is not None:
+            try:
+                template = substitute(template, full.split(".")[0])
+            except Exception:
+                return  # a missing variable: the call itself reports it
         url = expand_url(template, args)
         if url is None:
             return
