@@ -58,6 +58,11 @@ def _with_parent_death_signal(argv: list[str]) -> list[str]:
     return [_SETPRIV, "--pdeathsig", "TERM", "--", *argv]
 
 
+def _executable(command: str, cwd: str | None) -> bool:
+    on_disk = os.path.join(cwd, command) if cwd and not os.path.isabs(command) else command
+    return os.path.isfile(on_disk) and os.access(on_disk, os.X_OK)
+
+
 async def spawn(
     server: StdioServer, *, env: Mapping[str, str] | None = None, errlog_path: Path | None = None
 ) -> Prespawned:
@@ -72,8 +77,7 @@ async def spawn(
     resolved = command if os.sep in command else shutil.which(command, path=child.get("PATH"))
     if resolved is None:
         raise SpawnError(f"the command {server.command!r} is not on PATH (server {server.name!r})")
-    on_disk = os.path.join(cwd, resolved) if cwd and not os.path.isabs(resolved) else resolved
-    if not (os.path.isfile(on_disk) and os.access(on_disk, os.X_OK)):
+    if not _executable(resolved, cwd):
         raise SpawnError(f"the command {server.command!r} is not an executable file (server {server.name!r})")
     errlog = RotatingFile(errlog_path, STDERR_LOG_BYTES) if errlog_path is not None else None
     try:
