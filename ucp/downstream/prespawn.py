@@ -58,6 +58,64 @@ def _with_parent_death_signal(argv: list[str]) -> list[str]:
     return [_SETPRIV, "--pdeathsig", "TERM", "--", *argv]
 
 
+_REAPER_SCRIPT = r"""
+pgs=" "
+while read -r op pg; do
+  case "$op" in
+    +) pgs="$pgs$pg " ;;
+    -) pgs=$(printf '%s' "$pgs" | sed "s/ $pg / /") ;;
+  esac
+done
+for pg in $pgs; do kill -TERM "-$pg" 2>/dev/null; done
+sleep 2
+for pg in $pgs; do kill -KILL "-$pg" 2>/dev/null; done
+"""
+
+
+class Reaper:
+    """Kills every live server's process group when UCP dies, however it dies.
+
+    ``setpriv --pdeathsig`` covers a server itself; its own children (``npx`` -> ``node``) sit
+    in its process group. One ``/bin/sh`` per UCP reads process-group ids from a pipe; when UCP
+    exits, even by SIGKILL, the pipe closes and the shell kills the groups still registered
+    (servers that ended normally were unregistered, so a reused id is never hit)."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def _ensure(self) -> subprocess.Popen[bytes] | None:
+        if self._proc is None and sys.platform != "win32" and os.path.exists("/bin/sh"):
+            try:
+                self._proc = subprocess.Popen(
+                    ["/bin/sh", "-c", _REAPER_SCRIPT],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            except OSError:
+                self._proc = None
+        return self._proc
+
+    def _send(self, line: str) -> None:
+        proc = self._ensure()
+        if proc is None or proc.stdin is None:
+            return
+        try:
+            proc.stdin.write(line.encode())
+            proc.stdin.flush()
+        except (OSError, ValueError):
+            self._proc = None
+
+    def register(self, pgid: int) -> None:
+        self._send(f"+ {pgid}\n")
+
+    def unregister(self, pgid: int) -> None:
+        self._send(f"- {pgid}\n")
+
+
+REAPER = Reaper()
+
+
 def _executable(command: str, cwd: str | None) -> bool:
     on_disk = os.path.join(cwd, command) if cwd and not os.path.isabs(command) else command
     return os.path.isfile(on_disk) and os.access(on_disk, os.X_OK)
@@ -94,6 +152,7 @@ async def spawn(
         # never echo exc.filename or argv: they hold the expanded (possibly secret) values
         reason = exc.strerror or type(exc).__name__
         raise SpawnError(f"cannot start {server.command!r} for server {server.name!r}: {reason}") from None
+    REAPER.register(process.pid)  # its own session: the process group id is its pid
     return Prespawned(process, errlog)
 
 

@@ -25,7 +25,7 @@ import mcp_types as types
 from mcp.os.posix.utilities import terminate_posix_process_tree
 from mcp.shared.message import SessionMessage
 
-from ucp.downstream.prespawn import Prespawned
+from ucp.downstream.prespawn import REAPER, Prespawned
 from ucp.log import get_logger
 
 log = get_logger("ucp.downstream.stdio")
@@ -167,6 +167,7 @@ async def adopted_stdio(
                 if process.returncode is None:
                     with suppress(Exception):
                         await terminate_posix_process_tree(process, GRACE_SECONDS)
+                REAPER.unregister(process.pid)
                 with suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
                     await process.stdout.aclose()
                 with suppress(Exception):
