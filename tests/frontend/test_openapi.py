@@ -9,8 +9,8 @@ import pytest
 from starlette.routing import Route
 
 import ucp
-from ucp.frontend.api import build_routes, endpoints
 from ucp.frontend.openapi import build_document
+from ucp.frontend.routes import build_routes, endpoints
 
 EXPECTED = {
     ("get", "/api/v1/tools"),

@@ -78,7 +78,7 @@ def serve(
         from ucp.downstream.prespawn import prespawn
 
         early = await prespawn(cfg.servers, logs_dir=paths.logs_dir)
-        from ucp.app import Gateway
+        from ucp.app import Gateway, serve_http, serve_stdio
 
         async with Gateway(
             cfg,
@@ -89,12 +89,8 @@ def serve(
             prespawned=early,
         ) as gateway:
             if use_http:
-                from ucp.frontend.run import serve_http
-
                 await serve_http(gateway, bind_host, bind_port)
             else:
-                from ucp.frontend.run import serve_stdio
-
                 await serve_stdio(gateway)
 
     try:

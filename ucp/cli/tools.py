@@ -205,14 +205,14 @@ def list_tools(
             failed = report_unreachable(gw)
             rows = [
                 {
-                    "name": e.exposed,
-                    "server": e.server,
-                    "tool": e.tool.name,
-                    "description": e.description,
-                    "signature": signature(e.tool.input_schema),
-                    "input_schema": e.tool.input_schema,
+                    "name": v.name,
+                    "server": v.server,
+                    "tool": v.tool,
+                    "description": v.description,
+                    "signature": v.signature,
+                    "input_schema": v.input_schema,
                 }
-                for e in gw.catalog.sorted_entries()
+                for v in gw.api.tools()
             ]
             return rows, failed
 
@@ -263,16 +263,17 @@ def search(
                 ):
                     while not getattr(gw.router, "dense_ready", True):  # noqa: ASYNC110 - the router has no event for it
                         await anyio.sleep(0.1)
-            ranking = await gw.router.rank(query.strip(), limit=limit, server=server, record=False)
-            return ranking.mode, [
+            session = gw.api.open(client_name="ucp-cli", transport="cli", register=False)
+            found = await gw.api.search(session, query, limit=limit, server=server, record=False)
+            return found.mode, [
                 {
-                    "name": r.entry.exposed,
-                    "server": r.entry.server,
-                    "score": round(r.score, 4),
-                    "signature": signature(r.entry.tool.input_schema),
-                    "description": one_line(r.entry.description),
+                    "name": v.name,
+                    "server": v.server,
+                    "score": v.score,
+                    "signature": v.signature,
+                    "description": one_line(v.description),
                 }
-                for r in ranking.results
+                for v in found.tools
             ]
 
     mode, rows = anyio.run(run)
@@ -327,12 +328,21 @@ def describe_tool(
     async def run() -> dict[str, Any] | UnknownToolError | None:
         async with open_gateway(cfg, ensure_home(paths), timeout=timeout) as gw:
             try:
-                entry = gw.service.resolve(name)
+                view = gw.api.describe(gw.api.open(transport="cli", register=False), name)
             except UnknownToolError as exc:
                 return None if target_down(gw, names) else exc
-            from ucp.session.metatools import describe
-
-            data: dict[str, Any] = dict(describe(entry).structured_content or {})
+            data: dict[str, Any] = {
+                "name": view.name,
+                "server": view.server,
+                "description": view.description,
+                "input_schema": view.input_schema,
+            }
+            if view.output_schema:
+                data["output_schema"] = view.output_schema
+            if view.annotations:
+                data["annotations"] = view.annotations
+            if view.flagged:
+                data["warning"] = "this tool's definition changed since UCP first saw it (ucp trust approve)"
             return data
 
     data = anyio.run(run)
@@ -424,9 +434,9 @@ def call(
 
     async def run() -> types.CallToolResult | UCPError | None:
         async with open_gateway(cfg, ensure_home(paths), timeout=timeout) as gw:
-            session = gw.new_session(client_name="ucp-cli", transport="cli")
+            session = gw.api.open(client_name="ucp-cli", transport="cli")
             try:
-                return await gw.service.call(session, name, arguments, validate=True)
+                return await gw.api.call(session, name, arguments)
             except UnknownToolError as exc:
                 return None if target_down(gw, names) else exc
             except InvalidArgumentsError as exc:

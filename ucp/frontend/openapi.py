@@ -23,7 +23,7 @@ from ucp.errors import UCPError
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from ucp.app import Gateway
+    from ucp.frontend.context import Fronts
 
 
 class InvalidRequestError(UCPError):
@@ -68,7 +68,7 @@ class ErrorBody(BaseModel):
 class Call:
     """One request to an endpoint, with its query and body already validated."""
 
-    gateway: Gateway
+    fronts: Fronts
     request: Request
     params: dict[str, str]
     query: Any = None

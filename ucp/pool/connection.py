@@ -39,6 +39,7 @@ from ucp.errors import (
     DownstreamUnavailableError,
     UCPError,
 )
+from ucp.events import LISTS, Change, ChangeKind
 from ucp.log import get_logger, log_tracebacks, mask_secrets
 from ucp.pool.arguments import check_arguments, check_result
 from ucp.pool.backoff import backoff_delay
@@ -69,7 +70,7 @@ class Connection:
         settings: PoolSettings,
         timeout: float,
         max_concurrency: int,
-        on_change: Callable[[str, set[str]], None],
+        on_change: Callable[[Change], None],
         clock: Clock = time.monotonic,
         rng: random.Random | None = None,
         health_interval: float | None = None,
@@ -108,6 +109,7 @@ class Connection:
         self._unpark = anyio.Event()
         self.fast_failures = 0
         self.guard: Callable[[str, str], None] | None = None  # raises to refuse a call (trust)
+        self.subscriptions: set[str] = set()  # resource URIs (the server's own) clients subscribed to
 
     # ------------------------------------------------------------ events from the downstream
     def list_changed(self, kind: ListKind) -> None:
@@ -115,7 +117,7 @@ class Connection:
         self._dirty_event.set()
 
     def resource_updated(self, uri: str) -> None:
-        self._on_change(self.name, {"resource_updated:" + uri})
+        self._on_change(Change.of(self.name, ChangeKind.RESOURCE_UPDATED, uri=uri))
 
     async def elicit(self, params: types.ElicitRequestParams) -> types.ElicitResult:
         """Forward to the most recent in-flight upstream call that can ask its user; else decline.
@@ -184,7 +186,8 @@ class Connection:
                         info=self.server_info,
                     )
                     self._first_attempt_over()
-                    self._on_change(self.name, {"state", "tools", "resources", "prompts"})
+                    self._on_change(Change.of(self.name, ChangeKind.STATE, *LISTS))
+                    await self._resubscribe(session)
                     await self._supervise(session)
             except Exception as exc:  # a downstream must never take UCP down
                 if self.state != "ready":
@@ -216,7 +219,7 @@ class Connection:
                 attempt = 0
                 continue
             self.state = "restarting" if was_ready else "failed"
-            self._on_change(self.name, {"state"})
+            self._on_change(Change.of(self.name, ChangeKind.STATE))
             delay = backoff_delay(
                 attempt,
                 initial=self.settings.backoff_initial,
@@ -231,7 +234,17 @@ class Connection:
             with anyio.move_on_after(delay):
                 await self._stop.wait()
         self.state = "stopped"
-        self._on_change(self.name, {"state"})
+        self._on_change(Change.of(self.name, ChangeKind.STATE))
+
+    async def _resubscribe(self, session: DownstreamSession) -> None:
+        """A reconnected server forgot its subscriptions: ask again for each."""
+        if not session.capabilities.subscribe:
+            return
+        for uri in sorted(self.subscriptions):
+            try:
+                await session.subscribe_resource(uri, timeout=self.timeout)
+            except (DownstreamError, TimeoutError) as exc:
+                log.warning("downstream_resubscribe_failed", server=self.name, uri=uri, error=str(exc)[:200])
 
     async def _park(self) -> None:
         """Stop retrying until ``unpark()`` or ``stop()``: a server that keeps dying right away
@@ -245,7 +258,7 @@ class Connection:
             last_error=(self.last_error or "")[:300],
             action=f"fix its configuration, or `ucp registry enable {self.name}` to retry",
         )
-        self._on_change(self.name, {"state"})
+        self._on_change(Change.of(self.name, ChangeKind.STATE))
         self._unpark = anyio.Event()
         async with anyio.create_task_group() as tg:
 
@@ -259,7 +272,7 @@ class Connection:
         if not self._stop.is_set():
             log.info("downstream_unparked", server=self.name)
             self.state = "starting"
-            self._on_change(self.name, {"state"})
+            self._on_change(Change.of(self.name, ChangeKind.STATE))
 
     def _first_attempt_over(self) -> None:
         self.first_attempt_done.set()
@@ -296,7 +309,7 @@ class Connection:
             except DownstreamError as exc:
                 log.warning("downstream_refresh_failed", server=self.name, error=str(exc)[:300])
                 continue
-            self._on_change(self.name, {str(k) for k in kinds})
+            self._on_change(Change.of(self.name, *kinds))
 
     def _checked(self, ok: bool, started: float) -> None:
         self.last_check_at = time.time()
