@@ -41,9 +41,10 @@ MAX_PINS_BYTES = 32 * 1024 * 1024
 
 
 class PinStore:
-    def __init__(self, path: Path | None, *, withhold: bool = True) -> None:
+    def __init__(self, path: Path | None, *, withhold: bool = True, flag_injection: bool = True) -> None:
         self.path = path
         self.withhold = withhold
+        self.flag_injection = flag_injection
         self.pins: dict[str, str] = {}
         self.changed: dict[str, dict[str, str]] = {}
         self.untrusted_since: float | None = None  # set while pins were lost and not re-approved
@@ -92,7 +93,7 @@ class PinStore:
         dirty = False
         with self._lock:
             for e in entries:
-                signals = injection_signals(_description(e))
+                signals = injection_signals(_description(e)) if self.flag_injection else []
                 if signals:
                     self._injection[e.exposed] = signals
                 else:
