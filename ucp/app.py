@@ -366,4 +366,6 @@ async def serve_http(gateway: Gateway, host: str, port: int) -> None:
     from ucp.frontend.run import run_http
 
     fronts = Fronts(api=gateway.api, admin=gateway.admin, http=gateway.config.http, env=gateway.env)
-    await run_http(build_http_app(fronts, host=host), host, port)
+    await run_http(
+        build_http_app(fronts, host=host), host, port, header_timeout=gateway.config.http.header_timeout
+    )

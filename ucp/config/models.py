@@ -174,6 +174,16 @@ class HttpSettings(_Model):
         60.0, gt=0, description="Seconds between health checks of registered services."
     )
     public_url: str | None = Field(None, description="Base URL written into the served UTCP manual.")
+    header_timeout: float = Field(
+        10.0, gt=0, le=600, description="Seconds a client has to send a request's headers (slowloris)."
+    )
+    body_timeout: float = Field(
+        30.0, gt=0, le=3600, description="Seconds a client has to send a request's body."
+    )
+    session_idle_s: float = Field(
+        600.0, gt=0, description="An MCP HTTP session (2025-era) idle this long is closed."
+    )
+    max_sessions: int = Field(1000, ge=1, description="Most MCP HTTP sessions at once (then 503).")
 
 
 class PoolSettings(_Model):
