@@ -10,7 +10,9 @@ group), with the bounds a gateway needs so that one noisy server never slows the
   its first bytes name a request id, that request gets a JSON-RPC error at once instead
   of waiting for its deadline;
 - large lines (>1 MB) are parsed on a worker thread, off the event loop;
-- the server's stderr is pumped into its size-rotated log.
+- the server's stderr is pumped into its size-rotated log;
+- the connection ends when the process exits, even if a child it left behind still holds
+  its stdout open (a kill -9 was otherwise never noticed).
 """
 
 from __future__ import annotations
@@ -114,11 +116,22 @@ async def adopted_stdio(
     read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](0)
 
+    reading = anyio.CancelScope()
+
+    async def exited() -> None:
+        """The server's own children may hold its stdout open after it died: end on its exit."""
+        await process.wait()
+        await anyio.sleep(0.2)  # what it wrote before dying is still read
+        reading.cancel()
+
     async def reader() -> None:
         assert process.stdout is not None
         lines = LineReader(max_line_bytes)
         async with read_send:
-            with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, OSError):
+            with (
+                reading,
+                suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, OSError),
+            ):
                 async for chunk in process.stdout:
                     for line in lines.feed(chunk):
                         if isinstance(line, LineTooLong):
@@ -152,6 +165,7 @@ async def adopted_stdio(
     async with anyio.create_task_group() as tg:
         tg.start_soon(reader)
         tg.start_soon(writer)
+        tg.start_soon(exited)
         if process.stderr is not None:
             tg.start_soon(stderr_pump)
         try:
