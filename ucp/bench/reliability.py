@@ -53,7 +53,7 @@ def _table(title: str, header: list[str], rows: list[list[str]]) -> str:
 
 
 # ---------------------------------------------------------------- the gateway under test
-async def _gateway(home: Path, servers: dict[str, tuple[str, ...]], **pool: Any) -> Any:
+async def _gateway(home: Path, servers: dict[str, tuple[str, ...]], timeout: float = 5, **pool: Any) -> Any:
     from ucp.app import Gateway
     from ucp.config.models import Config, StdioServer
     from ucp.config.paths import Paths
@@ -85,7 +85,7 @@ async def load(sessions: int, calls: int, home: Path) -> list[str]:
 
     latencies: list[float] = []
     errors = 0
-    async with await _gateway(home, {"a": (), "b": (), "noisy": ()}) as gw:
+    async with await _gateway(home, {"a": (), "b": (), "noisy": ()}, timeout=30) as gw:
         await gw.wait_ready(30, live=True)
         server = build_mcp_server(gw.api)
 
@@ -359,8 +359,10 @@ async def main_async(sessions: int, calls: int, mutations: int) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         load_row = await load(sessions, calls, Path(tmp) / "load")
         fault_rows = await faults(Path(tmp) / "faults")
+    load_avg = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return "\n\n".join(
         [
+            f"machine: {os.cpu_count()} cores, load average {load_avg} (figures are wall-clock)",
             _table(
                 "Load held (in-memory MCP sessions -> gateway -> 2 stdio servers; a third one flooded meanwhile)",
                 ["sessions x calls", "calls", "errors", "p50", "p99", "max", "throughput"],
