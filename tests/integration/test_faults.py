@@ -182,3 +182,61 @@ def test_children_die_with_ucp_even_mid_call(sig: signal.Signals) -> None:
             holder.wait()
         if holder.stdout is not None:
             holder.stdout.close()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline") as fh:
+            return fh.read()
+    except OSError:
+        return ""
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                found |= {int(p) for p in fh.read().split()}
+    except OSError:
+        pass
+    return found
+
+
+def test_sigterm_shuts_ucp_serve_down_cleanly(tmp_path: Path) -> None:
+    from tests.helpers import venv_bin
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "ucp.toml").write_text(f'[servers.kid]\ncommand = "{PY}"\nargs = ["{FAULTY}"]\n')
+    env = {**os.environ, "UCP_HOME": str(home), "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen(
+        [venv_bin("ucp"), "serve", "--no-dense"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        log_file = home / "logs" / "ucp.log"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (
+            log_file.exists()
+            and "downstream_ready" in log_file.read_text()
+            and '"serving"' in log_file.read_text()
+        ):
+            time.sleep(0.1)
+        time.sleep(0.5)  # the signal handler is installed right after serving starts
+        server = [k for k in _children(proc.pid) if _alive(k) and "faulty_server" in _cmdline(k)]
+        assert server, "the server did not start"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        time.sleep(0.5)
+        assert not _alive(server[0])
+        assert "sigterm_received" in log_file.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdin is not None:
+            proc.stdin.close()

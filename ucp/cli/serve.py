@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import anyio
 import typer
@@ -80,20 +81,53 @@ def serve(
         early = await prespawn(cfg.servers, logs_dir=paths.logs_dir)
         from ucp.app import Gateway, serve_http, serve_stdio
 
-        async with Gateway(
-            cfg,
-            paths,
-            config_path=loaded.path,
-            watch_config=True,
-            dense=False if no_dense else None,
-            prespawned=early,
-        ) as gateway:
+        async with (
+            Gateway(
+                cfg,
+                paths,
+                config_path=loaded.path,
+                watch_config=True,
+                dense=False if no_dense else None,
+                prespawned=early,
+            ) as gateway,
+            anyio.create_task_group() as tg,
+        ):
+            tg.start_soon(_stop_on_sigterm, gateway)
             if use_http:
                 await serve_http(gateway, bind_host, bind_port)
             else:
                 await serve_stdio(gateway)
+            tg.cancel_scope.cancel()
 
     try:
         anyio.run(main)
     except KeyboardInterrupt:
         pass
+
+
+async def _stop_on_sigterm(gateway: Any) -> None:
+    """SIGTERM shuts down cleanly: every server's stdin is closed, it gets a grace period, then
+    its process group is killed; learning state is saved; UCP exits 0. (Over stdio the SDK's
+    stdin reader sits in a thread no cancellation can stop, hence the explicit exit. uvicorn
+    installs its own graceful SIGTERM handling while it serves HTTP.)"""
+    import os
+    import signal
+    import sys
+
+    if sys.platform == "win32":
+        return
+    with anyio.open_signal_receiver(signal.SIGTERM) as signals:
+        async for _ in signals:
+            from ucp.log import get_logger
+
+            log = get_logger("ucp.cli")
+            log.info("sigterm_received", action="stopping every server, then exiting")
+            await gateway.pool.drain(10.0)
+            learner = gateway.router.learner_loaded
+            if learner is not None:
+                try:
+                    learner.close()
+                except Exception:
+                    log.exception("learning_state_not_saved")
+            log.info("stopped", reason="SIGTERM")
+            os._exit(0)

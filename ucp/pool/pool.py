@@ -157,6 +157,14 @@ class Pool:
         self._tg.start_soon(runner, name=f"ucp-downstream-{spec.name}")
         log.info("pool_server_added", server=spec.name, kind=spec.transport.kind, source=spec.source)
 
+    async def drain(self, timeout: float) -> None:
+        """Stop every connection and wait (at most ``timeout``) until each has closed its server."""
+        for conn in self.connections.values():
+            conn.stop()
+        with anyio.move_on_after(timeout):
+            for done in list(self._done.values()):
+                await done.wait()
+
     def _guard_call(self, server: str, tool: str) -> None:
         if self.guard is not None:
             self.guard(server, tool)
