@@ -150,3 +150,26 @@ async def test_a_slowloris_is_cut_off_by_the_header_timeout(tmp_path: Any) -> No
                 assert (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
             server.should_exit = True
     json.dumps({})
+
+
+async def test_a_call_racing_the_removal_of_its_server_is_not_a_500(tmp_path: Any) -> None:
+    async with Gateway(Config(builtins=False), Paths(tmp_path).ensure(), dense=False) as gw:
+        transport = FakeTransport(tools=[tool("echo", text="string")])
+        transport.gate = anyio.Event()
+        gw.pool.add(ServerSpec("s", transport, timeout=1))
+        await gw.wait_ready(5)
+        async with api_client(gw) as client:
+            statuses: list[int] = []
+
+            async def call() -> None:
+                resp = await client.post(
+                    "/api/v1/tools/call", json={"name": "s__echo", "arguments": {"text": "x"}}
+                )
+                statuses.append(resp.status_code)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(call)
+                await anyio.sleep(0.1)
+                await gw.pool.remove("s")
+            transport.gate.set()
+        assert statuses and statuses[0] != 500 and statuses[0] in (200, 404, 502, 503, 504), statuses
