@@ -95,7 +95,13 @@ async def subscribe(client: Client, uri: str, *, unsubscribe: bool = False) -> N
 
 def api_client(gateway: Gateway, base_url: str = "http://127.0.0.1:8765") -> httpx2.AsyncClient:
     """An HTTP client on UCP's whole HTTP app (MCP, REST, UTCP, registry routes, auth), in process."""
-    fronts = Fronts(api=gateway.api, admin=gateway.admin, http=gateway.config.http, env=gateway.env)
+    fronts = Fronts(
+        api=gateway.api,
+        admin=gateway.admin,
+        http=gateway.config.http,
+        env=gateway.env,
+        telemetry=gateway.telemetry,
+    )
     app = build_http_app(fronts)
     return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=base_url)
 

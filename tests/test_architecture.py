@@ -21,15 +21,19 @@ LAYERS: dict[str, set[str]] = {
     "safeparse": set(),  # bounded JSON/YAML parsing, for every document UCP reads
     "events": {"log"},
     "config": {"errors", "fileio", "naming", "log", "safeparse"},
+    # metrics, traces, call records, analytics: over the foundation only, so every layer may report to it
+    "observe": {"config", "errors", "fileio", "log"},
     "builtins": FOUNDATION,
-    "downstream": FOUNDATION | {"builtins"},
+    "downstream": FOUNDATION | {"builtins", "observe"},
     "pool": FOUNDATION | {"downstream"},
     "router": FOUNDATION,
-    "session": FOUNDATION | {"router", "pool", "downstream"},
-    "frontend": FOUNDATION | {"session"},
-    "app": FOUNDATION | {"session", "router", "pool", "downstream", "frontend"},
-    "bench": FOUNDATION | {"session", "router", "pool", "downstream", "frontend", "app", "builtins"},
-    "cli": FOUNDATION | {"session", "router", "pool", "downstream", "frontend", "app", "builtins", "bench"},
+    "session": FOUNDATION | {"router", "pool", "downstream", "observe"},
+    "frontend": FOUNDATION | {"session", "observe"},
+    "app": FOUNDATION | {"session", "router", "pool", "downstream", "frontend", "observe"},
+    "bench": FOUNDATION
+    | {"session", "router", "pool", "downstream", "frontend", "app", "builtins", "observe"},
+    "cli": FOUNDATION
+    | {"session", "router", "pool", "downstream", "frontend", "app", "builtins", "bench", "observe"},
     "__main__": {"cli"},
     "__init__": FOUNDATION | {"app", "session"},  # the public API (lazy, see ucp/__init__.py)
 }

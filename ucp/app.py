@@ -32,6 +32,7 @@ from ucp.downstream.prespawn import Prespawned
 from ucp.errors import ConfigError
 from ucp.events import ChangeBus
 from ucp.log import get_logger
+from ucp.observe.telemetry import Telemetry
 from ucp.pool.directory import Directory
 from ucp.pool.listcache import ListCache
 from ucp.pool.pool import Pool, ServerSpec
@@ -114,6 +115,7 @@ class Gateway:
         watch_config: bool = False,
         dense: bool | None = None,
         prespawned: Mapping[str, Prespawned] | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.config = config
         self.paths = paths
@@ -149,8 +151,22 @@ class Gateway:
             learner_factory=(lambda: _open_learner(config, paths)) if config.learning.enabled else None,
         )
         self.catalog.subscribe(self.router.on_catalog_change)
+        self.sessions = SessionManager()
+        self.telemetry = telemetry or Telemetry(
+            config.telemetry,
+            env=self.env,
+            records_path=paths.state_dir / "calls.sqlite",
+            learning_db=paths.learning_db if config.learning.enabled else None,
+            servers=lambda: [s.to_dict() for s in self.pool.status()],
+            sessions=lambda: [(s.mode, s.client_name) for s in self.sessions.all()],
+        )
+        self.client_events.subscribe(lambda change: self.telemetry.metrics.list_changed(change.kinds))
         self.calls = CallPath(
-            self.catalog, self.pool, observers=[_PriorsObserver(self.router)], extra_names=metatools.NAMES
+            self.catalog,
+            self.pool,
+            observers=[_PriorsObserver(self.router)],
+            extra_names=metatools.NAMES,
+            telemetry=self.telemetry,
         )
         self.meta = MetaTools(
             self.calls,
@@ -159,7 +175,6 @@ class Gateway:
             warning=self.pins.warning_for,
             default_limit=config.exposure.search_limit,
         )
-        self.sessions = SessionManager()
         self.api = SessionFacade(
             catalog=self.catalog,
             pool=self.pool,
@@ -179,6 +194,7 @@ class Gateway:
             sessions=self.sessions,
             services=self.services,
             dense_ready=lambda: self.router.dense_ready,
+            router=self.router,
         )
         self.sync = CatalogSync(
             self.pool,
@@ -227,6 +243,7 @@ class Gateway:
         await stack.__aenter__()
         self._stack = stack
         try:
+            stack.callback(self.telemetry.close)
             stack.push_async_callback(self._close_learner)
             stack.callback(self.router.close)
             stack.callback(self.sync.close)
@@ -291,18 +308,24 @@ class Gateway:
         )
 
     async def _save_learning_loop(self, interval: float = 2.0) -> None:
-        """Persist learning state off the protocol loop; compact the event log hourly."""
-        last_compact = 0.0
+        """Persist learning state and call records off the protocol loop; compact both hourly."""
+        last_compact = anyio.current_time()
         while True:
             await anyio.sleep(interval)
+            await anyio.to_thread.run_sync(self.telemetry.flush)
+            now = anyio.current_time()
+            compact = now - last_compact > 3600
+            if compact:
+                last_compact = now
+                records = self.telemetry.records
+                if records is not None:
+                    await anyio.to_thread.run_sync(records.compact)
             learner = self.router.learner_loaded
             if learner is None:
                 continue
             try:
                 await anyio.to_thread.run_sync(learner.save)
-                now = anyio.current_time()
-                if now - last_compact > 3600 and learner.store is not None:
-                    last_compact = now
+                if compact and learner.store is not None:
                     await anyio.to_thread.run_sync(learner.store.compact)
             except Exception:
                 log.exception("learning_save_failed")
@@ -357,7 +380,7 @@ async def serve_stdio(gateway: Gateway) -> None:
     from ucp.frontend.run import run_stdio
     from ucp.frontend.server import build_mcp_server
 
-    await run_stdio(build_mcp_server(gateway.api))
+    await run_stdio(build_mcp_server(gateway.api, telemetry=gateway.telemetry))
 
 
 async def serve_http(gateway: Gateway, host: str, port: int) -> None:
@@ -365,7 +388,13 @@ async def serve_http(gateway: Gateway, host: str, port: int) -> None:
     from ucp.frontend.http import Fronts, build_http_app
     from ucp.frontend.run import run_http
 
-    fronts = Fronts(api=gateway.api, admin=gateway.admin, http=gateway.config.http, env=gateway.env)
+    fronts = Fronts(
+        api=gateway.api,
+        admin=gateway.admin,
+        http=gateway.config.http,
+        env=gateway.env,
+        telemetry=gateway.telemetry,
+    )
     await run_http(
         build_http_app(fronts, host=host), host, port, header_timeout=gateway.config.http.header_timeout
     )

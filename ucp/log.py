@@ -1,12 +1,17 @@
 """structlog, configured once, JSON lines to stderr (stdout is the MCP stdio channel).
 
-Event names are snake_case; context (session id, server, tool) is bound through
-contextvars so every line of one call carries it. Secrets never reach a log
-line: values of keys that look secret are masked by ``_redact``, and so is every
-value that ``expand_env`` substituted for a ``${VAR}`` reference (``register_secret``):
-a token expanded into a command line cannot leak through a spawn error.
-``mask_secrets`` applies the same masking to any text shown to a user (errors in
-``ucp doctor``, ``ucp registry check``, ``ucp tools list``).
+Event names are snake_case; context (session id, server, tool; the HTTP front's
+request id) is bound through contextvars so every line of one call carries it,
+and registered context providers add more per line (``ucp.observe.tracing`` adds
+the trace and span ids of the current span). Secrets never reach a log line:
+values of keys that look secret are masked by ``_redact``. Other libraries log
+through stdlib ``logging``; their records go through the same processors
+(structlog's ``ProcessorFormatter``), so they are JSON, masked and carry the same
+context too. Every value that ``expand_env``
+substituted for a ``${VAR}`` reference is masked too (``register_secret``): a token expanded
+into a command line cannot leak through a spawn error. ``mask_secrets`` applies the same
+masking to any text shown to a user (errors in ``ucp doctor``, ``ucp registry check``,
+``ucp tools list``).
 
 The log file (``$UCP_HOME/logs/ucp.log``) and each stdio server's stderr log are
 ``RotatingFile``s: past ``max_bytes`` the file is renamed to ``.1`` (one backup kept),
@@ -19,7 +24,7 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -38,6 +43,24 @@ LOG_FILE_BYTES = 20 * 1024 * 1024
 _configured = False
 _level = logging.INFO
 _factory: _TeeLoggerFactory | None = None
+_providers: list[Callable[[], dict[str, Any] | None]] = []
+
+
+def add_context_provider(provider: Callable[[], dict[str, Any] | None]) -> None:
+    """Fields ``provider()`` returns are added to every log line (when not already bound)."""
+    if provider not in _providers:
+        _providers.append(provider)
+
+
+def _provided(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for provider in _providers:
+        try:
+            fields = provider()
+        except Exception:
+            continue
+        for key, value in (fields or {}).items():
+            event_dict.setdefault(key, value)
+    return event_dict
 
 
 def register_secret(value: str) -> None:
@@ -77,6 +100,11 @@ def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMap
     return event_dict
 
 
+def redact(mapping: dict[str, Any]) -> dict[str, Any]:
+    """``mapping`` with the values of secret-looking keys masked (what log lines get)."""
+    return dict(_redact(None, "", dict(mapping)))
+
+
 def configure(
     level: str = "info", *, stream: TextIO | None = None, json: bool = True, log_file: Path | None = None
 ) -> None:
@@ -93,11 +121,15 @@ def configure(
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        _provided,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *shared,
             _redact,
             structlog.processors.format_exc_info,
             renderer,
@@ -112,7 +144,14 @@ def configure(
         root.removeHandler(handler)
     handler = logging.StreamHandler(out)
     handler.setFormatter(
-        logging.Formatter('{"level": "%(levelname)s", "logger": "%(name)s", "event": "%(message)s"}')
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, _redact],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
     )
     root.addHandler(handler)
     root.setLevel(max(numeric, logging.WARNING))

@@ -1,6 +1,6 @@
 """Bearer API keys for everything on HTTP but ``/healthz``.
 
-Keys are stored hashed (``sha256:<hex>`` in ``[http] api_keys``; ``ucp keys hash``
+Keys are stored hashed (``sha256:<hex>`` in ``[http] api_keys``; ``printf %s KEY | sha256sum``
 prints one) or come from the environment (``UCP_API_KEYS``, comma-separated,
 hashed on load and never logged). Comparison is constant-time on the hashes.
 
@@ -26,7 +26,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ucp.config.models import HttpSettings
 from ucp.errors import ConfigError
 
-OPEN_PATHS = frozenset({"/healthz"})
+OPEN_PATHS = frozenset({"/healthz", "/ui"})
+# The dashboard's static shell (HTML, JS, CSS; no data): a browser cannot send a bearer header on
+# navigation, so the page loads, asks for the key and sends it on every data request.
+OPEN_PREFIXES = ("/ui/",)
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
@@ -40,7 +43,8 @@ def load_keys(settings: HttpSettings, env: Mapping[str, str] | None = None) -> f
     for entry in settings.api_keys:
         if not entry.startswith("sha256:") or len(entry) != 7 + 64:
             raise ConfigError(
-                "API keys in the config must be hashes 'sha256:<64 hex>' (run `ucp keys hash`), never plain keys",
+                "API keys in the config must be hashes 'sha256:<64 hex>' (`printf %s KEY | sha256sum` gives the hex), "
+                "never plain keys; plain keys go in the UCP_API_KEYS environment variable",
                 field="http.api_keys",
             )
         hashes.add(entry.lower())
@@ -116,7 +120,8 @@ class BearerAuth:
         return origin != "null"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope.get("path") in OPEN_PATHS:
+        path = str(scope.get("path", ""))
+        if scope["type"] not in ("http", "websocket") or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}

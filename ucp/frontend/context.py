@@ -1,11 +1,13 @@
-"""What every HTTP front is given: the two facades and the HTTP settings (built by ``ucp.app``)."""
+"""What every HTTP front is given: the two facades, the HTTP settings and the gateway's telemetry
+(metrics, tracing, analytics sources), built by ``ucp.app``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ucp.config.models import HttpSettings
+from ucp.observe.telemetry import Telemetry
 from ucp.session.api import AdminAPI, SessionAPI
 
 
@@ -15,3 +17,4 @@ class Fronts:
     admin: AdminAPI
     http: HttpSettings
     env: Mapping[str, str]
+    telemetry: Telemetry = field(default_factory=Telemetry.off)

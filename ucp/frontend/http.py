@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from ucp.errors import ConfigError
 from ucp.frontend.context import Fronts as Fronts
 from ucp.frontend.hostcheck import LoopbackHostOnly
+from ucp.frontend.request_context import RequestContext
 from ucp.frontend.routes import auth_middleware, build_routes
 from ucp.frontend.server import build_mcp_server
 
@@ -61,7 +62,7 @@ async def healthz(request: Request) -> JSONResponse:
 def build_http_app(fronts: Fronts, *, host: str = "127.0.0.1") -> Starlette:
     """MCP at /mcp (stateful streamable HTTP), /healthz, and the REST / UTCP / registry routes,
     behind bearer auth and the body limit."""
-    server = build_mcp_server(fronts.api)
+    server = build_mcp_server(fronts.api, telemetry=fronts.telemetry)
     if is_loopback(host):
         security = TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
@@ -86,6 +87,7 @@ def build_http_app(fronts: Fronts, *, host: str = "127.0.0.1") -> Starlette:
     app.state.fronts = fronts
     for middleware, options in auth_middleware(fronts):
         app.add_middleware(middleware, **options)
+    app.add_middleware(RequestContext, telemetry=fronts.telemetry)  # ids on auth's lines too
     if is_loopback(host):
         app.add_middleware(LoopbackHostOnly)  # outermost: a rebound name is refused before anything
     return app

@@ -22,10 +22,21 @@ from starlette.routing import BaseRoute, Route
 import ucp
 from ucp.errors import UCPError
 from ucp.frontend.auth import BearerAuth, load_keys
+from ucp.frontend.cli_routes import ENDPOINTS as CLI_ENDPOINTS
 from ucp.frontend.context import Fronts
 from ucp.frontend.errors import error_response
 from ucp.frontend.limits import BodyLimit
-from ucp.frontend.openapi import Call, Endpoint, InvalidRequestError, Reply, build_document, read_json
+from ucp.frontend.observe_routes import ENDPOINTS as OBSERVE_ENDPOINTS
+from ucp.frontend.observe_routes import build_observe_routes
+from ucp.frontend.openapi import (
+    SERVED_PATHS,
+    Call,
+    Endpoint,
+    InvalidRequestError,
+    Reply,
+    build_document,
+    read_json,
+)
 from ucp.frontend.registry_routes import ENDPOINTS as REGISTRY_ENDPOINTS
 from ucp.frontend.rest import ENDPOINTS as REST_ENDPOINTS
 from ucp.frontend.utcp_routes import ENDPOINTS as UTCP_ENDPOINTS
@@ -35,7 +46,7 @@ log = get_logger("ucp.frontend.api")
 
 
 def endpoints() -> list[Endpoint]:
-    return [*REST_ENDPOINTS, *REGISTRY_ENDPOINTS, *UTCP_ENDPOINTS]
+    return [*REST_ENDPOINTS, *REGISTRY_ENDPOINTS, *UTCP_ENDPOINTS, *CLI_ENDPOINTS, *OBSERVE_ENDPOINTS]
 
 
 def _invalid(exc: ValidationError, where: str) -> InvalidRequestError:
@@ -104,9 +115,14 @@ class MethodNotAllowedError(UCPError):
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
+def openapi_document() -> dict[str, Any]:
+    """The document /openapi.json serves: every Endpoint, plus /mcp, /healthz and itself."""
+    return build_document(endpoints(), version=ucp.__version__, extra_paths=SERVED_PATHS)
+
+
 def build_routes(fronts: Fronts) -> list[BaseRoute]:
     eps = endpoints()
-    document = build_document(eps, version=ucp.__version__)
+    document = openapi_document()
     routes = [to_route(ep, fronts) for ep in eps]
 
     async def openapi(request: Request) -> Response:
@@ -134,7 +150,7 @@ def build_routes(fronts: Fronts) -> list[BaseRoute]:
         Route(f"/{prefix}/{{rest:path}}", fallback, methods=_METHODS)
         for prefix in ("api", "registry", "utcp")
     ]
-    return [*routes, Route("/openapi.json", openapi, methods=["GET"]), *fallbacks]
+    return [*routes, Route("/openapi.json", openapi, methods=["GET"]), *build_observe_routes(), *fallbacks]
 
 
 def auth_middleware(fronts: Fronts) -> list[tuple[Any, dict[str, Any]]]:

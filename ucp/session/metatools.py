@@ -210,8 +210,20 @@ class MetaTools:
     ) -> Ranking:
         """Rank for ``query`` in the session's context; ``record`` keeps it in the session's history."""
         query = query.strip()[:2000]
-        ranking = await self.ranker.rank(
-            query, limit=limit, server=server or None, context=self.context_for(session)
+        tel = self.calls.telemetry
+        started = time.perf_counter()
+        with tel.tracing.span("ucp.rank", attributes={"ucp.limit": limit}) as span:
+            ranking = await self.ranker.rank(
+                query, limit=limit, server=server or None, context=self.context_for(session)
+            )
+            if span.is_recording():
+                span.set_attribute("ucp.rank.mode", ranking.mode)
+                span.set_attribute("ucp.rank.results", len(ranking.results))
+        tel.metrics.searched(
+            ranking.mode,
+            time.perf_counter() - started,
+            len(ranking.results),
+            sum(1 for r in ranking.results if r.explored),
         )
         if record:
             session.record(
