@@ -12,6 +12,8 @@ pre-spawned: the normal path then reports the error.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import shutil
 import subprocess
@@ -66,6 +68,7 @@ while read -r op pg; do
     -) pgs=$(printf '%s' "$pgs" | sed "s/ $pg / /") ;;
   esac
 done
+[ -z "${pgs# }" ] && exit 0
 for pg in $pgs; do kill -TERM "-$pg" 2>/dev/null; done
 sleep 2
 for pg in $pgs; do kill -KILL "-$pg" 2>/dev/null; done
@@ -94,7 +97,20 @@ class Reaper:
                 )
             except OSError:
                 self._proc = None
+            else:
+                atexit.register(self.close)
         return self._proc
+
+    def close(self) -> None:
+        """At a normal exit: the pipe closes, the reaper kills what is still registered and ends."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            if proc.stdin is not None:
+                proc.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
 
     def _send(self, line: str) -> None:
         proc = self._ensure()
