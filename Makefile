@@ -24,7 +24,7 @@ COV_FLOOR  ?= 89
 CORE_FLOOR ?= 97
 CORES := ucp/router/tokenize.py,ucp/router/bm25.py,ucp/router/fusion.py,ucp/router/bandit.py,ucp/pool/backoff.py,ucp/naming.py
 
-.PHONY: setup node browser run serve wheel test lint typecheck unit integration bench bench-quick manual clean
+.PHONY: setup node browser run serve wheel test lint typecheck unit integration bench bench-quick bench-reliability fuzz manual clean
 
 setup: $(STAMP)
 
@@ -102,4 +102,12 @@ manual: setup
 	$(BIN)/python -m ucp.bench.cloud.manual
 
 clean:
-	rm -rf $(VENV) $(NODE_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
+		rm -rf $(VENV) $(NODE_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
+
+## Reliability: load held, faults survived (recovery times), bad input refused. Loopback and pipes only.
+bench-reliability: setup
+	$(BIN)/python -m ucp.bench.reliability --sessions 20 --calls 100 --mutations 1000
+
+## The fuzz tier, long run (CI runs the bounded profile with the unit tests).
+fuzz: setup
+	UCP_FUZZ_PROFILE=long $(BIN)/python -m pytest tests/fuzz -q

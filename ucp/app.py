@@ -129,11 +129,19 @@ class Gateway:
         self.downstream_events = ChangeBus()  # what downstreams did (published by the pool)
         self.client_events = ChangeBus()  # what clients must hear (published by the session layer)
         self.pool = Pool(
-            config.pool, list_cache=ListCache(paths.index_dir / "lists"), events=self.downstream_events
+            config.pool,
+            list_cache=ListCache(paths.index_dir / "lists"),
+            events=self.downstream_events,
+            enable_dir=paths.enable_requests,
         )
         self.catalog = Catalog()
         self.directory = Directory()
-        self.pins = PinStore(paths.pins)
+        self.pins = PinStore(
+            paths.pins,
+            withhold=config.trust.changed_tools == "withhold",
+            flag_injection=config.trust.flag_injection,
+        )
+        self.pool.guard = self.pins.guard  # a withheld tool's calls are refused before they are sent
         self.router = Router(
             self.catalog,
             settings=config.router,
@@ -161,7 +169,11 @@ class Gateway:
             telemetry=self.telemetry,
         )
         self.meta = MetaTools(
-            self.calls, self.router, flagged=self.pins.is_changed, default_limit=config.exposure.search_limit
+            self.calls,
+            self.router,
+            flagged=self.pins.is_changed,
+            warning=self.pins.warning_for,
+            default_limit=config.exposure.search_limit,
         )
         self.api = SessionFacade(
             catalog=self.catalog,
@@ -211,6 +223,7 @@ class Gateway:
                 "max_bytes": self.config.http.max_response_bytes,
             },
             prespawned=self._prespawned.pop(server.name, None),
+            max_line_bytes=self.config.pool.max_message_bytes,
         )
         return ServerSpec(
             name=server.name,
@@ -382,4 +395,6 @@ async def serve_http(gateway: Gateway, host: str, port: int) -> None:
         env=gateway.env,
         telemetry=gateway.telemetry,
     )
-    await run_http(build_http_app(fronts, host=host), host, port)
+    await run_http(
+        build_http_app(fronts, host=host), host, port, header_timeout=gateway.config.http.header_timeout
+    )

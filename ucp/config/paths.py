@@ -52,6 +52,11 @@ class Paths:
         return self.state_dir / "pins.json"
 
     @property
+    def enable_requests(self) -> Path:
+        """``ucp registry enable NAME`` drops a file NAME here; a running pool unparks NAME."""
+        return self.state_dir / "enable"
+
+    @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
 

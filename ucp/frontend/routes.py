@@ -157,7 +157,7 @@ def auth_middleware(fronts: Fronts) -> list[tuple[Any, dict[str, Any]]]:
     """Innermost first: the body limit, then bearer auth around everything (added last = outermost)."""
     hashes = load_keys(fronts.http, fronts.env)
     middleware: Sequence[tuple[Any, dict[str, Any]]] = (
-        (BodyLimit, {"max_bytes": fronts.http.max_body_bytes}),
+        (BodyLimit, {"max_bytes": fronts.http.max_body_bytes, "body_timeout": fronts.http.body_timeout}),
         (BearerAuth, {"hashes": hashes}),
     )
     return list(middleware)
