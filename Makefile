@@ -102,7 +102,7 @@ manual: setup
 	$(BIN)/python -m ucp.bench.cloud.manual
 
 clean:
-		rm -rf $(VENV) $(NODE_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
+	rm -rf $(VENV) $(NODE_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
 
 ## Reliability: load held, faults survived (recovery times), bad input refused. Loopback and pipes only.
 bench-reliability: setup

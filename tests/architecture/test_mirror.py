@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "ucp"
 TESTS = "tests"
-BY_FEATURE = ("integration", "architecture")  # tests/<dir> organised by feature, not by module
+BY_FEATURE = ("integration", "architecture", "fuzz")  # tests/<dir> organised by feature, not by module
 WHOLE_PACKAGE = ("test_architecture.py",)  # tests/<file> about the package as a whole
 NO_TEST_NEEDED = ("__init__.py", "__main__.py")
 ALLOWLIST = ROOT / TESTS / "mirror_allowlist.txt"
