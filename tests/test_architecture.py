@@ -24,11 +24,26 @@ LAYERS: dict[str, set[str]] = {
     "downstream": FOUNDATION | {"builtins"},
     "pool": FOUNDATION | {"downstream"},
     "router": FOUNDATION,
-    "session": FOUNDATION | {"router", "pool", "downstream"},
-    "frontend": FOUNDATION | {"session"},
-    "app": FOUNDATION | {"session", "router", "pool", "downstream", "frontend"},
-    "bench": FOUNDATION | {"session", "router", "pool", "downstream", "frontend", "app", "builtins"},
-    "cli": FOUNDATION | {"session", "router", "pool", "downstream", "frontend", "app", "builtins", "bench"},
+    "identity": FOUNDATION,  # who is calling: API keys, OAuth tokens -> Identity
+    "policy": FOUNDATION | {"identity"},  # what an identity may do, how often, and the audit log
+    "session": FOUNDATION | {"router", "pool", "downstream", "identity", "policy"},
+    "frontend": FOUNDATION | {"session", "identity"},
+    "app": FOUNDATION | {"session", "router", "pool", "downstream", "frontend", "identity", "policy"},
+    "bench": FOUNDATION
+    | {"session", "router", "pool", "downstream", "frontend", "app", "builtins", "identity", "policy"},
+    "cli": FOUNDATION
+    | {
+        "session",
+        "router",
+        "pool",
+        "downstream",
+        "frontend",
+        "app",
+        "builtins",
+        "bench",
+        "identity",
+        "policy",
+    },
     "__main__": {"cli"},
     "__init__": FOUNDATION | {"app", "session"},  # the public API (lazy, see ucp/__init__.py)
 }

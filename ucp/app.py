@@ -32,6 +32,9 @@ from ucp.downstream.prespawn import Prespawned
 from ucp.errors import ConfigError
 from ucp.events import ChangeBus
 from ucp.log import get_logger
+from ucp.policy.audit import AuditLog
+from ucp.policy.limits import RateLimiter
+from ucp.policy.rules import Policy
 from ucp.pool.directory import Directory
 from ucp.pool.listcache import ListCache
 from ucp.pool.pool import Pool, ServerSpec
@@ -43,12 +46,15 @@ from ucp.session import metatools
 from ucp.session.admin import AdminFacade
 from ucp.session.calls import CallPath
 from ucp.session.facade import SessionFacade
+from ucp.session.guard import Guard
 from ucp.session.manager import SessionManager
 from ucp.session.metatools import MetaTools
 from ucp.session.state import Session
 from ucp.session.sync import CatalogSync
 
 if TYPE_CHECKING:
+    from ucp.frontend.context import Fronts
+    from ucp.identity.authenticator import Authenticator
     from ucp.router.learner import Learner
 
 log = get_logger("ucp.app")
@@ -123,6 +129,7 @@ class Gateway:
         self._prespawned = dict(prespawned or {})
         self._config_mtime: float | None = None
         self._stack: AsyncExitStack | None = None
+        self._authenticator: Authenticator | None = None
 
         self.downstream_events = ChangeBus()  # what downstreams did (published by the pool)
         self.client_events = ChangeBus()  # what clients must hear (published by the session layer)
@@ -141,8 +148,14 @@ class Gateway:
             learner_factory=(lambda: _open_learner(config, paths)) if config.learning.enabled else None,
         )
         self.catalog.subscribe(self.router.on_catalog_change)
+        self.audit = AuditLog(paths.audit_dir, config.audit)
+        self.guard = Guard(Policy(config.policy, config.tenants), RateLimiter(config.limits), self.audit)
         self.calls = CallPath(
-            self.catalog, self.pool, observers=[_PriorsObserver(self.router)], extra_names=metatools.NAMES
+            self.catalog,
+            self.pool,
+            observers=[_PriorsObserver(self.router)],
+            extra_names=metatools.NAMES,
+            guard=self.guard,
         )
         self.meta = MetaTools(
             self.calls, self.router, flagged=self.pins.is_changed, default_limit=config.exposure.search_limit
@@ -204,6 +217,35 @@ class Gateway:
             fingerprint=_fingerprint(server),
         )
 
+    def authenticator(self) -> Authenticator:
+        """Who may use the HTTP fronts (OAuth tokens, API keys): the one the last ``fronts()`` built."""
+        if self._authenticator is None:
+            from ucp.identity.authenticator import Authenticator
+
+            self._authenticator = Authenticator(
+                self.config.auth, self.config.http, self.env, key_file=self.paths.keys
+            )
+        return self._authenticator
+
+    def fronts(self) -> Fronts:
+        """What the HTTP fronts get: the facades, the settings, a new authenticator (it reads the
+        environment's keys now) and the audit hook."""
+        from ucp.frontend.context import Fronts
+
+        self._authenticator = None
+
+        def denied(reason: str, path: str) -> None:
+            self.audit.record("auth_denied", outcome="denied", reason=reason, path=path)
+
+        return Fronts(
+            api=self.api,
+            admin=self.admin,
+            http=self.config.http,
+            env=self.env,
+            auth=self.authenticator(),
+            on_auth_denied=denied,
+        )
+
     @property
     def learner(self) -> Learner | None:
         return self.router.learner
@@ -214,6 +256,7 @@ class Gateway:
         await stack.__aenter__()
         self._stack = stack
         try:
+            stack.callback(self.audit.close)
             stack.push_async_callback(self._close_learner)
             stack.callback(self.router.close)
             stack.callback(self.sync.close)
@@ -349,8 +392,10 @@ async def serve_stdio(gateway: Gateway) -> None:
 
 async def serve_http(gateway: Gateway, host: str, port: int) -> None:
     """MCP at /mcp plus the REST, UTCP and service-registry routes, over HTTP."""
-    from ucp.frontend.http import Fronts, build_http_app
+    from ucp.frontend.http import build_http_app
     from ucp.frontend.run import run_http
 
-    fronts = Fronts(api=gateway.api, admin=gateway.admin, http=gateway.config.http, env=gateway.env)
-    await run_http(build_http_app(fronts, host=host), host, port)
+    try:
+        await run_http(build_http_app(gateway.fronts(), host=host), host, port)
+    finally:
+        await gateway.authenticator().aclose()

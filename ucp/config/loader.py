@@ -31,7 +31,20 @@ ConfigFormat = Literal["ucp", "mcpServers", "vscode", "empty"]
 
 _ENV_REF = re.compile(r"\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)\}")
 _SERVER_ADAPTER: TypeAdapter[ServerConfig] = TypeAdapter(ServerConfig)
-_SETTINGS_SECTIONS = ("exposure", "router", "learning", "http", "pool", "builtins", "log_level")
+_SETTINGS_SECTIONS = (
+    "exposure",
+    "router",
+    "learning",
+    "http",
+    "pool",
+    "auth",
+    "policy",
+    "tenants",
+    "limits",
+    "audit",
+    "builtins",
+    "log_level",
+)
 
 
 @dataclass(frozen=True)
@@ -260,6 +273,9 @@ def config_to_toml_data(config: Config) -> dict[str, Any]:
             dumped = value.model_dump(mode="json", exclude_defaults=True)
             if dumped:
                 out[section] = dumped
+        elif isinstance(value, dict):
+            if value:
+                out[section] = {k: v.model_dump(mode="json", exclude_defaults=True) for k, v in value.items()}
         elif value != Config.model_fields[section].default:
             out[section] = value
     servers: dict[str, Any] = {}

@@ -1,0 +1,37 @@
+"""Who is calling: the ``Identity`` an authenticated request carries into its session.
+
+The HTTP front authenticates (a JWT from the IdP, an introspected opaque token or a
+static API key: ``tokens.py``, ``keys.py``) and hands the session layer an
+``Identity``; policy, rate limits and the audit log key on it. Sessions that no one
+authenticated (stdio, HTTP with auth off) carry ``LOCAL``: the one implicit user of a
+single-user install, in the one implicit tenant, allowed everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_TENANT = "default"
+
+
+@dataclass(frozen=True)
+class Identity:
+    subject: str
+    tenant: str = DEFAULT_TENANT
+    via: str = "local"  # local | key | jwt | introspection
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    groups: frozenset[str] = field(default_factory=frozenset)
+    roles: frozenset[str] = field(default_factory=frozenset)  # granted directly (key config)
+    key_id: str | None = None
+    expires_at: float | None = None
+    client_id: str | None = None
+
+    @property
+    def local(self) -> bool:
+        return self.via == "local"
+
+    def label(self) -> str:
+        return f"{self.subject} ({self.via}, tenant {self.tenant})"
+
+
+LOCAL = Identity(subject="local")
