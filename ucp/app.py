@@ -208,6 +208,7 @@ class Gateway:
                 "max_bytes": self.config.http.max_response_bytes,
             },
             prespawned=self._prespawned.pop(server.name, None),
+            oauth_dir=self.paths.oauth_dir,
         )
         return ServerSpec(
             name=server.name,

@@ -7,10 +7,8 @@ tokens, and ``ucp keys`` / ``ucp audit`` as a user runs them."""
 
 from __future__ import annotations
 
-import html
 import json
 import os
-import re
 import shutil
 import subprocess
 import time
@@ -18,7 +16,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx2
 import pytest
@@ -33,6 +30,7 @@ from mcp.shared.auth import (
 )
 
 from tests.helpers import ROOT, SERVERS, background, free_port, venv_bin
+from tests.integration.idp.helpers import browser_login, client_token
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -132,45 +130,6 @@ per = 3
         )
 
 
-async def client_token(issuer: str, account: str, resource: str) -> str:
-    """A client-credentials token of ``<account>-cli`` for ``resource``."""
-    async with httpx2.AsyncClient(timeout=10) as http:
-        resp = await http.post(
-            f"{issuer}/token",
-            data={
-                "grant_type": "client_credentials",
-                "resource": resource,
-                "scope": "tools:read tools:write",
-            },
-            auth=(f"{account}-cli", f"{account}-secret"),
-        )
-    assert resp.status_code == 200, resp.text
-    return str(resp.json()["access_token"])
-
-
-async def browser_login(url: str, account: str) -> AuthorizationCodeResult:
-    """What a person does in the browser: the IdP's login form, then its consent form."""
-    async with httpx2.AsyncClient(timeout=10, follow_redirects=False) as browser:
-        resp = await browser.get(url)
-        for _ in range(12):
-            if resp.status_code in (302, 303):
-                location = urljoin(str(resp.url), resp.headers["location"])
-                if location.startswith(REDIRECT):
-                    q = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
-                    assert "code" in q, q
-                    return AuthorizationCodeResult(code=q["code"], state=q.get("state"), iss=q.get("iss"))
-                resp = await browser.get(location)
-                continue
-            action = re.search(r'<form[^>]*action="([^"]+)"', resp.text)
-            prompt = re.search(r'name="prompt" value="(\w+)"', resp.text)
-            assert resp.status_code == 200 and action and prompt, resp.text[:500]
-            form = {"prompt": prompt.group(1)}
-            if prompt.group(1) == "login":
-                form |= {"login": account, "password": "any"}
-            resp = await browser.post(urljoin(str(resp.url), html.unescape(action.group(1))), data=form)
-    raise AssertionError("the IdP never redirected back")
-
-
 class MemoryStorage:
     def __init__(self) -> None:
         self.tokens: OAuthToken | None = None
@@ -193,7 +152,7 @@ def oauth(server_url: str, account: str, storage: MemoryStorage) -> OAuthClientP
     result: list[AuthorizationCodeResult] = []
 
     async def redirect(url: str) -> None:
-        result.append(await browser_login(url, account))
+        result.append(await browser_login(url, account, REDIRECT))
 
     async def callback() -> AuthorizationCodeResult:
         return result.pop()

@@ -77,6 +77,13 @@ class HttpServer(ServerBase):
     headers: dict[str, str] = Field(
         default_factory=dict, description="Sent on every request; values may use ${VAR}."
     )
+    oauth: bool = Field(
+        False,
+        description="The server needs OAuth (MCP authorization spec): log in once with `ucp auth login`.",
+    )
+    oauth_scope: str | None = Field(
+        None, description="Scopes to ask for (default: what the server advertises)."
+    )
 
 
 class SseServer(ServerBase):
