@@ -54,6 +54,7 @@ from ucp.session.sync import CatalogSync
 
 if TYPE_CHECKING:
     from ucp.frontend.context import Fronts
+    from ucp.identity import Identity
     from ucp.identity.authenticator import Authenticator
     from ucp.router.learner import Learner
 
@@ -238,6 +239,9 @@ class Gateway:
         def denied(reason: str, path: str) -> None:
             self.audit.record("auth_denied", outcome="denied", reason=reason, path=path)
 
+        def admin_action(action: str, identity: Identity, name: str, outcome: str) -> None:
+            self.audit.record("admin", identity=identity, action=action, name=name, outcome=outcome)
+
         return Fronts(
             api=self.api,
             admin=self.admin,
@@ -245,6 +249,8 @@ class Gateway:
             env=self.env,
             auth=self.authenticator(),
             on_auth_denied=denied,
+            may_administer=self.guard.policy.may_administer,
+            on_admin=admin_action,
         )
 
     @property

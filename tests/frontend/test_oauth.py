@@ -54,6 +54,8 @@ async def setup(tmp_path: Path) -> AsyncIterator[tuple[httpx2.AsyncClient, Issue
             env={},
             auth=auth,
             on_auth_denied=base.on_auth_denied,
+            may_administer=base.may_administer,
+            on_admin=base.on_admin,
         )
         app = build_http_app(fronts, host="0.0.0.0")
         async with httpx2.AsyncClient(
@@ -145,3 +147,18 @@ async def test_api_keys_work_alongside_and_a_revoked_key_is_refused(
     refused = await http.post("/api/v1/tools/call", json={"name": "git__status"}, headers=headers)
     assert refused.status_code == 401 and "revoked" in refused.json()["error"]["message"]
     assert fake.calls == []
+
+
+async def test_changing_the_service_registry_needs_an_admin_role(setup: tuple) -> None:  # type: ignore[type-arg]
+    http, issuer, _fake, gw = setup
+    headers = {"Authorization": f"Bearer {issuer.mint(sub='dana', groups=['eng'])}"}
+    body = {"name": "svc", "manual_url": "http://127.0.0.1:9/utcp"}
+    refused = await http.post("/registry/services", json=body, headers=headers)
+    assert refused.status_code == 403 and refused.json()["error"]["details"]["rule"] == "policy.roles.admin"
+    assert (await http.delete("/registry/services/svc", headers=headers)).status_code == 403
+    assert (await http.get("/registry/services", headers=headers)).status_code == 200  # reading is fine
+    admin = list(read(gw.paths.audit_dir, event="admin"))
+    assert [(x["action"], x["identity"], x["outcome"]) for x in admin] == [
+        ("service_registered", "dana", "denied"),
+        ("service_deregistered", "dana", "denied"),
+    ]

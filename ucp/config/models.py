@@ -252,6 +252,7 @@ class RoleSettings(_Model):
     max_argument_bytes: int | None = Field(None, ge=2, description="Largest JSON arguments of one call.")
     scopes: tuple[str, ...] = Field((), description="Identities with any of these scopes get the role.")
     groups: tuple[str, ...] = Field((), description="Identities in any of these groups get the role.")
+    admin: bool = Field(False, description="May change the service registry over HTTP (/registry).")
 
 
 class PolicySettings(_Model):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ucp.config.models import AuthSettings, HttpSettings
+from ucp.identity import Identity
 from ucp.identity.authenticator import Authenticator
 from ucp.session.api import AdminAPI, SessionAPI
 
@@ -20,6 +21,8 @@ class Fronts:
     env: Mapping[str, str]
     auth: Authenticator | None = None  # None: API keys of [http] and the environment only
     on_auth_denied: Callable[[str, str], None] | None = None  # (reason, path): audit and metrics
+    may_administer: Callable[[Identity], bool] | None = None  # may change the service registry
+    on_admin: Callable[[str, Identity, str, str], None] | None = None  # (action, who, name, outcome)
     _built: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def authenticator(self) -> Authenticator:

@@ -83,6 +83,13 @@ class Policy:
         self._roles[key] = out
         return out
 
+    def may_administer(self, identity: Identity) -> bool:
+        """May change the service registry over HTTP: the local user, anyone when no roles are
+        configured, else identities holding a role with ``admin = true``."""
+        if identity.local or not self.settings.roles:
+            return True
+        return any(self.settings.roles[r].admin for r in self.roles_of(identity) if r in self.settings.roles)
+
     def _role_decision(
         self, name: str, role_name: str, role: RoleSettings, read_only: bool | None, arg_bytes: int | None
     ) -> Decision:
