@@ -66,7 +66,7 @@ bench: setup node
 	$(BIN)/ucp bench cloud
 
 manual: setup
-	$(BIN)/python -m ucp.builtins.cloud.manual
+	$(BIN)/python -m ucp.bench.cloud.manual
 
 clean:
 	rm -rf $(VENV) $(NODE_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache

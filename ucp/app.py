@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 log = get_logger("ucp.app")
 
 CLOUD_LISTING = Path(__file__).parent / "builtins" / "cloud" / "tools.json"
-CLOUD_SERVER = "ucp.builtins.cloud:SERVER"
+CLOUD_SERVER = "ucp.builtins.cloud.server:SERVER"
 
 
 def _fingerprint(server: ServerConfig) -> str:

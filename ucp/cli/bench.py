@@ -263,8 +263,8 @@ def cloud(as_json: bool = typer.Option(False, "--json", help="Print one JSON obj
 
     Example: ucp bench cloud
     """
-    from ucp.builtins.cloud.backtest import main as backtest_main
-    from ucp.builtins.cloud.backtest import run_backtests
+    from ucp.bench.cloud.backtest import main as backtest_main
+    from ucp.bench.cloud.backtest import run_backtests
 
     if as_json:
         print_json(run_backtests())

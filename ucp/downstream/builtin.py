@@ -5,7 +5,9 @@ same ``Transport``/``DownstreamSession`` seam as the MCP and UTCP adapters.
 Arguments are validated with the tool's pydantic input model (an invalid field
 becomes an ``is_error`` result naming it), the handler runs on a worker thread
 (CPU-bound work never blocks the protocol loop), and ``ToolInputError`` becomes
-an ``is_error`` result naming the field and the problem.
+an ``is_error`` result naming the field and the problem; any other exception in the
+handler or in output validation becomes an ``is_error`` result with code ``tool_failed``
+naming the tool and the cause (never a traceback or a misleading protocol error).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 from ucp.builtins.base import BuiltinServer, BuiltinTool, ToolInputError
 from ucp.downstream.base import Capabilities, DownstreamEvents, ProgressFn, ToolsOnly
 from ucp.errors import DownstreamTimeoutError
-from ucp.log import get_logger
+from ucp.log import get_logger, log_tracebacks
 
 log = get_logger("ucp.downstream.builtin")
 
@@ -36,6 +38,19 @@ def _error_result(field: str, problem: str) -> types.CallToolResult:
         content=[types.TextContent(type="text", text=text)],
         is_error=True,
         _meta={"ucp/error": {"code": "invalid_input", "field": field, "problem": problem}},
+    )
+
+
+def _failure_result(tool: str, stage: str, exc: BaseException) -> types.CallToolResult:
+    """A handler or output bug as a structured tool error: names the tool and the cause, never a
+    traceback (that goes to the log) and never a protocol error the client would misread."""
+    cause = f"{type(exc).__name__}: {str(exc)[:300]}"
+    log.warning("builtin_tool_failed", tool=tool, stage=stage, error=cause, exc_info=log_tracebacks())
+    text = f"Built-in tool {tool} failed ({stage}): {cause}"
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=text)],
+        is_error=True,
+        _meta={"ucp/error": {"code": "tool_failed", "tool": tool, "stage": stage, "cause": cause}},
     )
 
 
@@ -87,9 +102,14 @@ def run_tool(tool: BuiltinTool, arguments: dict[str, Any]) -> types.CallToolResu
         output = tool.handler(model)
     except ToolInputError as exc:
         return _error_result(exc.field, exc.problem)
-    if not isinstance(output, BaseModel):
-        raise TypeError(f"built-in tool {tool.name} returned {type(output).__name__}, not a pydantic model")
-    structured = _finite(output.model_dump(mode="json"))
+    except Exception as exc:  # a bug or an overflow in the handler: a tool error, not a crash
+        return _failure_result(tool.name, "handler", exc)
+    try:
+        if not isinstance(output, BaseModel):
+            raise TypeError(f"returned {type(output).__name__}, not a pydantic model")
+        structured = _finite(output.model_dump(mode="json"))
+    except Exception as exc:
+        return _failure_result(tool.name, "output validation", exc)
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=json.dumps(structured, ensure_ascii=False, indent=1))],
         structured_content=structured,

@@ -1,0 +1,88 @@
+"""recommend_spot: price-capacity-optimised order, caps, diversification, fallback."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tests.builtins.cloud.conftest import call, error_field
+from ucp.builtins.cloud.common.catalog import BUCKET_LABELS, load_catalog
+from ucp.builtins.cloud.spot import recommend_spot as spot
+
+TOOL = spot.TOOL
+
+
+def test_ranking_is_bucket_then_price_per_vcpu() -> None:
+    out = call(TOOL, {"min_vcpu": 4, "max_vcpu": 16, "min_memory_gib": 8, "max_interruption_bucket": ">20%"})
+    ranked = out["ranked"]
+    keys = [(BUCKET_LABELS.index(p["interruption_bucket"]), p["est_spot_usd_per_vcpu_hr"]) for p in ranked]
+    assert keys == sorted(keys)
+    for p in ranked:
+        assert 4 <= p["vcpu"] <= 16
+        assert p["memory_gib"] >= 8
+        assert p["est_spot_usd_hr"] == pytest.approx(
+            p["on_demand_usd_hr"] * (1 - p["savings_pct"] / 100), rel=1e-5
+        )
+
+
+def test_cap_pools_and_diversification() -> None:
+    out = call(TOOL, {"min_vcpu": 2, "max_vcpu": 8, "max_interruption_bucket": "<5%", "pools": 4})
+    sel = out["selected"]
+    assert len(sel) == 4
+    assert all(p["interruption_bucket"] == "<5%" for p in sel)
+    assert len({p["family"] for p in sel}) == 4
+    assert not any(p["family"].startswith("t") and p["family"][1].isdigit() for p in sel)
+    assert all(
+        load_catalog()[p["instance_type"]].architecture == "x86_64" for p in sel
+    )  # default architecture
+
+
+def test_lowest_price_strategy_orders_by_price() -> None:
+    out = call(
+        TOOL, {"min_vcpu": 2, "max_vcpu": 2, "strategy": "lowest-price", "max_interruption_bucket": ">20%"}
+    )
+    prices = [p["est_spot_usd_per_vcpu_hr"] for p in out["ranked"]]
+    assert prices == sorted(prices)
+
+
+def test_capacity_split_and_fallback_is_cheapest_on_demand() -> None:
+    out = call(TOOL, {"min_vcpu": 8, "max_vcpu": 8, "min_memory_gib": 32, "target_vcpus": 100, "pools": 3})
+    per_pool = 100 / 3
+    for p in out["selected"]:
+        assert p["instances"] == math.ceil(per_pool / p["vcpu"])
+    fb = out["on_demand_fallback"]
+    brute = min(
+        (it.od_usd_hr / it.vcpu, it.name)
+        for it in load_catalog().values()
+        if it.vcpu == 8
+        and (it.memory_gib or 0) >= 32
+        and it.od_usd_hr
+        and it.interruption_bucket is not None
+        and it.architecture == "x86_64"
+        and not (it.family.startswith("t") and it.family[1].isdigit())
+    )
+    assert fb["instance_type"] == brute[1]
+    assert fb["instances"] == math.ceil(100 / 8)
+
+
+def test_states_snapshot_age_and_no_history() -> None:
+    out = call(TOOL, {})
+    assert out["snapshot_age_days"] == 526  # 2025-06-15 -> 2026-11-23
+    assert out["price_history_available"] is False
+    assert any("price history" in w for w in out["warnings"])
+
+
+def test_other_regions_rank_by_savings_without_prices() -> None:
+    out = call(TOOL, {"region": "eu-west-1", "min_vcpu": 4, "max_vcpu": 4})
+    assert out["selected"]
+    assert all(p["est_spot_usd_hr"] is None for p in out["selected"])
+    assert out["on_demand_fallback"] is None
+    assert any("savings % only" in w for w in out["warnings"])
+
+
+def test_bad_inputs() -> None:
+    assert error_field(TOOL, {"region": "mars-east-1"}) == "region"
+    assert error_field(TOOL, {"min_vcpu": 8, "max_vcpu": 4}) == "max_vcpu"
+    assert error_field(TOOL, {"families": ["m5", "qq7"]}) == "families[1]"
+    assert error_field(TOOL, {"max_interruption_bucket": "30%"}) == "max_interruption_bucket"
