@@ -58,9 +58,10 @@ async def setup(tmp_path: Path) -> AsyncIterator[tuple[httpx2.AsyncClient, Issue
             on_admin=base.on_admin,
         )
         app = build_http_app(fronts, host="0.0.0.0")
-        async with httpx2.AsyncClient(
-            transport=httpx2.ASGITransport(app=app), base_url="https://ucp.test"
-        ) as http:
+        async with (
+            app.router.lifespan_context(app),
+            httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="https://ucp.test") as http,
+        ):
             yield http, issuer, fake, gw
 
 
@@ -162,3 +163,37 @@ async def test_changing_the_service_registry_needs_an_admin_role(setup: tuple) -
         ("service_registered", "dana", "denied"),
         ("service_deregistered", "dana", "denied"),
     ]
+
+
+async def test_an_mcp_session_id_is_refused_with_another_identitys_token(setup: tuple) -> None:  # type: ignore[type-arg]
+    http, issuer, _fake, _gw = setup
+    accept = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    dana = {**accept, "Authorization": f"Bearer {issuer.mint(sub='dana', groups=['eng'])}"}
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    opened = await http.post("/mcp", json=init, headers=dana)
+    assert opened.status_code == 200, opened.text
+    sid = opened.headers["mcp-session-id"]
+    await http.post(
+        "/mcp",
+        json={"jsonrpc": "2.0", "method": "notifications/initialized"},
+        headers={**dana, "mcp-session-id": sid},
+    )
+    listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
+    mine = await http.post("/mcp", json=listing, headers={**dana, "mcp-session-id": sid})
+    assert "git__status" in mine.text
+    eve = {
+        **accept,
+        "Authorization": f"Bearer {issuer.mint(sub='eve', groups=['eng'])}",
+        "mcp-session-id": sid,
+    }
+    stolen = await http.post("/mcp", json=listing, headers=eve)
+    assert "unknown_session" in stolen.text and "git__status" not in stolen.text
