@@ -37,7 +37,7 @@ def check_bind(host: str, has_keys: bool) -> None:
     if not is_loopback(host) and not has_keys:
         raise ConfigError(
             f"refusing to listen on {host} without authentication: anyone on the network could call every "
-            "tool. Create a key (`ucp keys create`), configure OAuth ([auth] resource and issuer) or bind "
+            "tool. Create an API key (`ucp keys create`), configure OAuth ([auth] resource and issuer) or bind "
             "127.0.0.1",
             field="http.host",
         )
