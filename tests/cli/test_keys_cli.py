@@ -31,3 +31,22 @@ def test_create_list_revoke_and_the_audit_trail(cli: Cli) -> None:
     table = cli("audit", "--since", "1h")
     assert table.exit_code == 0 and "key_revoked" in table.stdout
     assert "no audit lines match" in cli("audit", "--tenant", "nobody").stdout
+
+
+def test_audit_summary_counts_per_tenant_tool_and_outcome(cli: Cli) -> None:
+    from ucp.identity import Identity
+    from ucp.policy.audit import AuditLog
+
+    log = AuditLog(cli.home / "audit")
+    acme, globex = Identity("a", tenant="acme", via="key"), Identity("g", tenant="globex", via="key")
+    for who, tool, outcome in ((acme, "t__x", "ok"), (acme, "t__x", "ok"), (globex, "t__x", "denied")):
+        log.record(
+            "call" if outcome == "ok" else "denied", identity=who, tool=tool, outcome=outcome, duration_ms=2.0
+        )
+    log.close()
+    rows = [json.loads(x) for x in cli("audit", "--summary", "--json").stdout.splitlines()]
+    assert rows == [
+        {"tenant": "acme", "tool": "t__x", "outcome": "ok", "count": 2, "mean_ms": 2.0},
+        {"tenant": "globex", "tool": "t__x", "outcome": "denied", "count": 1, "mean_ms": 2.0},
+    ]
+    assert "globex" not in cli("audit", "--summary", "--tenant", "acme").stdout

@@ -53,6 +53,11 @@ def audit(
     tool: str | None = typer.Option(None, "--tool", help="Only this tool (glob, e.g. 'git__*')."),
     outcome: str | None = typer.Option(None, "--outcome", help="ok, error, denied, rate_limited."),
     limit: int = typer.Option(50, "--limit", "-n", min=1, help="The most recent N lines."),
+    summary: bool = typer.Option(
+        False,
+        "--summary",
+        help="Counts per tenant, tool and outcome (the per-tenant stats) instead of lines.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line (JSONL)."),
 ) -> None:
     """Read the audit log (UCP_HOME/audit/audit.jsonl and its rotations), newest last.
@@ -60,7 +65,7 @@ def audit(
     Example: ucp audit --since 1h --outcome denied
     """
     cutoff = time.time() - parse_duration(since) if since else None
-    lines = list(
+    matching = list(
         read(
             default_paths().audit_dir,
             since=cutoff,
@@ -70,7 +75,11 @@ def audit(
             tool=tool,
             outcome=outcome,
         )
-    )[-limit:]
+    )
+    if summary:
+        _summary(matching, as_json)
+        return
+    lines = matching[-limit:]
     if as_json:
         for line in lines:
             typer.echo(json.dumps(line, ensure_ascii=False))
@@ -93,4 +102,27 @@ def audit(
             str(line.get("duration_ms", "")),
             str(detail),
         )
+    console.print(table)
+
+
+def _summary(lines: list[dict[str, Any]], as_json: bool) -> None:
+    counts: dict[tuple[str, str, str], list[float]] = {}
+    for line in lines:
+        if line.get("event") not in ("call", "denied", "rate_limited"):
+            continue
+        key = (str(line.get("tenant", "-")), str(line.get("tool", "-")), str(line.get("outcome", "")))
+        counts.setdefault(key, []).append(float(line.get("duration_ms") or 0.0))
+    rows = [
+        {"tenant": t, "tool": tool, "outcome": o, "count": len(d), "mean_ms": round(sum(d) / len(d), 3)}
+        for (t, tool, o), d in sorted(counts.items())
+    ]
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row))
+        return
+    table = Table(title="calls per tenant, tool and outcome")
+    for col in ("tenant", "tool", "outcome", "count", "mean ms"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(str(row[k]) for k in ("tenant", "tool", "outcome", "count", "mean_ms")))
     console.print(table)
