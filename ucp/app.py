@@ -181,6 +181,7 @@ class Gateway:
             sessions=self.sessions,
             services=self.services,
             dense_ready=lambda: self.router.dense_ready,
+            router=self.router,
         )
         self.sync = CatalogSync(
             self.pool,

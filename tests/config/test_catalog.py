@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import site
 import sys
 import tomllib
 from pathlib import Path
@@ -167,7 +168,8 @@ def test_unknown_entry_suggests() -> None:
 def test_catalog_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(CATALOG_ENV, raising=False)
     assert find_catalog_dir() == CATALOG
-    assert catalog_dirs()[-1] == Path(sys.prefix) / "share" / "ucp" / "registry" / "catalog"
+    assert Path(sys.prefix) / "share" / "ucp" / "registry" / "catalog" in catalog_dirs()
+    assert Path(site.getuserbase()) / "share" / "ucp" / "registry" / "catalog" in catalog_dirs()  # pip --user
     assert schema_path(CATALOG) == SCHEMA
     (tmp_path / "solo.toml").write_text(
         'name = "solo"\ndescription = "d"\nhomepage = "https://h"\nrequires = []\n[launch]\ntype = "stdio"\ncommand = "s"\n'

@@ -8,13 +8,16 @@ schema of a file is ``registry/schema/registry-entry.schema.json``.
 Where the files are found, first existing wins:
 1. ``$UCP_CATALOG_DIR``;
 2. ``registry/catalog`` of the source checkout this package runs from;
-3. ``<sys.prefix>/share/ucp/registry/catalog`` (an installed wheel's data files).
+3. ``<prefix>/share/ucp/registry/catalog``: an installed wheel's data files, under the
+   environment's prefix (a venv, ``pipx``, ``uv tool``) or the user base (``pip install --user``).
 """
 
 from __future__ import annotations
 
 import os
+import site
 import sys
+import sysconfig
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,7 +40,9 @@ def catalog_dirs(env: Mapping[str, str] | None = None) -> list[Path]:
     if environ.get(CATALOG_ENV):
         out.append(Path(environ[CATALOG_ENV]).expanduser())
     out.append(_REPO_ROOT / "registry" / "catalog")
-    out.append(Path(sys.prefix) / "share" / "ucp" / "registry" / "catalog")
+    prefixes = [sys.prefix, sysconfig.get_path("data"), site.getuserbase()]
+    for prefix in dict.fromkeys(prefixes):
+        out.append(Path(prefix) / "share" / "ucp" / "registry" / "catalog")
     return out
 
 

@@ -8,6 +8,11 @@ becomes an ``is_error`` result naming it), the handler runs on a worker thread
 an ``is_error`` result naming the field and the problem; any other exception in the
 handler or in output validation becomes an ``is_error`` result with code ``tool_failed``
 naming the tool and the cause (never a traceback or a misleading protocol error).
+
+A thread cannot be stopped: on timeout the call is abandoned but its work runs on. With
+``isolation="process"`` (a ``"module:attribute"`` target only) each call runs in an anyio
+worker process instead, and a timeout kills that process, so the CPU is really freed;
+idle workers are reused, the first call pays the import of the tools' code in the worker.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import mcp_types as types
@@ -116,6 +121,20 @@ def run_tool(tool: BuiltinTool, arguments: dict[str, Any]) -> types.CallToolResu
     )
 
 
+def run_tool_by_spec(spec: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """``run_tool`` for a worker process: import the server by spec, run, return a plain dict."""
+    module, _, attr = spec.partition(":")
+    server = getattr(importlib.import_module(module), attr)
+    tool = next((t for t in server.tools if t.name == name), None)
+    result = (
+        _error_result("name", f"no built-in tool {name!r} on server {server.name!r}")
+        if tool is None
+        else run_tool(tool, arguments)
+    )
+    out: dict[str, Any] = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return out
+
+
 class BuiltinSession(ToolsOnly):
     def __init__(self, transport: BuiltinTransport, listing: list[types.Tool] | None) -> None:
         self._transport = transport
@@ -133,6 +152,24 @@ class BuiltinSession(ToolsOnly):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], *, timeout: float, progress: ProgressFn | None = None
     ) -> types.CallToolResult:
+        spec = self._transport.process_spec
+        if spec is not None:
+            try:
+                with anyio.fail_after(timeout):  # cancelling kills the worker process: the work stops
+                    raw = await anyio.to_process.run_sync(
+                        run_tool_by_spec,
+                        spec,
+                        name,
+                        arguments,
+                        cancellable=True,
+                        limiter=self._transport.limiter,
+                    )
+            except TimeoutError:
+                raise DownstreamTimeoutError(
+                    f"built-in tool {name} took longer than {timeout:g} s (its worker process was stopped)",
+                    server=self._transport.name,
+                ) from None
+            return types.CallToolResult.model_validate(raw)
         server = await self._transport.load()
         tool = next((t for t in server.tools if t.name == name), None)
         if tool is None:
@@ -156,12 +193,22 @@ class BuiltinTransport:
     which keeps the cold start short (importing is CPU-bound and would hold the GIL)."""
 
     def __init__(
-        self, server: BuiltinServer | str, *, name: str | None = None, listing: Path | None = None
+        self,
+        server: BuiltinServer | str,
+        *,
+        name: str | None = None,
+        listing: Path | None = None,
+        isolation: Literal["thread", "process"] = "thread",
+        max_workers: int = 2,
     ) -> None:
+        if isolation == "process" and not isinstance(server, str):
+            raise ValueError("process isolation needs a 'module:attribute' spec the worker can import")
         self._target = server
         self.name = name or (server.name if isinstance(server, BuiltinServer) else server.rpartition(":")[0])
         self._listing_path = listing
         self._lock = anyio.Lock()
+        self.process_spec = server if isolation == "process" and isinstance(server, str) else None
+        self.limiter = anyio.CapacityLimiter(max_workers) if self.process_spec else None
 
     @property
     def kind(self) -> str:
@@ -199,7 +246,7 @@ class BuiltinTransport:
     async def connect(self, events: DownstreamEvents) -> AsyncIterator[BuiltinSession]:
         listing = self._listing()
         if listing is None:
-            await self.load()
+            await self.load()  # (process isolation: only to list the tools; calls import in the worker)
         session = BuiltinSession(self, listing)
         try:
             yield session

@@ -23,10 +23,19 @@ from starlette.routing import BaseRoute, Route
 import ucp
 from ucp.errors import UCPError
 from ucp.frontend.auth import Authenticate
+from ucp.frontend.cli_routes import ENDPOINTS as CLI_ENDPOINTS
 from ucp.frontend.context import Fronts
 from ucp.frontend.errors import error_response
 from ucp.frontend.limits import BodyLimit
-from ucp.frontend.openapi import Call, Endpoint, InvalidRequestError, Reply, build_document, read_json
+from ucp.frontend.openapi import (
+    SERVED_PATHS,
+    Call,
+    Endpoint,
+    InvalidRequestError,
+    Reply,
+    build_document,
+    read_json,
+)
 from ucp.frontend.registry_routes import ENDPOINTS as REGISTRY_ENDPOINTS
 from ucp.frontend.rest import ENDPOINTS as REST_ENDPOINTS
 from ucp.frontend.utcp_routes import ENDPOINTS as UTCP_ENDPOINTS
@@ -36,7 +45,7 @@ log = get_logger("ucp.frontend.api")
 
 
 def endpoints() -> list[Endpoint]:
-    return [*REST_ENDPOINTS, *REGISTRY_ENDPOINTS, *UTCP_ENDPOINTS]
+    return [*REST_ENDPOINTS, *REGISTRY_ENDPOINTS, *UTCP_ENDPOINTS, *CLI_ENDPOINTS]
 
 
 def _invalid(exc: ValidationError, where: str) -> InvalidRequestError:
@@ -105,9 +114,14 @@ class MethodNotAllowedError(UCPError):
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
+def openapi_document() -> dict[str, Any]:
+    """The document /openapi.json serves: every Endpoint, plus /mcp, /healthz and itself."""
+    return build_document(endpoints(), version=ucp.__version__, extra_paths=SERVED_PATHS)
+
+
 def build_routes(fronts: Fronts) -> list[BaseRoute]:
     eps = endpoints()
-    document = build_document(eps, version=ucp.__version__)
+    document = openapi_document()
     routes = [to_route(ep, fronts) for ep in eps]
 
     async def openapi(request: Request) -> Response:

@@ -4,7 +4,9 @@ The HTTP front authenticates (a JWT from the IdP, an introspected opaque token o
 static API key: ``tokens.py``, ``keys.py``) and hands the session layer an
 ``Identity``; policy, rate limits and the audit log key on it. Sessions that no one
 authenticated (stdio, HTTP with auth off) carry ``LOCAL``: the one implicit user of a
-single-user install, in the one implicit tenant, allowed everything.
+single-user install, in the one implicit tenant, allowed everything. Legacy keys
+(``[http] api_keys``, ``UCP_API_KEYS``, the token ``ucp serve`` makes for its own CLI) act as
+that user too, as they always did; team members get ``ucp keys create`` keys or IdP tokens.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ class Identity:
     key_id: str | None = None
     expires_at: float | None = None
     client_id: str | None = None
+    operator: bool = False  # a legacy key ([http] api_keys, UCP_API_KEYS): acts as the local user
 
     @property
     def local(self) -> bool:
-        return self.via == "local"
+        """The operator: policy and tenants do not apply (limits and audit still do)."""
+        return self.via == "local" or self.operator
 
     def label(self) -> str:
         return f"{self.subject} ({self.via}, tenant {self.tenant})"

@@ -46,6 +46,7 @@ class KeyRecord:
     expires: float | None = None
     revoked: float | None = None
     source: str = "file"  # file | config | env
+    operator: bool = False  # legacy [http] / environment keys: the operator, as before policies
 
     def identity(self) -> Identity:
         return Identity(
@@ -56,6 +57,7 @@ class KeyRecord:
             roles=frozenset(self.roles),
             key_id=self.id,
             expires_at=self.expires,
+            operator=self.operator,
         )
 
     def public(self) -> dict[str, Any]:
@@ -153,15 +155,18 @@ def config_keys(auth: AuthSettings, http: HttpSettings, env: Mapping[str, str]) 
     for entry in http.api_keys:
         if not entry.startswith("sha256:") or len(entry) != 7 + 64:
             raise ConfigError(
-                "API keys in the config must be hashes 'sha256:<64 hex>' (create one with "
-                "`ucp keys create`), never plain keys",
+                "API keys in the config must be hashes 'sha256:<64 hex>' (`printf %s KEY | sha256sum` "
+                "gives the hex; or create keys with `ucp keys create`), never plain keys; plain keys go in "
+                "the UCP_API_KEYS environment variable",
                 field="http.api_keys",
             )
-        out[entry.lower()] = KeyRecord(id=entry[7:15].lower(), hash=entry.lower(), source="config")
+        out[entry.lower()] = KeyRecord(
+            id=entry[7:15].lower(), hash=entry.lower(), source="config", operator=True
+        )
     for plain in env.get(http.api_keys_env, "").split(","):
         if plain.strip():
             digest = hash_key(plain.strip())
-            out[digest] = KeyRecord(id=digest[7:15], hash=digest, source="env")
+            out[digest] = KeyRecord(id=digest[7:15], hash=digest, source="env", operator=True)
     return out
 
 

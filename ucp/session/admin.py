@@ -8,7 +8,9 @@ trust pins it is given; changes nothing but the service registrations.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import anyio
 
 import ucp
 from ucp.pool.pool import Pool
@@ -17,6 +19,9 @@ from ucp.router.catalog import Catalog
 from ucp.router.pins import PinStore
 from ucp.session.api import Health
 from ucp.session.manager import SessionManager
+
+if TYPE_CHECKING:
+    from ucp.router.router import Router
 
 
 class AdminFacade:
@@ -29,6 +34,7 @@ class AdminFacade:
         sessions: SessionManager,
         services: SelfRegisteredServices,
         dense_ready: Callable[[], bool],
+        router: Router | None = None,
     ) -> None:
         self.pool = pool
         self.catalog = catalog
@@ -36,6 +42,7 @@ class AdminFacade:
         self.store = sessions
         self.registrations = services
         self._dense_ready = dense_ready
+        self.router = router
 
     def health(self) -> Health:
         servers = self.pool.status()
@@ -88,3 +95,24 @@ class AdminFacade:
 
     def service_tools(self, name: str) -> list[str]:
         return sorted(e.exposed for e in self.catalog.entries.values() if e.server == name)
+
+    async def explain(
+        self, query: str, *, limit: int = 10, server: str | None = None
+    ) -> tuple[list[dict[str, Any]], str]:
+        if self.router is None:
+            return [], "none"
+        return await self.router.explain(query, limit=limit, server=server)
+
+    async def learning(self, days: int = 14) -> dict[str, Any]:
+        learner = self.router.learner if self.router is not None else None
+        store = learner.store if learner is not None else None
+        if learner is None or store is None:
+            return {"tools": [], "daily": [], "events": 0, "path": None}
+        await anyio.to_thread.run_sync(learner.save)
+        rows = sorted((r.to_dict() for r in store.load_tools()), key=lambda r: (-r["shown"], r["tool"]))
+        return {
+            "tools": rows,
+            "daily": store.daily(days),
+            "events": store.count_events(),
+            "path": str(store.path),
+        }

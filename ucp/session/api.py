@@ -180,3 +180,14 @@ class AdminAPI(Protocol):
     def service_health(self, name: str) -> dict[str, Any]: ...
 
     def service_tools(self, name: str) -> list[str]: ...
+
+    # ---- for the command line (``ucp route explain``, ``ucp stats`` against a running gateway)
+    async def explain(
+        self, query: str, *, limit: int = 10, server: str | None = None
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Per-component scores of the top tools for ``query`` (nothing recorded) and the mode."""
+        ...
+
+    async def learning(self, days: int = 14) -> dict[str, Any]:
+        """What the router learned, saved first: ``tools``, ``daily`` hit rates, ``events``, ``path``."""
+        ...

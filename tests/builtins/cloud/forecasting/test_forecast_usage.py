@@ -79,3 +79,13 @@ def test_bad_inputs() -> None:
     assert error_field(TOOL, {"series": series([1.0] * 100), "interval_minutes": 1}) == "interval_minutes"
     assert error_field(TOOL, {"series": series([1.0] * 100), "models": ["prophet"]}) == "models[0]"
     assert error_field(TOOL, {"series": series([1.0] * 100), "horizon": 0}) == "horizon"
+
+
+def test_long_series_fit_on_a_bounded_window() -> None:
+    import numpy as np
+
+    n = forecast.MAX_FIT_POINTS + 500
+    y = 50 + 10 * np.sin(np.arange(n) * 2 * np.pi / 24)
+    out = call(forecast.TOOL, {"series": series(y, step_min=60), "models": ["naive", "seasonal_naive"]})
+    assert any(f"last {forecast.MAX_FIT_POINTS} of {n} steps" in a for a in out["assumptions"])
+    assert out["selected_model"] == "seasonal_naive"

@@ -9,13 +9,28 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.builtins.cloud.conftest import call, error_field
+from tests.builtins.cloud.conftest import call as _call
+from tests.builtins.cloud.conftest import error_field
 from ucp.builtins.cloud.common.catalog import get_type
 from ucp.builtins.cloud.packing import plan_bin_packing as binpack
 from ucp.builtins.cloud.packing.consolidate import ExNode, Planner, Pod
 from ucp.builtins.cloud.packing.heuristics import NodeType
 
 TOOL = binpack.TOOL
+# the hand-computed and brute-force cases below pack onto whole instances; the default per-node
+# overhead (kubelet formula + DaemonSets) has its own tests at the end
+NO_OVERHEAD = {
+    "reserved_cpu_cores": 0,
+    "reserved_memory_gib": 0,
+    "daemonset_cpu_cores": 0,
+    "daemonset_memory_gib": 0,
+}
+
+
+def call(tool: Any, args: dict[str, Any]) -> dict[str, Any]:
+    return _call(tool, {**NO_OVERHEAD, **args})
+
+
 SMALL_TYPES = ["c6i.large", "m6i.large", "r6i.large", "c6i.xlarge", "m6i.xlarge"]
 
 
@@ -236,3 +251,37 @@ def test_consolidation_never_overcommits(node_pods: list[list[tuple[float, float
         assert n.mem_free >= -1e-9
     assert {p.name for n in plan.alive for p in n.pods} == before
     assert sum(len(a.nodes) for a in plan.actions) <= budget
+
+
+def test_default_reserves_kubelet_and_daemonset_overhead_and_says_so() -> None:
+    from ucp.builtins.cloud.packing import overhead
+
+    # GKE/EKS formula: 2 vCPU keep 0.06 + 0.01 = 0.07 CPU; 4 GiB keep 1 GiB (+100 MiB eviction)
+    assert overhead.kubelet_reserved_cpu(2) == pytest.approx(0.07)
+    assert overhead.kubelet_reserved_cpu(8) == pytest.approx(0.06 + 0.01 + 0.01 + 4 * 0.0025)
+    assert overhead.kubelet_reserved_memory_gib(4) == pytest.approx(1 + 100 / 1024)
+    assert overhead.kubelet_reserved_memory_gib(16) == pytest.approx(1 + 0.8 + 0.8 + 100 / 1024)
+    pods = [{"name": "a", "cpu": 1, "memory_gib": 1, "count": 4}]
+    out = _call(TOOL, {"pods": pods, "instance_types": ["c6i.large", "c6i.xlarge"]})
+    plan = out["packing"]
+    node = plan["nodes"][0]
+    assert node["cpu_allocatable"] < 4 or node["instance_type"] == "c6i.large"
+    for n in plan["nodes"]:
+        it = get_type(n["instance_type"], "x")
+        assert n["cpu_allocatable"] == pytest.approx(
+            (it.vcpu or 0) - overhead.kubelet_reserved_cpu(it.vcpu or 0) - 0.1
+        )
+        assert n["cpu_requested"] <= n["cpu_allocatable"] + 1e-9
+    # four 1-CPU pods no longer fit one 4 vCPU node (3.84 allocatable): the plan costs more than 0.17
+    assert plan["total_usd_hr"] > 0.17
+    assert any("kubelet/system reservations by the GKE/EKS formula" in a for a in out["assumptions"])
+    assert out["method"]["parameters"]["daemonset_cpu_cores"] == 0.1
+
+
+def test_one_pod_per_node_is_not_optimal_once_overhead_is_counted() -> None:
+    pods = [{"name": "a", "cpu": 1.9, "memory_gib": 2.5, "count": 2}]
+    # 1.9 CPU fits a 2-vCPU node only without overhead; with it, pods go two to a 4-vCPU node
+    bare = call(TOOL, {"pods": pods, "instance_types": ["c6i.large", "c6i.xlarge"]})["packing"]
+    real = _call(TOOL, {"pods": pods, "instance_types": ["c6i.large", "c6i.xlarge"]})["packing"]
+    assert bare["nodes_by_type"] == {"c6i.large": 2}
+    assert real["nodes_by_type"] == {"c6i.xlarge": 1}

@@ -74,7 +74,7 @@ def test_types_missing_from_advisor_are_unknown_not_zero() -> None:
 
 
 def test_types_without_specs_are_counted_when_spec_filters_apply() -> None:
-    out = call(TOOL, {"families": ["c8a"], "min_vcpu": 1})
+    out = call(TOOL, {"families": ["g7"], "min_vcpu": 1})
     assert out["returned"] == 0
     assert out["skipped_without_specs"] > 0
     assert any("skipped" in w for w in out["warnings"])
@@ -106,3 +106,13 @@ def test_bad_inputs_name_fields() -> None:
     assert error_field(TOOL, {"families": ["zz9"]}) == "families[0]"
     assert error_field(TOOL, {"min_vcpu": 8, "max_vcpu": 4}) == "max_vcpu"
     assert error_field(TOOL, {"min_vcpu": -1}) == "min_vcpu"
+
+
+def test_current_generation_cmr_specs_are_derived_and_sourced() -> None:
+    out = call(TOOL, {"families": ["c8a"], "min_vcpu": 1})
+    assert out["returned"] > 0  # only the metal sizes stay without specs
+    large = next(r for r in out["instances"] if r["instance_type"] == "c8a.large")
+    assert large["vcpu"] == 2 and large["memory_gib"] == 4
+    assert any(
+        "naming convention" in d["name"] and d["licence"].startswith("CC BY-SA") for d in out["data_sources"]
+    )

@@ -12,16 +12,24 @@ TOOL = rightsize.TOOL
 DAY = 288  # 5-minute points per day
 
 
-def test_cpu_only_never_cuts_memory() -> None:
+def test_keep_memory_never_cuts_memory() -> None:
     cpu = series([10.0] * (14 * DAY))
-    out = call(TOOL, {"current_instance_type": "m5.2xlarge", "cpu": cpu})
+    out = call(TOOL, {"current_instance_type": "m5.2xlarge", "cpu": cpu, "without_memory": "keep_memory"})
     # 10% of 8 vCPU = 0.8; p99.5 + 20% = 0.96 vCPU, but memory must stay >= 32 GiB -> m5 cannot shrink
     assert out["required_vcpu"] == pytest.approx(0.96)
     assert out["required_memory_gib"] == 32.0
     assert out["finding"] == "optimized"
     assert any("memory" in w.lower() for w in out["warnings"])
     # across families, the cheapest type with >= 0.96 vCPU and >= 32 GiB: r5.xlarge
-    out = call(TOOL, {"current_instance_type": "m5.2xlarge", "cpu": cpu, "candidate_families": ["m5", "r5"]})
+    out = call(
+        TOOL,
+        {
+            "current_instance_type": "m5.2xlarge",
+            "cpu": cpu,
+            "candidate_families": ["m5", "r5"],
+            "without_memory": "keep_memory",
+        },
+    )
     assert out["recommended"]["instance_type"] == "r5.xlarge"
     assert out["recommended"]["memory_gib"] >= 32
 
@@ -141,7 +149,9 @@ def test_bad_inputs() -> None:
         error_field(TOOL, {"current_instance_type": "m5.large", "cpu": ok, "candidate_families": ["zz"]})
         == "candidate_families[0]"
     )
-    assert error_field(TOOL, {"current_instance_type": "c8a.large", "cpu": ok}) == "current_instance_type"
+    assert (
+        error_field(TOOL, {"current_instance_type": "m8i.metal-48xl", "cpu": ok}) == "current_instance_type"
+    )
     assert error_field(TOOL, {"current_instance_type": "m5.large", "cpu": series([1.0, 2.0])}) == "cpu"
 
 
@@ -152,3 +162,66 @@ def test_memory_sampled_differently_from_cpu() -> None:
     out = call(TOOL, {"current_instance_type": "m5.xlarge", "cpu": cpu, "memory": mem, "profile": "vpa-like"})
     assert out["required_memory_gib"] == pytest.approx(1.6 * 1.15)  # p90 of daily peaks of 10% x 16 GiB, +15%
     assert out["required_vcpu"] == pytest.approx(0.8 * 1.15)
+
+
+def test_cpu_only_searches_same_generation_cmr_and_says_memory_is_unchecked() -> None:
+    cpu = series([10.0 + (i % 7) for i in range(14 * DAY)])
+    out = call(TOOL, {"current_instance_type": "m5.2xlarge", "cpu": cpu})
+    assert out["memory_checked"] is False and out["required_memory_gib"] is None
+    assert out["method"]["parameters"]["families"] == ["c5", "m5", "r5"]
+    # p99.5 of 10-16% of 8 vCPU x 1.2 = 1.54 vCPU: the cheapest type with 2 vCPU across c5/m5/r5
+    assert out["recommended"]["instance_type"] == "c5.large"
+    assert out["finding"] == "over-provisioned" and out["saving_pct"] > 70
+    assert {a["instance_type"] for a in out["alternatives"]} == {"m5.large", "r5.large"}
+    assert any("Memory not observed" in w and "4 GiB against 32 GiB" in w for w in out["warnings"])
+
+
+def test_idle_machine_is_reported_idle_not_optimized() -> None:
+    out = call(TOOL, {"current_instance_type": "m5.large", "cpu": series([2.5] * (14 * DAY))})
+    assert out["finding"] == "idle"
+    assert any(w.startswith("Idle:") for w in out["warnings"])
+    busy = call(TOOL, {"current_instance_type": "m5.large", "cpu": series([40.0] * (14 * DAY))})
+    assert busy["finding"] != "idle"
+
+
+def test_backtest_saturation_is_a_warning() -> None:
+    cpu = series([5.0] * (7 * DAY) + [60.0] * (7 * DAY))
+    out = call(TOOL, {"current_instance_type": "m5.2xlarge", "cpu": cpu, "profile": "vpa-like"})
+    assert out["backtest"]["cpu_saturated_share"] > 0.01
+    assert any("own backtest" in w for w in out["warnings"])
+    calm = call(TOOL, {"current_instance_type": "m5.2xlarge", "cpu": series([10.0] * (14 * DAY))})
+    assert not any("own backtest" in w for w in calm["warnings"])
+
+
+def test_burstable_credits_are_modelled() -> None:
+    # t3.medium: 2 vCPU, baseline 20% per vCPU; a steady 50% drains the 24 h balance in under a day
+    hot = call(TOOL, {"current_instance_type": "t3.medium", "cpu": series([50.0] * (7 * DAY))})
+    assert hot["burst"]["instance_type"] == "t3.medium"
+    assert hot["burst"]["baseline_pct_per_vcpu"] == 20.0
+    assert 0.5 < hot["burst"]["throttled_share_standard"] < 1
+    # unlimited mode: (50% - 20%) x 2 vCPU = 0.6 vCPU-h of surplus an hour at USD 0.05, once the balance is gone
+    assert 0 < hot["burst"]["unlimited_surplus_usd_month"] <= 0.6 * 0.05 * 730 + 1e-6
+    cool = call(TOOL, {"current_instance_type": "t3.medium", "cpu": series([10.0] * (7 * DAY))})
+    assert cool["burst"]["throttled_share_standard"] == 0.0
+
+
+def test_burstable_candidates_whose_credits_run_out_are_skipped() -> None:
+    # 30% of an m5.large (0.6 vCPU, p99.5+20% = 0.72): t3.small (2 vCPU, 20% baseline = 0.4 vCPU) would drain
+    out = call(
+        TOOL,
+        {
+            "current_instance_type": "m5.large",
+            "cpu": series([30.0] * (7 * DAY)),
+            "candidate_families": ["t3", "m5"],
+        },
+    )
+    rec = out["recommended"]["instance_type"]
+    assert rec not in ("t3.micro", "t3.small", "t3.nano")
+    assert any("Skipped burstable" in w for w in out["warnings"])
+
+
+def test_current_generation_types_have_specs() -> None:
+    out = call(TOOL, {"current_instance_type": "m8i.2xlarge", "cpu": series([10.0] * (14 * DAY))})
+    assert out["current"]["vcpu"] == 8 and out["current"]["memory_gib"] == 32
+    assert out["method"]["parameters"]["families"] == ["c8i", "m8i", "r8i"]
+    assert any("derived from the EC2 naming convention" in d["name"] for d in out["data_sources"])

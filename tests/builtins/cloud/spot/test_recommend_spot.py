@@ -73,12 +73,40 @@ def test_states_snapshot_age_and_no_history() -> None:
     assert any("price history" in w for w in out["warnings"])
 
 
-def test_other_regions_rank_by_savings_without_prices() -> None:
-    out = call(TOOL, {"region": "eu-west-1", "min_vcpu": 4, "max_vcpu": 4})
+def test_other_regions_refuse_to_rank_by_savings_without_prices() -> None:
+    assert error_field(TOOL, {"region": "eu-west-1", "min_vcpu": 4, "max_vcpu": 4}) == "strategy"
+    assert error_field(TOOL, {"region": "eu-west-1", "strategy": "lowest-price"}) == "strategy"
+    out = call(TOOL, {"region": "eu-west-1", "min_vcpu": 4, "max_vcpu": 4, "strategy": "capacity-optimized"})
     assert out["selected"]
     assert all(p["est_spot_usd_hr"] is None for p in out["selected"])
     assert out["on_demand_fallback"] is None
-    assert any("savings % only" in w for w in out["warnings"])
+    assert any("not used to rank" in w for w in out["warnings"])
+    # the order is by interruption bucket, never by savings: equal buckets go by size then name
+    ranked = out["ranked"]
+    buckets = ["<5%", "5-10%", "10-15%", "15-20%", ">20%"]
+    assert [buckets.index(p["interruption_bucket"]) for p in ranked] == sorted(
+        buckets.index(p["interruption_bucket"]) for p in ranked
+    )
+
+
+GPU_OR_STORAGE = ("p", "g", "inf", "trn", "dl", "i", "d", "h", "im", "is", "x", "u", "z")
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "ap-southeast-2"])
+def test_general_workloads_get_general_types_diversified_across_generations(region: str) -> None:
+    from ucp.builtins.cloud.spot.recommend_spot import family_prefix, generation
+
+    out = call(TOOL, {"region": region, "min_vcpu": 2, "pools": 6, "strategy": "capacity-optimized"})
+    fams = [p["family"] for p in out["ranked"]]
+    assert fams and not any(family_prefix(f) in GPU_OR_STORAGE for f in fams)
+    assert not any("metal" in p["instance_type"] for p in out["ranked"])
+    assert all(p["vcpu"] <= 16 and p["memory_gib"] <= 128 for p in out["ranked"])
+    gens = {generation(p["family"]) for p in out["selected"]}
+    assert len(gens) >= min(3, len({generation(f) for f in fams}))
+    gpu = call(TOOL, {"region": "us-east-1", "workload_class": "gpu", "min_vcpu": 4})
+    assert gpu["selected"] and all(
+        family_prefix(p["family"]) in ("p", "g", "inf", "trn", "dl", "vt", "f", "gr") for p in gpu["selected"]
+    )
 
 
 def test_bad_inputs() -> None:

@@ -44,8 +44,9 @@ class AnomalyInput(StrictInput):
     series: SeriesInput
     method: Literal["shesd", "robust_z", "both"] = "shesd"
     sensitivity: Literal["low", "medium", "high"] = Field(
-        default="medium",
-        description="low: alpha .01, <=1% anomalies, z>5; medium: .05, 10%, 3.5; high: .10, 20%, 3.",
+        default="low",
+        description="low: alpha .01, <=1% anomalies, z>5; medium: .05, 10%, 3.5; high: .10, 20%, 3. "
+        "Default low: the best recall above chance on the dev series (ucp bench cloud).",
     )
     direction: Literal["both", "pos", "neg"] = "both"
     period_points: int | None = Field(default=None, ge=2, description="Points per season; default one day.")

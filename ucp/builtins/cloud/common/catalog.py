@@ -41,6 +41,35 @@ SPOT_ADVISOR_SOURCE = DataSource(
 )
 
 _ARM_FAMILY = re.compile(r"^[a-z]+\d+g")
+_CMR_FAMILY = re.compile(r"^([cmr])(\d+)[a-z-]*$")
+GIB_PER_VCPU = {"c": 2.0, "m": 4.0, "r": 8.0}
+DERIVED_SPECS_SOURCE = DataSource(
+    name=(
+        "vCPU/memory derived from the EC2 naming convention for c/m/r families of generation 6+ that the "
+        "advisor snapshot lacks (medium 1 vCPU, large 2, xlarge 4, Nxlarge 4N; c 2, m 4, r 8 GiB per vCPU); "
+        "the rule matches 535 of the 541 c/m/r types (generation 5+) the snapshot does list (all but c5n)"
+    ),
+    as_of="AWS EC2 Instance Types guide, size tables of the general-purpose, compute- and memory-optimised "
+    "families (2025-2026)",
+    licence="CC BY-SA 4.0 (AWS documentation); the derived figures are facts, not copied text",
+    url="https://docs.aws.amazon.com/ec2/latest/instancetypes/instance-type-names.html",
+)
+
+
+def _size_vcpu(size: str) -> int | None:
+    if size in ("medium", "large", "xlarge"):
+        return {"medium": 1, "large": 2, "xlarge": 4}[size]
+    m = re.fullmatch(r"(\d+)xlarge", size)
+    return 4 * int(m.group(1)) if m else None
+
+
+def derived_specs(name: str, family: str) -> tuple[int, float] | None:
+    """(vCPU, GiB) of a c/m/r type of generation 6+ from its name, or None (metal, other families)."""
+    m = _CMR_FAMILY.match(family)
+    if m is None or int(m.group(2)) < 6 or "." not in name:
+        return None
+    vcpu = _size_vcpu(name.split(".", 1)[1])
+    return None if vcpu is None else (vcpu, GIB_PER_VCPU[m.group(1)] * vcpu)
 
 
 @dataclass(frozen=True)
@@ -53,6 +82,17 @@ class InstanceType:
     spot_savings_pct: int | None
     interruption_bucket: int | None
     est_spot_usd_hr: float | None
+    specs_derived: bool = False  # vCPU/memory from ``derived_specs``, not from the advisor snapshot
+
+    @property
+    def generation(self) -> str | None:
+        """The generation and processor suffix shared by c/m/r siblings: m6i -> '6i', c7g -> '7g'."""
+        m = re.match(r"^[cmr](\d+[a-z]*?)(?:-flex)?$", self.family)
+        return m.group(1) if m else None
+
+    @property
+    def burstable(self) -> bool:
+        return self.family in ("t2", "t3", "t3a", "t4g")
 
     @property
     def architecture(self) -> str:
@@ -87,11 +127,16 @@ def load_catalog() -> dict[str, InstanceType]:
     for row in csv.DictReader(text.splitlines()):
         in_advisor = bool(row["interruption_bucket"].strip())
         vcpu = _opt_float(row["vcpu"])
+        mem = _opt_float(row["memory_gib"])
+        derived = derived_specs(row["instance_type"], row["family"]) if vcpu is None or mem is None else None
+        if derived is not None:
+            vcpu, mem = float(derived[0]), derived[1]
         out[row["instance_type"]] = InstanceType(
             name=row["instance_type"],
             family=row["family"],
             vcpu=None if vcpu is None else int(vcpu),
-            memory_gib=_opt_float(row["memory_gib"]),
+            memory_gib=mem,
+            specs_derived=derived is not None,
             od_usd_hr=_opt_float(row["od_usd_hr"]),
             spot_savings_pct=int(float(row["spot_savings_pct"])) if in_advisor else None,
             interruption_bucket=BUCKET_LABELS.index(row["interruption_bucket"]) if in_advisor else None,

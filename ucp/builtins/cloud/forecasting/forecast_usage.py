@@ -27,7 +27,8 @@ from ucp.builtins.cloud.common.series import (
 )
 from ucp.builtins.cloud.forecasting import methods
 
-ModelName = Literal["naive", "seasonal_naive", "holt_winters", "stl_ets"]
+MAX_FIT_POINTS = 2000  # models fit on at most the last 2,000 steps (83 days hourly): bounded time per call
+ModelName = Literal["naive", "seasonal_naive", "holt_winters", "stl_ets", "theta"]
 
 
 class ForecastInput(StrictInput):
@@ -42,7 +43,7 @@ class ForecastInput(StrictInput):
     )
     folds: int = Field(default=3, ge=1, le=10, description="Rolling backtest origins.")
     level: float = Field(default=0.9, gt=0.5, lt=1.0, description="Prediction-interval coverage.")
-    models: list[ModelName] | None = Field(default=None, description="Candidates; default all four.")
+    models: list[ModelName] | None = Field(default=None, description="Candidates; default all five.")
 
 
 class ForecastPoint(OutputModel):
@@ -96,6 +97,12 @@ def forecast_usage(args: ForecastInput) -> ForecastOutput:
             warns.append(
                 f"{100 * filled / y.size:.0f}% of bins were empty: the forecast rests on interpolation."
             )
+    if y.size > MAX_FIT_POINTS:
+        assumptions.append(
+            f"Models were fitted on the last {MAX_FIT_POINTS} of {y.size} steps (bounded run time; older "
+            "history rarely helps a short-horizon forecast)."
+        )
+        y, grid = y[-MAX_FIT_POINTS:], grid[-MAX_FIT_POINTS:]
     m = args.season_length or max(1, round(86400 / step))
     h = args.horizon
     requested = list(args.models or methods.MODELS)
@@ -159,7 +166,7 @@ def forecast_usage(args: ForecastInput) -> ForecastOutput:
     return ForecastOutput(
         method=Method(
             name=f"rolling-origin model selection; selected {sel}",
-            reference="naive / seasonal naive baselines, Holt-Winters ETS and STL+ETS (statsmodels), scored by MASE",
+            reference="naive / seasonal naive baselines, Holt-Winters ETS, STL+ETS and Theta (statsmodels), scored by MASE",
             parameters={
                 "horizon": h,
                 "interval_seconds": step,
@@ -195,7 +202,7 @@ TOOL = BuiltinTool(
     title="Forecast a usage series",
     description=(
         "Forecast CPU/requests/traffic with prediction intervals. Chooses per series, by rolling-origin backtest, among "
-        "naive, seasonal naive, Holt-Winters/ETS and STL+ETS (statsmodels) and reports each one's MASE and the skill "
+        "naive, seasonal naive, Holt-Winters/ETS, STL+ETS and Theta (statsmodels) and reports each one's MASE and the skill "
         "against both baselines."
     ),
     input_model=ForecastInput,

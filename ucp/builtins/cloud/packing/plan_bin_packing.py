@@ -9,7 +9,7 @@ import numpy as np
 from ucp.builtins.base import BuiltinTool, ToolInputError
 from ucp.builtins.cloud.common.catalog import catalog_sources, get_type, load_catalog, staleness_warnings
 from ucp.builtins.cloud.common.envelope import HOURS_PER_MONTH, Method, dedupe, rnd
-from ucp.builtins.cloud.packing import exact, heuristics
+from ucp.builtins.cloud.packing import exact, heuristics, overhead
 from ucp.builtins.cloud.packing.consolidate import ExNode, Planner, Pod, budget_nodes
 from ucp.builtins.cloud.packing.schema import (
     ConsolidationAction,
@@ -27,6 +27,37 @@ EXACT_AUTO_MAX_PODS = 15
 MAX_PODS = 5000
 
 __all__ = ["TOOL", "PackInput", "PackOutput", "plan_bin_packing"]
+
+
+def allocatable(args: PackInput, vcpu: float, memory_gib: float) -> tuple[float, float]:
+    """What pods can request on a node: capacity minus kubelet/system reservations and DaemonSets."""
+    r_cpu = (
+        overhead.kubelet_reserved_cpu(vcpu) if args.reserved_cpu_cores is None else args.reserved_cpu_cores
+    )
+    r_mem = (
+        overhead.kubelet_reserved_memory_gib(memory_gib)
+        if args.reserved_memory_gib is None
+        else args.reserved_memory_gib
+    )
+    return (
+        float(vcpu) - r_cpu - args.daemonset_cpu_cores,
+        float(memory_gib) - r_mem - args.daemonset_memory_gib,
+    )
+
+
+def _reservation_note(args: PackInput) -> str:
+    if args.reserved_cpu_cores is None or args.reserved_memory_gib is None:
+        ex_cpu, ex_mem = overhead.kubelet_reserved_cpu(2), overhead.kubelet_reserved_memory_gib(8)
+        kube = (
+            "kubelet/system reservations by the GKE/EKS formula "
+            f"(e.g. a 2 vCPU / 8 GiB node keeps {ex_cpu:.2f} CPU and {ex_mem:.2f} GiB)"
+        )
+    else:
+        kube = f"{args.reserved_cpu_cores:g} CPU and {args.reserved_memory_gib:g} GiB reserved"
+    return (
+        f"Allocatable = instance vCPU/memory minus {kube}, minus {args.daemonset_cpu_cores:g} CPU and "
+        f"{args.daemonset_memory_gib:g} GiB of DaemonSets per node; set these for your cluster."
+    )
 
 
 def _types(args: PackInput, warns: list[str]) -> list[heuristics.NodeType]:
@@ -50,7 +81,7 @@ def _types(args: PackInput, warns: list[str]) -> list[heuristics.NodeType]:
         if price is None or it.vcpu is None or it.memory_gib is None:
             warns.append(f"{it.name} skipped: no {'spot' if spot else 'on-demand'} price in the snapshot.")
             continue
-        cpu, mem = it.vcpu - args.reserved_cpu_cores, it.memory_gib - args.reserved_memory_gib
+        cpu, mem = allocatable(args, it.vcpu, it.memory_gib)
         if cpu > 0 and mem > 0:
             out.append(heuristics.NodeType(it.name, float(cpu), float(mem), float(price)))
     if not out:
@@ -159,9 +190,7 @@ def _consolidate(
             raise ToolInputError(
                 f"existing_nodes[{j}].instance_type", f"{it.name}: no {en.capacity_type} price/specs"
             )
-        nt = heuristics.NodeType(
-            it.name, it.vcpu - args.reserved_cpu_cores, it.memory_gib - args.reserved_memory_gib, price
-        )
+        nt = heuristics.NodeType(it.name, *allocatable(args, it.vcpu, it.memory_gib), price)
         pods = [
             Pod(f"{p.name}#{k}" if p.count > 1 else p.name, p.cpu, p.memory_gib, p.do_not_disrupt, p.pdb)
             for p in en.pods
@@ -218,16 +247,21 @@ def plan_bin_packing(args: PackInput) -> PackOutput:
                 "types": len(types),
                 "pricing": args.pricing,
                 "exact": args.exact,
-                "reserved_cpu_cores": args.reserved_cpu_cores,
-                "reserved_memory_gib": args.reserved_memory_gib,
+                "reserved_cpu_cores": "GKE/EKS formula"
+                if args.reserved_cpu_cores is None
+                else args.reserved_cpu_cores,
+                "reserved_memory_gib": "GKE/EKS formula + 100 MiB eviction"
+                if args.reserved_memory_gib is None
+                else args.reserved_memory_gib,
+                "daemonset_cpu_cores": args.daemonset_cpu_cores,
+                "daemonset_memory_gib": args.daemonset_memory_gib,
                 "disruption_budget": args.disruption_budget,
                 "families": sorted({t.name.split(".")[0] for t in types}),
             },
         ),
         data_sources=catalog_sources(use_spot=args.pricing == "spot" or bool(args.existing_nodes)),
         assumptions=[
-            f"Allocatable = instance vCPU/memory minus {args.reserved_cpu_cores:g} CPU and "
-            f"{args.reserved_memory_gib:g} GiB reserved per node (kubelet, daemonsets); set these for your cluster.",
+            _reservation_note(args),
             "Only CPU and memory requests are packed (no GPUs, pod limits, affinities or max-pods).",
             "Lower bound: LP relaxation (fractional nodes), raised by the MILP's dual bound when it ran.",
         ],

@@ -37,8 +37,20 @@ class PackInput(StrictInput):
         default=None, description="Default c6i,m6i,r6i,c7i,m7i,r7i (no metal)."
     )
     pricing: Literal["on-demand", "spot"] = "on-demand"
-    reserved_cpu_cores: float = Field(default=0, ge=0, description="Per-node CPU not allocatable to pods.")
-    reserved_memory_gib: float = Field(default=0, ge=0)
+    reserved_cpu_cores: float | None = Field(
+        default=None,
+        ge=0,
+        description="Per-node CPU kept by kubelet/system; default: the GKE/EKS kube-reserved formula by node size.",
+    )
+    reserved_memory_gib: float | None = Field(
+        default=None,
+        ge=0,
+        description="Per-node memory kept; default: the GKE/EKS formula + 100 MiB eviction.",
+    )
+    daemonset_cpu_cores: float = Field(
+        default=0.1, ge=0, description="CPU requested by DaemonSets on every node (kube-proxy, CNI, agents)."
+    )
+    daemonset_memory_gib: float = Field(default=0.25, ge=0)
     exact: Literal["auto", "always", "never"] = Field(
         default="auto", description="auto: MILP when <= 15 pods."
     )

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from ucp.builtins.base import BuiltinTool, ToolInputError
 from ucp.builtins.cloud.common.catalog import (
+    DERIVED_SPECS_SOURCE,
     ON_DEMAND_AS_OF,
     InstanceType,
     catalog_sources,
@@ -136,7 +137,10 @@ def lookup_instance_prices(args: PricesInput) -> PricesOutput:
             reference="AWS price list (via Karpenter's pricing table) + Spot Instance Advisor",
             parameters=args.model_dump(exclude_none=True),
         ),
-        data_sources=catalog_sources(),
+        data_sources=[
+            *catalog_sources(),
+            *([DERIVED_SPECS_SOURCE] if any(it.specs_derived for it in hits[: args.limit]) else []),
+        ],
         assumptions=[
             "Prices are Linux on-demand USD per hour in us-east-1.",
             "Estimated spot price = on-demand x (1 - advisor savings %); the advisor's savings are monthly averages, "

@@ -1,4 +1,12 @@
-"""``rightsize_vm``: recommend an instance type from utilisation, with saving and risk."""
+"""``rightsize_vm``: recommend an instance type from utilisation, with saving and risk.
+
+Without a memory series the default is to size by CPU alone across the same generation's
+c/m/r families (m6i -> c6i/m6i/r6i), saying loudly that memory was not checked and listing
+the cheapest fit of each family; ``without_memory="keep_memory"`` restores the old rule (never
+cut memory, which from CPU alone never downsizes). A machine that does almost nothing is
+reported ``idle`` (stop or schedule it), burstable candidates are checked against their CPU
+credits, and a recommendation that saturates in the tool's own backtest says so.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +17,11 @@ from pydantic import Field
 
 from ucp.builtins.base import BuiltinTool, ToolInputError
 from ucp.builtins.cloud.common.catalog import (
+    DERIVED_SPECS_SOURCE,
     InstanceType,
     catalog_sources,
     get_type,
+    load_catalog,
     require_specs,
     staleness_warnings,
 )
@@ -26,9 +36,12 @@ from ucp.builtins.cloud.common.envelope import (
     user_data_source,
 )
 from ucp.builtins.cloud.common.series import Series, SeriesInput, iso, load_series
-from ucp.builtins.cloud.rightsizing import sizing
+from ucp.builtins.cloud.rightsizing import burst, sizing
 
 MIN_HOURS = 30.0  # Compute Optimizer needs 30 consecutive hours of metrics
+IDLE_P95_PCT = 3.0  # Azure Advisor's shutdown threshold: p95 CPU below 3%
+IDLE_MAX_PCT = 10.0  # ...and no 5-minute peak above 10%
+BACKTEST_SATURATION_WARN = 0.01  # warn when >1% of the backtest's test intervals saturate
 
 
 class CustomProfile(StrictInput):
@@ -53,6 +66,11 @@ class RightsizeInput(StrictInput):
         default=None, description="Default: the current family only."
     )
     allow_architecture_change: bool = False
+    without_memory: Literal["cpu_only", "keep_memory"] = Field(
+        default="cpu_only",
+        description="No memory series: 'cpu_only' sizes by CPU across the same generation's c/m/r families "
+        "(memory unchecked, said in the output); 'keep_memory' never cuts memory (never downsizes).",
+    )
 
 
 class TypeInfo(OutputModel):
@@ -72,13 +90,22 @@ class Backtest(OutputModel):
     memory_saturated_share: float | None
 
 
+class BurstCredits(OutputModel):
+    instance_type: str
+    baseline_pct_per_vcpu: float
+    throttled_share_standard: float = Field(description="Share of intervals throttled in standard mode.")
+    unlimited_surplus_usd_month: float = Field(description="Surplus credits billed in unlimited mode.")
+    min_balance_pct: float
+
+
 class RightsizeOutput(Envelope):
-    finding: Literal["over-provisioned", "under-provisioned", "optimized", "no-fit"]
+    finding: Literal["over-provisioned", "under-provisioned", "optimized", "idle", "no-fit"]
+    memory_checked: bool = Field(description="False: sized by CPU only; check memory before applying.")
     current: TypeInfo
     recommended: TypeInfo | None
     alternatives: list[TypeInfo]
     required_vcpu: float
-    required_memory_gib: float
+    required_memory_gib: float | None = Field(description="None when memory was not observed (cpu_only).")
     saving_usd_hr: float
     saving_usd_month: float
     saving_pct: float
@@ -89,6 +116,9 @@ class RightsizeOutput(Envelope):
     backtest: Backtest | None = Field(description="Recommend from the first half, score on the second.")
     shutdown_candidate: bool | None = Field(
         default=None, description="Azure Advisor idle rule (azure profiles only)."
+    )
+    burst: BurstCredits | None = Field(
+        default=None, description="CPU-credit model when the current or recommended type is burstable."
     )
 
 
@@ -133,13 +163,25 @@ def _recommend(
     pool: list[InstanceType],
     cpu: tuple[np.ndarray, np.ndarray],
     mem: tuple[np.ndarray, np.ndarray] | None,
-) -> tuple[list[InstanceType], float, float]:
+    cpu_only: bool = False,
+    step_s: float = 300.0,
+    skipped: list[str] | None = None,
+) -> tuple[list[InstanceType], float, float | None]:
     vcpu, mem_gib = require_specs(cur, "current_instance_type")
     cpu_d = cpu[1] / 100.0 * vcpu
     mem_d = None if mem is None else (mem[0], mem[1] / 100.0 * mem_gib)
     need_cpu, need_mem = sizing.required_capacity(prof, cpu_d, mem_d)
-    need_mem_v = mem_gib if need_mem is None else need_mem
-    return sizing.choose(pool, need_cpu, need_mem_v), need_cpu, need_mem_v
+    need_mem_v = None if need_mem is None and cpu_only else mem_gib if need_mem is None else need_mem
+    fits = sizing.choose(pool, need_cpu, need_mem_v or 0.0)
+    out = []
+    for it in fits:  # a burstable type fits only if its credits last through the observed demand
+        base = burst.baseline(it.family, it.size) if it.burstable else None
+        if base is not None and burst.simulate(cpu_d, step_s, it.vcpu or 0, base).throttled_share > 0:
+            if skipped is not None:
+                skipped.append(it.name)
+            continue
+        out.append(it)
+    return out, need_cpu, need_mem_v
 
 
 def _share(s: tuple[np.ndarray, np.ndarray] | None, scale: float, cap: float | None) -> float | None:
@@ -173,20 +215,50 @@ def rightsize_vm(args: RightsizeInput) -> RightsizeOutput:
             raise ToolInputError(
                 f"candidate_families[{fam_i}]", f"no priced types with specs in family {fam!r}"
             )
-    pool = sizing.candidates(cur, args.candidate_families, args.allow_architecture_change)
-    fits, need_cpu, need_mem = _recommend(prof, cur, pool, cpu, mem)
+    cpu_only = mem_s is None and args.without_memory == "cpu_only"
+    families = args.candidate_families
+    if cpu_only and families is None:
+        families = _siblings(cur)
+    pool = sizing.candidates(cur, families, args.allow_architecture_change)
+    skipped: list[str] = []
+    fits, need_cpu, need_mem = _recommend(prof, cur, pool, cpu, mem, cpu_only, 300.0, skipped)
+    if skipped:
+        warnings.append(
+            f"Skipped burstable {', '.join(skipped[:3])}: their CPU credits would run out on this demand "
+            "(throttled to the baseline in standard mode)."
+        )
     rec = fits[0] if fits else None
+    need_mem_txt = "any memory" if need_mem is None else f"{need_mem:.1f} GiB"
     if rec is None:
         finding = "no-fit"
         warnings.append(
-            f"No type in {sorted({it.family for it in pool})} has {need_cpu:.2f} vCPU and {need_mem:.1f} GiB."
+            f"No type in {sorted({it.family for it in pool})} has {need_cpu:.2f} vCPU and {need_mem_txt}."
         )
     elif rec.name == cur.name or (rec.od_usd_hr or 0) >= cur.od_usd_hr:
-        finding = "under-provisioned" if need_cpu > vcpu or need_mem > mem_gib else "optimized"
+        finding = "under-provisioned" if need_cpu > vcpu or (need_mem or 0.0) > mem_gib else "optimized"
         if finding == "optimized":
             rec = cur
     else:
         finding = "over-provisioned"
+    p95, peak = sizing.percentile(cv, 95), float(np.max(cv))
+    if finding != "under-provisioned" and p95 < IDLE_P95_PCT and peak <= IDLE_MAX_PCT:
+        finding = "idle"
+        warnings.append(
+            f"Idle: p95 CPU {p95:.1f}% and peak {peak:.1f}% of {vcpu} vCPU. Stop it, schedule it "
+            "(plan_schedule) or merge its work: a smaller type would still be mostly idle."
+        )
+    if cpu_only:
+        fams = sorted({it.family for it in pool})
+        warnings.append(
+            f"Memory not observed: sized by CPU alone across {', '.join(fams)}"
+            + (
+                f"; {rec.name} has {rec.memory_gib:g} GiB against {mem_gib:g} GiB now. Check memory use before applying "
+                "(a memory series, e.g. from the CloudWatch agent, makes this safe)."
+                if rec is not None and (rec.memory_gib or 0) < mem_gib
+                else "."
+            )
+        )
+    derived = [it.name for it in [cur, *([rec] if rec else [])] if it.specs_derived]
     saving = cur.od_usd_hr - (rec.od_usd_hr or 0.0) if rec is not None else 0.0
     span_h = (cpu[0][-1] - cpu[0][0]) / 3600.0
     if span_h < MIN_HOURS:
@@ -206,6 +278,19 @@ def rightsize_vm(args: RightsizeInput) -> RightsizeOutput:
     if cpu_s.step_s > 300:
         warnings.append("CPU samples are coarser than 5 minutes: short peaks may be averaged away.")
     rec_cap = (rec.vcpu, rec.memory_gib) if rec is not None else (None, None)
+    bt = _backtest(prof, cur, pool, cpu, mem, cpu_only)
+    if (
+        bt is not None
+        and rec is not None
+        and bt.cpu_saturated_share is not None
+        and bt.cpu_saturated_share > BACKTEST_SATURATION_WARN
+    ):
+        warnings.append(
+            f"This tool's own backtest (sized on the first half, scored on the second) saw "
+            f"{100 * bt.cpu_saturated_share:.1f}% of intervals above {bt.recommended_type}'s CPU: the "
+            "recommendation would have throttled. Prefer a more conservative profile (aws-default) or the next size."
+        )
+    burst_info = _burst(rec if rec is not None and rec.burstable else cur, cpu, vcpu)
     return RightsizeOutput(
         method=Method(
             name=f"percentile sizing, profile {prof.name}",
@@ -225,29 +310,74 @@ def rightsize_vm(args: RightsizeInput) -> RightsizeOutput:
         data_sources=[
             user_data_source("cpu utilisation", cpu_s.start(), cpu_s.end()),
             *catalog_sources(False),
+            *([DERIVED_SPECS_SOURCE] if derived else []),
         ],
         assumptions=dedupe(
             [
                 *assumptions,
                 "CPU demand in vCPU = utilisation % x current vCPU; a vCPU of another family is treated as equal.",
+                *(
+                    [f"Specs of {', '.join(derived)} derived from the type name (not in the snapshot)."]
+                    if derived
+                    else []
+                ),
                 "Saving uses on-demand Linux prices in us-east-1 and 730 hours a month.",
             ]
         ),
         warnings=dedupe(warnings + staleness_warnings(use_spot=False)),
         confidence=_confidence(span_h, mem_s is not None),
         finding=finding,
+        memory_checked=mem_s is not None,
         current=_info(cur),
         recommended=None if rec is None else _info(rec),
-        alternatives=[_info(it) for it in fits[1:4]],
+        alternatives=_alternatives(fits, rec, cpu_only),
         required_vcpu=rnd(need_cpu, 4),
-        required_memory_gib=rnd(need_mem, 4),
+        required_memory_gib=None if need_mem is None else rnd(need_mem, 4),
         saving_usd_hr=rnd(saving),
         saving_usd_month=rnd(saving * HOURS_PER_MONTH, 2),
         saving_pct=rnd(100 * saving / cur.od_usd_hr, 2),
         in_sample_cpu_saturated_share=_share(cpu, vcpu, rec_cap[0]),
         in_sample_memory_saturated_share=_share(mem, mem_gib, rec_cap[1]),
-        backtest=_backtest(prof, cur, pool, cpu, mem),
+        backtest=bt,
         shutdown_candidate=_azure_idle(cpu) if prof.name.startswith("azure") else None,
+        burst=burst_info,
+    )
+
+
+def _siblings(cur: InstanceType) -> list[str] | None:
+    """The same generation's c/m/r families that the catalog prices (m6i -> c6i, m6i, r6i)."""
+    gen = cur.generation
+    if gen is None:
+        return None
+    known = {it.family for it in load_catalog().values() if it.has_specs and it.od_usd_hr}
+    fams = [f"{x}{gen}" for x in "cmr" if f"{x}{gen}" in known]
+    return sorted({*fams, cur.family})
+
+
+def _alternatives(fits: list[InstanceType], rec: InstanceType | None, cpu_only: bool) -> list[TypeInfo]:
+    """The next three fits; sized by CPU alone, the cheapest fit of each other family instead."""
+    if not cpu_only:
+        return [_info(it) for it in fits[1:4]]
+    out: list[InstanceType] = []
+    seen = {rec.family} if rec is not None else set()
+    for it in fits:
+        if it.family not in seen:
+            seen.add(it.family)
+            out.append(it)
+    return [_info(it) for it in out[:3]]
+
+
+def _burst(it: InstanceType, cpu: tuple[np.ndarray, np.ndarray], cur_vcpu: int) -> BurstCredits | None:
+    base = burst.baseline(it.family, it.size) if it.burstable else None
+    if base is None or not it.vcpu:
+        return None
+    run = burst.simulate(cpu[1] / 100.0 * cur_vcpu, 300.0, it.vcpu, base)
+    return BurstCredits(
+        instance_type=it.name,
+        baseline_pct_per_vcpu=rnd(100 * base, 2),
+        throttled_share_standard=rnd(run.throttled_share, 4),
+        unlimited_surplus_usd_month=rnd(run.surplus_usd_per_hour * HOURS_PER_MONTH, 2),
+        min_balance_pct=rnd(100 * run.min_balance_share, 2),
     )
 
 
@@ -263,6 +393,7 @@ def _backtest(
     pool: list[InstanceType],
     cpu: tuple[np.ndarray, np.ndarray],
     mem: tuple[np.ndarray, np.ndarray] | None,
+    cpu_only: bool = False,
 ) -> Backtest | None:
     t = cpu[0]
     if t[-1] - t[0] < 2 * 86400:
@@ -276,7 +407,7 @@ def _backtest(
     mem_train = None if mem is None else split(mem, True)
     if mem_train is not None and mem_train[0].size < 3:
         mem_train = None
-    fits, _, _ = _recommend(prof, cur, pool, split(cpu, True), mem_train)
+    fits, _, _ = _recommend(prof, cur, pool, split(cpu, True), mem_train, cpu_only and mem_train is None)
     rec = fits[0] if fits else None
     vcpu, mem_gib = require_specs(cur, "current_instance_type")
     return Backtest(
@@ -305,7 +436,9 @@ TOOL = BuiltinTool(
     description=(
         "Recommend a cheaper (or safer) EC2 type from a CPU (and optional memory) utilisation series, with the saving "
         "and the share of intervals that would have saturated. Profiles: aws-default (AWS Compute Optimizer, p99.5+20%), "
-        "vpa-like (p90+15%), azure-user-facing / azure-batch (Azure Advisor), custom. Never cuts memory without memory data."
+        "vpa-like (p90+15%), azure-user-facing / azure-batch (Azure Advisor), custom. Without memory data it sizes by CPU "
+        "across the same generation's c/m/r families and says memory was not checked; reports idle machines, burstable "
+        "credit exhaustion and saturation in its own backtest."
     ),
     input_model=RightsizeInput,
     output_model=RightsizeOutput,

@@ -30,6 +30,17 @@ from ucp.builtins.cloud.common.envelope import (
 )
 
 Bucket = Literal["<5%", "5-10%", "10-15%", "15-20%", ">20%"]
+WorkloadClass = Literal["general", "compute", "memory", "gpu", "storage", "any"]
+# the letters before the generation digit, per class: a general workload never lands on a GPU,
+# storage-dense (local NVMe/HDD) or very-high-memory type unless the caller asks for that class
+CLASS_PREFIXES: dict[str, tuple[str, ...]] = {
+    "general": ("c", "m", "r", "t", "a"),
+    "compute": ("c",),
+    "memory": ("r", "x", "z", "u"),
+    "gpu": ("p", "g", "inf", "trn", "dl", "vt", "f", "gr"),
+    "storage": ("i", "d", "h", "im", "is"),
+}
+DEFAULT_MAX_VCPU_FACTOR = 4  # without max_vcpu, pools stay within 4x min_vcpu (at least 16)
 Arch = Literal["x86_64", "arm64"]
 
 
@@ -47,6 +58,12 @@ class SpotInput(StrictInput):
     architectures: list[Arch] = Field(default_factory=_x86, min_length=1)
     families: list[str] | None = None
     include_burstable: bool = Field(default=False, description="Allow t-family (CPU-credit) types.")
+    workload_class: WorkloadClass = Field(
+        default="general",
+        description="general: c/m/r families; compute; memory (r/x/z/u); gpu; storage (i/d/h); any. "
+        "GPU, storage-dense and metal types only when asked for.",
+    )
+    include_metal: bool = False
     max_interruption_bucket: Bucket = "10-15%"
     pools: int = Field(default=5, ge=1, le=30, description="Diversify across this many instance types.")
     strategy: Literal["price-capacity-optimized", "lowest-price", "capacity-optimized"] = (
@@ -107,6 +124,30 @@ class _Cand:
         return 1.0 - self.savings / 100  # without prices: rank by savings only
 
 
+def family_prefix(family: str) -> str:
+    """The letters before the generation digit: m6i -> 'm', inf2 -> 'inf', im4gn -> 'im'."""
+    out = ""
+    for ch in family:
+        if ch.isdigit():
+            break
+        out += ch
+    return out
+
+
+def generation(family: str) -> str:
+    """The generation digits: m6i -> '6', c7gn -> '7'."""
+    digits = ""
+    for ch in family[len(family_prefix(family)) :]:
+        if not ch.isdigit():
+            break
+        digits += ch
+    return digits
+
+
+def max_vcpu(args: SpotInput) -> int:
+    return args.max_vcpu or max(DEFAULT_MAX_VCPU_FACTOR * args.min_vcpu, 16)
+
+
 def _candidates(args: SpotInput, priced: bool) -> list[_Cand]:
     adv = load_spot_advisor()
     if args.region not in adv["spot_advisor"]:
@@ -132,11 +173,19 @@ def _candidates(args: SpotInput, priced: bool) -> list[_Cand]:
         arch = InstanceType(name, family, vcpu, mem, None, None, None, None).architecture
         if fams and family not in fams:
             continue
+        if (
+            not fams
+            and args.workload_class != "any"
+            and family_prefix(family) not in CLASS_PREFIXES[args.workload_class]
+        ):
+            continue
+        if "metal" in name and not args.include_metal:
+            continue
         if arch not in args.architectures:
             continue
         if not args.include_burstable and family.startswith("t") and family[1:2].isdigit():
             continue
-        if vcpu < args.min_vcpu or (args.max_vcpu is not None and vcpu > args.max_vcpu):
+        if vcpu < args.min_vcpu or vcpu > max_vcpu(args):
             continue
         if mem < args.min_memory_gib or (args.max_memory_gib is not None and mem > args.max_memory_gib):
             continue
@@ -148,17 +197,23 @@ def _candidates(args: SpotInput, priced: bool) -> list[_Cand]:
 def _rank(c: list[_Cand], strategy: str) -> list[_Cand]:
     if strategy == "lowest-price":
         return sorted(c, key=lambda x: (x.per_vcpu, x.bucket, x.name))
-    if strategy == "capacity-optimized":
-        return sorted(c, key=lambda x: (x.bucket, -x.vcpu, x.per_vcpu, x.name))
+    if strategy == "capacity-optimized":  # never by savings %: without prices the tie-break is the name
+        return sorted(c, key=lambda x: (x.bucket, -x.vcpu, x.per_vcpu if x.spot is not None else 0.0, x.name))
     return sorted(c, key=lambda x: (x.bucket, x.per_vcpu, x.name))
 
 
 def _diversify(ranked: list[_Cand], n: int) -> list[_Cand]:
-    """First one type per family in rank order, then fill by rank."""
+    """In rank order: first one type per generation, then one per family, then fill by rank
+    (a generation shares hardware and so capacity crunches; a family shares its pools)."""
     chosen: list[_Cand] = []
-    seen: set[str] = set()
+    gens: set[str] = set()
     for c in ranked:
-        if len(chosen) < n and c.family not in seen:
+        if len(chosen) < n and generation(c.family) not in gens:
+            chosen.append(c)
+            gens.add(generation(c.family))
+    seen: set[str] = {c.family for c in chosen}
+    for c in ranked:
+        if len(chosen) < n and c.family not in seen and c not in chosen:
             chosen.append(c)
             seen.add(c.family)
     for c in ranked:
@@ -188,6 +243,18 @@ def recommend_spot(args: SpotInput) -> SpotOutput:
     if args.max_memory_gib is not None:
         require(args.max_memory_gib >= args.min_memory_gib, "max_memory_gib", "below min_memory_gib")
     priced = args.region == "us-east-1" and args.os == "Linux"
+    regions = load_spot_advisor()["spot_advisor"]
+    if args.region not in regions:
+        raise ToolInputError(
+            "region", f"not in the spot advisor snapshot (e.g. {', '.join(sorted(regions)[:8])})"
+        )
+    if not priced and args.strategy != "capacity-optimized":
+        raise ToolInputError(
+            "strategy",
+            f"no on-demand prices for {args.region}/{args.os} offline, so no spot prices: {args.strategy} cannot "
+            "rank by price, and savings % alone favours expensive types. Use strategy 'capacity-optimized' "
+            "(interruption rate, then size) or us-east-1 Linux.",
+        )
     all_c = _candidates(args, priced)
     limit = BUCKET_LABELS.index(args.max_interruption_bucket)
     ok = [c for c in all_c if c.bucket <= limit]
@@ -200,8 +267,11 @@ def recommend_spot(args: SpotInput) -> SpotOutput:
     )
     if not priced:
         warns.append(
-            f"No on-demand prices for {args.region}/{args.os} in the snapshot: ranked by savings % only."
+            f"No on-demand prices for {args.region}/{args.os} in the snapshot: ranked by interruption rate and "
+            "size only; savings % are listed, not used to rank."
         )
+    if args.max_vcpu is None:
+        warns.append(f"No max_vcpu: pools limited to {max_vcpu(args)} vCPU (4x min_vcpu, at least 16).")
     if not chosen:
         warns.append(
             f"No type meets the requirements within interruption {args.max_interruption_bucket} "
@@ -228,6 +298,11 @@ def recommend_spot(args: SpotInput) -> SpotOutput:
                 "strategy": args.strategy,
                 "max_interruption_bucket": args.max_interruption_bucket,
                 "pools": args.pools,
+                "workload_class": args.workload_class,
+                "families_allowed": "as given"
+                if args.families
+                else CLASS_PREFIXES.get(args.workload_class, "any"),
+                "diversified_by": "generation, then family",
                 "rank_key": "interruption bucket, then est. spot USD per vCPU-hour"
                 if args.strategy == "price-capacity-optimized"
                 else args.strategy,
