@@ -20,17 +20,31 @@ LAYERS: dict[str, set[str]] = {
     "log": set(),
     "events": {"log"},
     "config": {"errors", "fileio", "naming", "log"},
+    # metrics, traces, call records, analytics: over the foundation only, so every layer may report to it
+    "observe": {"config", "errors", "fileio", "log"},
     "builtins": FOUNDATION,
-    "downstream": FOUNDATION | {"builtins"},
+    "downstream": FOUNDATION | {"builtins", "observe"},
     "pool": FOUNDATION | {"downstream"},
     "router": FOUNDATION,
     "identity": FOUNDATION,  # who is calling: API keys, OAuth tokens -> Identity
     "policy": FOUNDATION | {"identity"},  # what an identity may do, how often, and the audit log
-    "session": FOUNDATION | {"router", "pool", "downstream", "identity", "policy"},
-    "frontend": FOUNDATION | {"session", "identity"},
-    "app": FOUNDATION | {"session", "router", "pool", "downstream", "frontend", "identity", "policy"},
+    "session": FOUNDATION | {"router", "pool", "downstream", "observe", "identity", "policy"},
+    "frontend": FOUNDATION | {"session", "observe", "identity"},
+    "app": FOUNDATION
+    | {"session", "router", "pool", "downstream", "frontend", "observe", "identity", "policy"},
     "bench": FOUNDATION
-    | {"session", "router", "pool", "downstream", "frontend", "app", "builtins", "identity", "policy"},
+    | {
+        "session",
+        "router",
+        "pool",
+        "downstream",
+        "frontend",
+        "app",
+        "builtins",
+        "observe",
+        "identity",
+        "policy",
+    },
     "cli": FOUNDATION
     | {
         "session",
@@ -41,6 +55,7 @@ LAYERS: dict[str, set[str]] = {
         "app",
         "builtins",
         "bench",
+        "observe",
         "identity",
         "policy",
     },

@@ -32,6 +32,7 @@ from ucp.downstream.prespawn import Prespawned
 from ucp.errors import ConfigError
 from ucp.events import ChangeBus
 from ucp.log import get_logger
+from ucp.observe.telemetry import Telemetry
 from ucp.policy.audit import AuditLog
 from ucp.policy.limits import RateLimiter
 from ucp.policy.rules import Policy
@@ -121,6 +122,7 @@ class Gateway:
         watch_config: bool = False,
         dense: bool | None = None,
         prespawned: Mapping[str, Prespawned] | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.config = config
         self.paths = paths
@@ -149,6 +151,16 @@ class Gateway:
             learner_factory=(lambda: _open_learner(config, paths)) if config.learning.enabled else None,
         )
         self.catalog.subscribe(self.router.on_catalog_change)
+        self.sessions = SessionManager()
+        self.telemetry = telemetry or Telemetry(
+            config.telemetry,
+            env=self.env,
+            records_path=paths.state_dir / "calls.sqlite",
+            learning_db=paths.learning_db if config.learning.enabled else None,
+            servers=lambda: [s.to_dict() for s in self.pool.status()],
+            sessions=lambda: [(s.mode, s.client_name) for s in self.sessions.all()],
+        )
+        self.client_events.subscribe(lambda change: self.telemetry.metrics.list_changed(change.kinds))
         self.audit = AuditLog(paths.audit_dir, config.audit)
         self.guard = Guard(Policy(config.policy, config.tenants), RateLimiter(config.limits), self.audit)
         self.calls = CallPath(
@@ -157,11 +169,11 @@ class Gateway:
             observers=[_PriorsObserver(self.router)],
             extra_names=metatools.NAMES,
             guard=self.guard,
+            telemetry=self.telemetry,
         )
         self.meta = MetaTools(
             self.calls, self.router, flagged=self.pins.is_changed, default_limit=config.exposure.search_limit
         )
-        self.sessions = SessionManager()
         self.api = SessionFacade(
             catalog=self.catalog,
             pool=self.pool,
@@ -239,6 +251,7 @@ class Gateway:
 
         def denied(reason: str, path: str) -> None:
             self.audit.record("auth_denied", outcome="denied", reason=reason, path=path)
+            self.telemetry.metrics.auth_denied(reason)
 
         def admin_action(action: str, identity: Identity, name: str, outcome: str) -> None:
             self.audit.record("admin", identity=identity, action=action, name=name, outcome=outcome)
@@ -252,6 +265,7 @@ class Gateway:
             on_auth_denied=denied,
             may_administer=self.guard.policy.may_administer,
             on_admin=admin_action,
+            telemetry=self.telemetry,
         )
 
     @property
@@ -265,6 +279,7 @@ class Gateway:
         self._stack = stack
         try:
             stack.callback(self.audit.close)
+            stack.callback(self.telemetry.close)
             stack.push_async_callback(self._close_learner)
             stack.callback(self.router.close)
             stack.callback(self.sync.close)
@@ -329,18 +344,24 @@ class Gateway:
         )
 
     async def _save_learning_loop(self, interval: float = 2.0) -> None:
-        """Persist learning state off the protocol loop; compact the event log hourly."""
-        last_compact = 0.0
+        """Persist learning state and call records off the protocol loop; compact both hourly."""
+        last_compact = anyio.current_time()
         while True:
             await anyio.sleep(interval)
+            await anyio.to_thread.run_sync(self.telemetry.flush)
+            now = anyio.current_time()
+            compact = now - last_compact > 3600
+            if compact:
+                last_compact = now
+                records = self.telemetry.records
+                if records is not None:
+                    await anyio.to_thread.run_sync(records.compact)
             learner = self.router.learner_loaded
             if learner is None:
                 continue
             try:
                 await anyio.to_thread.run_sync(learner.save)
-                now = anyio.current_time()
-                if now - last_compact > 3600 and learner.store is not None:
-                    last_compact = now
+                if compact and learner.store is not None:
                     await anyio.to_thread.run_sync(learner.store.compact)
             except Exception:
                 log.exception("learning_save_failed")
@@ -395,7 +416,7 @@ async def serve_stdio(gateway: Gateway) -> None:
     from ucp.frontend.run import run_stdio
     from ucp.frontend.server import build_mcp_server
 
-    await run_stdio(build_mcp_server(gateway.api))
+    await run_stdio(build_mcp_server(gateway.api, telemetry=gateway.telemetry))
 
 
 async def serve_http(gateway: Gateway, host: str, port: int) -> None:

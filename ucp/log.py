@@ -1,8 +1,13 @@
 """structlog, configured once, JSON lines to stderr (stdout is the MCP stdio channel).
 
-Event names are snake_case; context (session id, server, tool) is bound through
-contextvars so every line of one call carries it. Secrets never reach a log
-line: values of keys that look secret are masked by ``_redact``.
+Event names are snake_case; context (session id, server, tool; the HTTP front's
+request id) is bound through contextvars so every line of one call carries it,
+and registered context providers add more per line (``ucp.observe.tracing`` adds
+the trace and span ids of the current span). Secrets never reach a log line:
+values of keys that look secret are masked by ``_redact``. Other libraries log
+through stdlib ``logging``; their records go through the same processors
+(structlog's ``ProcessorFormatter``), so they are JSON, masked and carry the same
+context too.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,6 +26,24 @@ _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I)
 _configured = False
 _level = logging.INFO
 _factory: _TeeLoggerFactory | None = None
+_providers: list[Callable[[], dict[str, Any] | None]] = []
+
+
+def add_context_provider(provider: Callable[[], dict[str, Any] | None]) -> None:
+    """Fields ``provider()`` returns are added to every log line (when not already bound)."""
+    if provider not in _providers:
+        _providers.append(provider)
+
+
+def _provided(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for provider in _providers:
+        try:
+            fields = provider()
+        except Exception:
+            continue
+        for key, value in (fields or {}).items():
+            event_dict.setdefault(key, value)
+    return event_dict
 
 
 def _mask(value: Any) -> Any:
@@ -43,6 +66,11 @@ def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMap
     return event_dict
 
 
+def redact(mapping: dict[str, Any]) -> dict[str, Any]:
+    """``mapping`` with the values of secret-looking keys masked (what log lines get)."""
+    return dict(_redact(None, "", dict(mapping)))
+
+
 def configure(
     level: str = "info", *, stream: TextIO | None = None, json: bool = True, log_file: Path | None = None
 ) -> None:
@@ -59,11 +87,15 @@ def configure(
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        _provided,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *shared,
             _redact,
             structlog.processors.format_exc_info,
             renderer,
@@ -78,7 +110,14 @@ def configure(
         root.removeHandler(handler)
     handler = logging.StreamHandler(out)
     handler.setFormatter(
-        logging.Formatter('{"level": "%(levelname)s", "logger": "%(name)s", "event": "%(message)s"}')
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, _redact],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
     )
     root.addHandler(handler)
     root.setLevel(max(numeric, logging.WARNING))

@@ -272,3 +272,38 @@ def cloud(as_json: bool = typer.Option(False, "--json", help="Print one JSON obj
         print_json(run_backtests())
         return
     backtest_main()
+
+
+@app.command("observe")
+def observe(
+    calls: int = typer.Option(2000, help="Calls per variant per round."),
+    rounds: int = typer.Option(5, help="Interleaved rounds."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Per-call overhead of metrics + call records + tracing, on vs off, side by side in one run.
+
+    Example: ucp bench observe --calls 1000 --rounds 3
+    """
+    from ucp.bench.observe import run_observe_bench
+
+    result = run_observe_bench(calls=calls, rounds=rounds)
+    if as_json:
+        print_json(result)
+        return
+    table = Table(
+        title=f"Per-call cost of observability ({result['rounds']} rounds x {result['calls_per_round']} calls)"
+    )
+    for column in ("variant", "calls", "p50 ms", "p95 ms", "mean ms", "overhead p50 ms", "x baseline"):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    for row in result["rows"]:
+        table.add_row(
+            row["variant"],
+            str(row["calls"]),
+            f"{row['p50_ms']:.4f}",
+            f"{row['p95_ms']:.4f}",
+            f"{row['mean_ms']:.4f}",
+            f"{row['overhead_p50_ms']:+.4f}",
+            f"{row['ratio_p50']:.3f}",
+        )
+    console.print(table)
+    console.print(f"[dim]machine: {result['machine']}[/]")

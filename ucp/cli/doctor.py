@@ -180,7 +180,7 @@ def check_home(paths: Paths) -> Check:
 
 def check_catalog() -> Check:
     """The catalog of well-known servers and its schema: found wherever ucp was installed from."""
-    from ucp.config.catalog import catalog_dirs, find_catalog_dir, load_catalog, schema_path
+    from ucp.config.known_servers import catalog_dirs, find_catalog_dir, load_catalog, schema_path
 
     folder = find_catalog_dir()
     if folder is None:

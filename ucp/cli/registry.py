@@ -15,8 +15,8 @@ from rich.table import Table
 
 from ucp.cli.common import EXIT_FAILURE, console, err_console, fail, fail_error, load, print_json
 from ucp.cli.tools import ConfigOption, JsonOption, TimeoutOption, ensure_home, probe_servers
-from ucp.config.catalog import get_known, load_catalog
 from ucp.config.hosts import ExportFormat, export_servers
+from ucp.config.known_servers import get_known, load_catalog
 from ucp.config.loader import env_is_set, env_refs, read_config_file
 from ucp.config.models import Config, HttpServer, ServerConfig, SseServer, StdioServer, UtcpServer
 from ucp.config.paths import config_path

@@ -41,6 +41,7 @@ _SETTINGS_SECTIONS = (
     "tenants",
     "limits",
     "audit",
+    "telemetry",
     "builtins",
     "log_level",
 )

@@ -300,6 +300,35 @@ class AuditSettings(_Model):
     keep: int = Field(5, ge=1, le=1000, description="Rotated files kept.")
 
 
+class TelemetrySettings(_Model):
+    """Metrics, traces and call records (``ucp/observe``). Metrics and call records are on by
+    default (in-process, cheap); traces are off unless enabled here or by ``OTEL_*`` variables."""
+
+    metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
+    max_tool_labels: int = Field(
+        200, ge=1, le=10_000, description="Distinct tool labels in metrics; tools beyond it count as `other`."
+    )
+    tracing: bool = Field(
+        False,
+        description="Emit OpenTelemetry traces (also on when OTEL_TRACES_EXPORTER or "
+        "OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT is set and OTEL_SDK_DISABLED is not true).",
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        description="OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces "
+        "(else OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT).",
+    )
+    sample_ratio: float = Field(
+        1.0, ge=0.0, le=1.0, description="Share of new traces sampled (parent-based: a sampled caller wins)."
+    )
+    service_name: str = Field("ucp", min_length=1, max_length=100, description="OTel service.name.")
+    record_arguments: bool = Field(
+        False, description="Put tool arguments in span attributes (off: they may hold secrets)."
+    )
+    call_records: bool = Field(True, description="Keep a bounded call log for the analytics API.")
+    max_call_records: int = Field(100_000, ge=1000, description="Most call records kept on disk.")
+
+
 class Config(_Model):
     """Everything one UCP process is configured with."""
 
@@ -314,5 +343,6 @@ class Config(_Model):
     tenants: dict[str, TenantSettings] = Field(default_factory=dict)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     builtins: bool = Field(True, description="Serve the built-in cloud tools as the server `cloud`.")
     log_level: str = Field("info", pattern=r"^(?i)(debug|info|warning|error)$")

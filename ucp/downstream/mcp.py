@@ -47,6 +47,7 @@ from ucp.errors import (
     UCPError,
 )
 from ucp.log import get_logger
+from ucp.observe.tracing import inject, traceparent_of
 
 log = get_logger("ucp.downstream.mcp")
 
@@ -183,7 +184,13 @@ class McpSession:
     async def call_tool(
         self, name: str, arguments: dict[str, Any], *, timeout: float, progress: ProgressFn | None = None
     ) -> types.CallToolResult:
-        request = types.CallToolRequest(params=types.CallToolRequestParams(name=name, arguments=arguments))
+        trace = inject({})  # the W3C trace context of the current span, if one records (SEP-414 `_meta`)
+        params = (
+            types.CallToolRequestParams(name=name, arguments=arguments, _meta=dict(trace))
+            if trace
+            else types.CallToolRequestParams(name=name, arguments=arguments)
+        )
+        request = types.CallToolRequest(params=params)
         return await self._request(  # type: ignore[no-any-return]
             f"tools/call {name}",
             self._client.session.send_request(
@@ -302,6 +309,7 @@ class McpTransport:
             headers=headers,
             timeout=httpx2.Timeout(cfg.connect_timeout, read=max(300.0, cfg.timeout)),
             auth=auth,
+            event_hooks={"request": [_traceparent_header]},
         )
         return _owning(http_client, streamable_http_client(url, http_client=http_client))
 
@@ -406,3 +414,13 @@ def _open_log(path: Path | None) -> IO[str] | None:
         return path.open("a", encoding="utf-8", buffering=1)
     except OSError:
         return None
+
+
+async def _traceparent_header(request: Any) -> None:
+    """Copy a JSON-RPC request's ``_meta.traceparent`` into the W3C header of its HTTP POST (the SDK
+    writes requests from its own task, where the caller's span is not current)."""
+    if request.method != "POST" or "traceparent" in request.headers:
+        return
+    value = traceparent_of(request.content)
+    if value:
+        request.headers["traceparent"] = value

@@ -43,7 +43,10 @@ from ucp.log import get_logger
 log = get_logger("ucp.auth")
 
 METADATA_PATH = "/.well-known/oauth-protected-resource"
-OPEN_PATHS = frozenset({"/healthz"})
+OPEN_PATHS = frozenset({"/healthz", "/ui"})
+# The dashboard's static shell (HTML, JS, CSS; no data): a browser cannot send a bearer header on
+# navigation, so the page loads, asks for the key and sends it on every data request.
+OPEN_PREFIXES = ("/ui/",)
 STATE_KEY = "ucp.identity"
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
@@ -182,7 +185,12 @@ class Authenticate:
         return value.encode("latin-1", "replace")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope.get("path") in self.open_paths:
+        path = str(scope.get("path", ""))
+        if (
+            scope["type"] not in ("http", "websocket")
+            or path in self.open_paths
+            or path.startswith(OPEN_PREFIXES)
+        ):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}

@@ -1,5 +1,5 @@
-"""What every HTTP front is given: the two facades, the HTTP settings and the authenticator
-(built by ``ucp.app``)."""
+"""What every HTTP front is given: the two facades, the HTTP settings, the authenticator and the
+gateway's telemetry (metrics, tracing, analytics sources), built by ``ucp.app``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from ucp.config.models import AuthSettings, HttpSettings
 from ucp.identity import Identity
 from ucp.identity.authenticator import Authenticator
+from ucp.observe.telemetry import Telemetry
 from ucp.session.api import AdminAPI, SessionAPI
 
 
@@ -19,6 +20,7 @@ class Fronts:
     admin: AdminAPI
     http: HttpSettings
     env: Mapping[str, str]
+    telemetry: Telemetry = field(default_factory=Telemetry.off)
     auth: Authenticator | None = None  # None: API keys of [http] and the environment only
     on_auth_denied: Callable[[str, str], None] | None = None  # (reason, path): audit and metrics
     may_administer: Callable[[Identity], bool] | None = None  # may change the service registry

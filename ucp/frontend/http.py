@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from ucp.errors import ConfigError
 from ucp.frontend.auth import metadata_routes
 from ucp.frontend.context import Fronts as Fronts
+from ucp.frontend.request_context import RequestContext
 from ucp.frontend.routes import auth_middleware, build_routes
 from ucp.frontend.server import build_mcp_server
 
@@ -62,7 +63,7 @@ async def healthz(request: Request) -> JSONResponse:
 def build_http_app(fronts: Fronts, *, host: str = "127.0.0.1") -> Starlette:
     """MCP at /mcp (stateful streamable HTTP), /healthz, and the REST / UTCP / registry routes,
     behind bearer auth and the body limit."""
-    server = build_mcp_server(fronts.api)
+    server = build_mcp_server(fronts.api, telemetry=fronts.telemetry)
     if is_loopback(host):
         security = TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
@@ -89,4 +90,5 @@ def build_http_app(fronts: Fronts, *, host: str = "127.0.0.1") -> Starlette:
     app.state.fronts = fronts
     for middleware, options in auth_middleware(fronts):
         app.add_middleware(middleware, **options)
+    app.add_middleware(RequestContext, telemetry=fronts.telemetry)  # outermost: ids on auth's lines too
     return app

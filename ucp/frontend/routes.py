@@ -27,6 +27,8 @@ from ucp.frontend.cli_routes import ENDPOINTS as CLI_ENDPOINTS
 from ucp.frontend.context import Fronts
 from ucp.frontend.errors import error_response
 from ucp.frontend.limits import BodyLimit
+from ucp.frontend.observe_routes import ENDPOINTS as OBSERVE_ENDPOINTS
+from ucp.frontend.observe_routes import build_observe_routes
 from ucp.frontend.openapi import (
     SERVED_PATHS,
     Call,
@@ -45,7 +47,7 @@ log = get_logger("ucp.frontend.api")
 
 
 def endpoints() -> list[Endpoint]:
-    return [*REST_ENDPOINTS, *REGISTRY_ENDPOINTS, *UTCP_ENDPOINTS, *CLI_ENDPOINTS]
+    return [*REST_ENDPOINTS, *REGISTRY_ENDPOINTS, *UTCP_ENDPOINTS, *CLI_ENDPOINTS, *OBSERVE_ENDPOINTS]
 
 
 def _invalid(exc: ValidationError, where: str) -> InvalidRequestError:
@@ -149,7 +151,7 @@ def build_routes(fronts: Fronts) -> list[BaseRoute]:
         Route(f"/{prefix}/{{rest:path}}", fallback, methods=_METHODS)
         for prefix in ("api", "registry", "utcp")
     ]
-    return [*routes, Route("/openapi.json", openapi, methods=["GET"]), *fallbacks]
+    return [*routes, Route("/openapi.json", openapi, methods=["GET"]), *build_observe_routes(), *fallbacks]
 
 
 def auth_middleware(fronts: Fronts) -> list[tuple[Any, dict[str, Any]]]:

@@ -191,3 +191,7 @@ class AdminAPI(Protocol):
     async def learning(self, days: int = 14) -> dict[str, Any]:
         """What the router learned, saved first: ``tools``, ``daily`` hit rates, ``events``, ``path``."""
         ...
+
+    def changed_definitions(self) -> dict[str, dict[str, str]]:
+        """Tools whose definition changed since UCP pinned it (trust flags), by exposed name."""
+        ...

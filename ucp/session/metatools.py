@@ -232,16 +232,28 @@ class MetaTools:
         query = query.strip()[:2000]
         guard, identity = self.calls.guard, session.identity
         filtering = guard.filtering and not identity.local
-        ranking = await self.ranker.rank(
-            query,
-            limit=min(max(limit * 4, 50), 200) if filtering else limit,
-            server=server or None,
-            context=self.context_for(session),
-            record=guard.learns_from(identity) and not filtering,
+        tel = self.calls.telemetry
+        started = time.perf_counter()
+        with tel.tracing.span("ucp.rank", attributes={"ucp.limit": limit}) as span:
+            ranking = await self.ranker.rank(
+                query,
+                limit=min(max(limit * 4, 50), 200) if filtering else limit,
+                server=server or None,
+                context=self.context_for(session),
+                record=guard.learns_from(identity) and not filtering,
+            )
+            if filtering:  # over-fetched: keep the first ``limit`` this identity may see
+                visible = tuple(r for r in ranking.results if guard.visible(identity, r.entry))[:limit]
+                ranking = replace(ranking, results=visible)
+            if span.is_recording():
+                span.set_attribute("ucp.rank.mode", ranking.mode)
+                span.set_attribute("ucp.rank.results", len(ranking.results))
+        tel.metrics.searched(
+            ranking.mode,
+            time.perf_counter() - started,
+            len(ranking.results),
+            sum(1 for r in ranking.results if r.explored),
         )
-        if filtering:  # over-fetched: keep the first ``limit`` this identity may see
-            visible = tuple(r for r in ranking.results if guard.visible(identity, r.entry))[:limit]
-            ranking = replace(ranking, results=visible)
         if record:
             session.record(
                 HistoryItem(

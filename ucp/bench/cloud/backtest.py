@@ -23,7 +23,7 @@ import numpy as np
 from ucp.bench.cloud.anomalies import anomaly_backtest
 from ucp.bench.cloud.forecasting import COLUMNS, forecast_backtest
 from ucp.bench.cloud.rightsizing import rightsize_backtest
-from ucp.builtins.cloud.common.catalog import load_catalog
+from ucp.builtins.cloud.common.instances import load_catalog
 from ucp.builtins.cloud.packing import heuristics
 
 PACK_FAMILIES = ("c5", "m5", "c6i", "m6i", "r6i")

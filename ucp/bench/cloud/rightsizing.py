@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ucp.bench.cloud import nab
-from ucp.builtins.cloud.common.catalog import get_type
+from ucp.builtins.cloud.common.instances import get_type
 from ucp.builtins.cloud.common.series import iso
 from ucp.builtins.cloud.rightsizing import rightsize_vm, sizing
 

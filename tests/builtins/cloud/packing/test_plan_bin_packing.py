@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tests.builtins.cloud.conftest import call as _call
 from tests.builtins.cloud.conftest import error_field
-from ucp.builtins.cloud.common.catalog import get_type
+from ucp.builtins.cloud.common.instances import get_type
 from ucp.builtins.cloud.packing import plan_bin_packing as binpack
 from ucp.builtins.cloud.packing.consolidate import ExNode, Planner, Pod
 from ucp.builtins.cloud.packing.heuristics import NodeType

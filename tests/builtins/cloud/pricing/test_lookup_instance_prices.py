@@ -9,7 +9,7 @@ from importlib import resources
 import pytest
 
 from tests.builtins.cloud.conftest import call, error_field
-from ucp.builtins.cloud.common.catalog import get_type, load_catalog
+from ucp.builtins.cloud.common.instances import get_type, load_catalog
 from ucp.builtins.cloud.pricing import lookup_instance_prices as prices
 
 TOOL = prices.TOOL

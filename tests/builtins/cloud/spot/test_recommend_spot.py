@@ -7,7 +7,7 @@ import math
 import pytest
 
 from tests.builtins.cloud.conftest import call, error_field
-from ucp.builtins.cloud.common.catalog import BUCKET_LABELS, load_catalog
+from ucp.builtins.cloud.common.instances import BUCKET_LABELS, load_catalog
 from ucp.builtins.cloud.spot import recommend_spot as spot
 
 TOOL = spot.TOOL

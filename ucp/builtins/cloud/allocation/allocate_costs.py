@@ -12,8 +12,8 @@ from ucp.builtins.cloud.allocation.schema import (
     IdleCost,
     NodeRates,
 )
-from ucp.builtins.cloud.common.catalog import catalog_sources, get_type, staleness_warnings
 from ucp.builtins.cloud.common.envelope import Method, dedupe, require, rnd, user_data_source
+from ucp.builtins.cloud.common.instances import catalog_sources, get_type, staleness_warnings
 
 # OpenCost's default list prices, used only as the ratios that split a node's price.
 CPU_HR, RAM_GIB_HR, GPU_HR = 0.031611, 0.004237, 0.95

@@ -7,8 +7,8 @@ from collections import Counter
 import numpy as np
 
 from ucp.builtins.base import BuiltinTool, ToolInputError
-from ucp.builtins.cloud.common.catalog import catalog_sources, get_type, load_catalog, staleness_warnings
 from ucp.builtins.cloud.common.envelope import HOURS_PER_MONTH, Method, dedupe, rnd
+from ucp.builtins.cloud.common.instances import catalog_sources, get_type, load_catalog, staleness_warnings
 from ucp.builtins.cloud.packing import exact, heuristics, overhead
 from ucp.builtins.cloud.packing.consolidate import ExNode, Planner, Pod, budget_nodes
 from ucp.builtins.cloud.packing.schema import (

@@ -7,7 +7,8 @@ from typing import Literal
 from pydantic import Field
 
 from ucp.builtins.base import BuiltinTool, ToolInputError
-from ucp.builtins.cloud.common.catalog import (
+from ucp.builtins.cloud.common.envelope import Envelope, Method, OutputModel, StrictInput, require, rnd
+from ucp.builtins.cloud.common.instances import (
     DERIVED_SPECS_SOURCE,
     ON_DEMAND_AS_OF,
     InstanceType,
@@ -16,7 +17,6 @@ from ucp.builtins.cloud.common.catalog import (
     load_catalog,
     staleness_warnings,
 )
-from ucp.builtins.cloud.common.envelope import Envelope, Method, OutputModel, StrictInput, require, rnd
 
 SortKey = Literal["on_demand", "spot", "on_demand_per_vcpu", "spot_per_vcpu", "name"]
 SPOT_AS_OF = "~2025-06"

@@ -16,15 +16,6 @@ import numpy as np
 from pydantic import Field
 
 from ucp.builtins.base import BuiltinTool, ToolInputError
-from ucp.builtins.cloud.common.catalog import (
-    DERIVED_SPECS_SOURCE,
-    InstanceType,
-    catalog_sources,
-    get_type,
-    load_catalog,
-    require_specs,
-    staleness_warnings,
-)
 from ucp.builtins.cloud.common.envelope import (
     HOURS_PER_MONTH,
     Envelope,
@@ -34,6 +25,15 @@ from ucp.builtins.cloud.common.envelope import (
     dedupe,
     rnd,
     user_data_source,
+)
+from ucp.builtins.cloud.common.instances import (
+    DERIVED_SPECS_SOURCE,
+    InstanceType,
+    catalog_sources,
+    get_type,
+    load_catalog,
+    require_specs,
+    staleness_warnings,
 )
 from ucp.builtins.cloud.common.series import Series, SeriesInput, iso, load_series
 from ucp.builtins.cloud.rightsizing import burst, sizing

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ucp.builtins.cloud.common.catalog import InstanceType, load_catalog
+from ucp.builtins.cloud.common.instances import InstanceType, load_catalog
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from pydantic import Field
 
 from ucp.builtins.base import BuiltinTool, ToolInputError
 from ucp.builtins.cloud.common import envelope
-from ucp.builtins.cloud.common.catalog import catalog_sources, get_type, staleness_warnings
 from ucp.builtins.cloud.common.envelope import (
     HOURS_PER_MONTH,
     DataSource,
@@ -21,6 +20,7 @@ from ucp.builtins.cloud.common.envelope import (
     rnd,
     user_data_source,
 )
+from ucp.builtins.cloud.common.instances import catalog_sources, get_type, staleness_warnings
 from ucp.builtins.cloud.common.series import SeriesInput, load_series
 from ucp.builtins.cloud.schedules import idlewindows, offhours
 

@@ -10,15 +10,6 @@ from pydantic import Field
 
 from ucp.builtins.base import BuiltinTool, ToolInputError
 from ucp.builtins.cloud.common import envelope
-from ucp.builtins.cloud.common.catalog import (
-    BUCKET_LABELS,
-    SPOT_ADVISOR_AS_OF,
-    InstanceType,
-    catalog_sources,
-    load_catalog,
-    load_spot_advisor,
-    staleness_warnings,
-)
 from ucp.builtins.cloud.common.envelope import (
     Envelope,
     Method,
@@ -27,6 +18,15 @@ from ucp.builtins.cloud.common.envelope import (
     dedupe,
     require,
     rnd,
+)
+from ucp.builtins.cloud.common.instances import (
+    BUCKET_LABELS,
+    SPOT_ADVISOR_AS_OF,
+    InstanceType,
+    catalog_sources,
+    load_catalog,
+    load_spot_advisor,
+    staleness_warnings,
 )
 
 Bucket = Literal["<5%", "5-10%", "10-15%", "15-20%", ">20%"]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from ucp.config.catalog import (
+from ucp.config.known_servers import (
     CATALOG_ENV,
     catalog_dirs,
     find_catalog_dir,
