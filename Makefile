@@ -19,7 +19,7 @@ STAMP  := $(VENV)/.ucp-installed
 NODE_STAMP := $(NODE_DIR)/node_modules/.ucp-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup node browser run serve wheel test lint typecheck unit integration bench bench-quick manual clean
+.PHONY: setup node browser run serve wheel test lint typecheck unit integration bench bench-quick bench-reliability fuzz manual clean
 
 setup: $(STAMP)
 
@@ -94,3 +94,11 @@ manual: setup
 
 clean:
 	rm -rf $(VENV) $(NODE_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache
+
+## Reliability: load held, faults survived (recovery times), bad input refused. Loopback and pipes only.
+bench-reliability: setup
+	$(BIN)/python -m ucp.bench.reliability --sessions 20 --calls 100 --mutations 1000
+
+## The fuzz tier, long run (CI runs the bounded profile with the unit tests).
+fuzz: setup
+	UCP_FUZZ_PROFILE=long $(BIN)/python -m pytest tests/fuzz -q

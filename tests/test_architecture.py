@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent / "ucp"
 
-FOUNDATION = {"errors", "log", "naming", "fileio", "events", "config"}
+FOUNDATION = {"errors", "log", "naming", "fileio", "events", "config", "safeparse"}
 
 # component -> the components it may import (besides itself). Read top-down: a request goes
 # cli -> app -> frontend -> session -> router | pool -> downstream -> builtins, over the foundation.
@@ -18,8 +18,9 @@ LAYERS: dict[str, set[str]] = {
     "fileio": set(),
     "naming": set(),
     "log": set(),
+    "safeparse": set(),  # bounded JSON/YAML parsing, for every document UCP reads
     "events": {"log"},
-    "config": {"errors", "fileio", "naming", "log"},
+    "config": {"errors", "fileio", "naming", "log", "safeparse"},
     # metrics, traces, call records, analytics: over the foundation only, so every layer may report to it
     "observe": {"config", "errors", "fileio", "log"},
     "builtins": FOUNDATION,

@@ -137,11 +137,19 @@ class Gateway:
         self.downstream_events = ChangeBus()  # what downstreams did (published by the pool)
         self.client_events = ChangeBus()  # what clients must hear (published by the session layer)
         self.pool = Pool(
-            config.pool, list_cache=ListCache(paths.index_dir / "lists"), events=self.downstream_events
+            config.pool,
+            list_cache=ListCache(paths.index_dir / "lists"),
+            events=self.downstream_events,
+            enable_dir=paths.enable_requests,
         )
         self.catalog = Catalog()
         self.directory = Directory()
-        self.pins = PinStore(paths.pins)
+        self.pins = PinStore(
+            paths.pins,
+            withhold=config.trust.changed_tools == "withhold",
+            flag_injection=config.trust.flag_injection,
+        )
+        self.pool.guard = self.pins.guard  # a withheld tool's calls are refused before they are sent
         self.router = Router(
             self.catalog,
             settings=config.router,
@@ -162,7 +170,7 @@ class Gateway:
         )
         self.client_events.subscribe(lambda change: self.telemetry.metrics.list_changed(change.kinds))
         self.audit = AuditLog(paths.audit_dir, config.audit)
-        self.guard = Guard(Policy(config.policy, config.tenants), RateLimiter(config.limits), self.audit)
+        self.guard = Guard(Policy(config.policy, config.tenants), RateLimiter(config.rate_limits), self.audit)
         self.calls = CallPath(
             self.catalog,
             self.pool,
@@ -172,7 +180,11 @@ class Gateway:
             telemetry=self.telemetry,
         )
         self.meta = MetaTools(
-            self.calls, self.router, flagged=self.pins.is_changed, default_limit=config.exposure.search_limit
+            self.calls,
+            self.router,
+            flagged=self.pins.is_changed,
+            warning=self.pins.warning_for,
+            default_limit=config.exposure.search_limit,
         )
         self.api = SessionFacade(
             catalog=self.catalog,
@@ -223,6 +235,7 @@ class Gateway:
             },
             prespawned=self._prespawned.pop(server.name, None),
             oauth_dir=self.paths.oauth_dir,
+            max_line_bytes=self.config.pool.max_message_bytes,
         )
         return ServerSpec(
             name=server.name,
@@ -425,6 +438,11 @@ async def serve_http(gateway: Gateway, host: str, port: int) -> None:
     from ucp.frontend.run import run_http
 
     try:
-        await run_http(build_http_app(gateway.fronts(), host=host), host, port)
+        await run_http(
+            build_http_app(gateway.fronts(), host=host),
+            host,
+            port,
+            header_timeout=gateway.config.http.header_timeout,
+        )
     finally:
         await gateway.authenticator().aclose()

@@ -113,6 +113,14 @@ class UnknownPromptError(UCPError):
     http_status = 404
 
 
+class ToolWithheldError(UCPError):
+    """A tool whose definition changed since it was approved is withheld (trust fails closed)."""
+
+    code = "tool_withheld"
+    jsonrpc_code = INVALID_PARAMS
+    http_status = 403
+
+
 class UnknownSessionError(UCPError):
     """No live session has this id (sessions end when idle or when their connection closes)."""
 

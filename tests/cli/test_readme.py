@@ -22,7 +22,7 @@ def test_the_registry_example_is_a_valid_registry() -> None:
     blocks = re.findall(r"```toml\n(.*?)```", README, re.S)
     config = parse_ucp_toml(tomllib.loads("\n".join(blocks)), file="README.md")
     assert {"time", "github", "weather"} <= set(config.servers)
-    assert config.auth.resource and config.policy.roles and config.tenants and config.limits.tool
+    assert config.auth.resource and config.policy.roles and config.tenants and config.rate_limits.tool
 
 
 def _commands() -> dict[tuple[str, ...], set[str]]:

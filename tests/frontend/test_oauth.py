@@ -11,7 +11,14 @@ import pytest
 from tests.fakes import FakeTransport, tool
 from tests.identity.issuer import ISSUER, RESOURCE, Issuer
 from ucp.app import Gateway
-from ucp.config.models import AuthSettings, Config, LimitSettings, PolicySettings, RateSettings, RoleSettings
+from ucp.config.models import (
+    AuthSettings,
+    Config,
+    PolicySettings,
+    RateLimitSettings,
+    RateSettings,
+    RoleSettings,
+)
 from ucp.config.paths import Paths
 from ucp.frontend.context import Fronts
 from ucp.frontend.http import build_http_app
@@ -28,7 +35,7 @@ CONFIG = Config(
     builtins=False,
     auth=AUTH,
     policy=PolicySettings(roles={"dev": RoleSettings(allow=("git__status",), groups=("eng",))}),
-    limits=LimitSettings(identity=RateSettings(rate=2, per=60)),
+    rate_limits=RateLimitSettings(identity=RateSettings(rate=2, per=60)),
 )
 
 

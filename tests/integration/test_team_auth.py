@@ -98,7 +98,7 @@ servers = ["acme_*"]
 [tenants.globex]
 servers = ["globex_*"]
 
-[limits.tools."toy__add"]
+[rate_limits.tools."toy__add"]
 rate = 2
 per = 3
 
@@ -337,4 +337,4 @@ async def test_rate_limit_trips_and_recovers(team: Team) -> None:
         time.sleep(retry + 0.2)
         assert (await http.post("/api/v1/tools/call", json=body, headers=rita)).status_code == 200
     limited_lines = audit(team, "--event", "rate_limited", "--tool", "toy__add")
-    assert len(limited_lines) >= 2 and limited_lines[0]["rule"] == "limits.tools.'toy__add'"
+    assert len(limited_lines) >= 2 and limited_lines[0]["rule"] == "rate_limits.tools.'toy__add'"

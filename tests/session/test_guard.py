@@ -12,8 +12,8 @@ from tests.fakes import FakeTransport, tool
 from ucp.app import Gateway
 from ucp.config.models import (
     Config,
-    LimitSettings,
     PolicySettings,
+    RateLimitSettings,
     RateSettings,
     RoleSettings,
     TenantSettings,
@@ -48,7 +48,7 @@ CONFIG = Config(
         }
     ),
     tenants={"acme": TenantSettings(servers=("acme_*",)), "globex": TenantSettings(servers=("globex_*",))},
-    limits=LimitSettings(identity=RateSettings(rate=3, per=60)),
+    rate_limits=RateLimitSettings(identity=RateSettings(rate=3, per=60)),
 )
 
 
@@ -170,7 +170,7 @@ async def test_rate_limit_trips_and_recovers(gw: Gateway) -> None:
         await api.call(dev, "git__status", {})
     with pytest.raises(RateLimitedError) as info:
         await api.call(dev, "git__status", {})
-    assert info.value.details["retry_after"] == 20 and info.value.details["rule"] == "limits.identity"
+    assert info.value.details["retry_after"] == 20 and info.value.details["rule"] == "rate_limits.identity"
     dev.mode = "search"
     meta = await api.call_tool(dev, "ucp__call_tool", {"name": "git__status"})
     assert meta.is_error and (meta.meta or {})["ucp/error"]["retry_after"] == 20

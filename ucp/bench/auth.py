@@ -103,7 +103,7 @@ async def auth_overhead(calls: int, rounds: int, work: Path) -> dict[str, dict[s
                     "roles": {"bench": {"scopes": ["bench"], "allow": ["echo__*"]}},
                     "default_role": "bench",
                 },
-                "limits": {"identity": {"rate": 1e9, "per": 1}},
+                "rate_limits": {"identity": {"rate": 1e9, "per": 1}},
             },
         )
         for port, env in ((p_off, env_off), (p_on, env_on)):
@@ -132,8 +132,8 @@ async def step_costs(n: int, work: Path) -> dict[str, dict[str, float]]:
     from ucp.config.models import (
         AuthSettings,
         HttpSettings,
-        LimitSettings,
         PolicySettings,
+        RateLimitSettings,
         RateSettings,
         RoleSettings,
     )
@@ -150,7 +150,7 @@ async def step_costs(n: int, work: Path) -> dict[str, dict[str, float]]:
     verifier = TokenVerifier(settings, {}, client=client)
     auth = Authenticator(settings, HttpSettings(), {"UCP_API_KEYS": KEY}, tokens=verifier)
     policy = Policy(PolicySettings(roles={"bench": RoleSettings(scopes=("bench",), allow=("echo__*",))}))
-    limiter = RateLimiter(LimitSettings(identity=RateSettings(rate=1e9, per=1)))
+    limiter = RateLimiter(RateLimitSettings(identity=RateSettings(rate=1e9, per=1)))
     audit = AuditLog(work / "audit")
     header = f"Bearer {token}"
     identity = await auth.authenticate(header)

@@ -182,6 +182,16 @@ class HttpSettings(_Model):
         60.0, gt=0, description="Seconds between health checks of registered services."
     )
     public_url: str | None = Field(None, description="Base URL written into the served UTCP manual.")
+    header_timeout: float = Field(
+        10.0, gt=0, le=600, description="Seconds a client has to send a request's headers (slowloris)."
+    )
+    body_timeout: float = Field(
+        30.0, gt=0, le=3600, description="Seconds a client has to send a request's body."
+    )
+    session_idle_s: float = Field(
+        600.0, gt=0, description="An MCP HTTP session (2025-era) idle this long is closed."
+    )
+    max_sessions: int = Field(1000, ge=1, description="Most MCP HTTP sessions at once (then 503).")
 
 
 class PoolSettings(_Model):
@@ -193,6 +203,45 @@ class PoolSettings(_Model):
     acquire_timeout: float = Field(30.0, gt=0, description="Longest wait for a free concurrency slot.")
     cache_lists: bool = Field(
         True, description="Answer the first tools/list from each server's last-known lists while it connects."
+    )
+    max_message_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=4096,
+        description="Longest JSON-RPC message (stdio line) read from a downstream; a longer one is dropped "
+        "and the connection restarted.",
+    )
+    max_result_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="Largest tool result passed upstream; a larger one is an error."
+    )
+    park_after: int = Field(
+        5,
+        ge=0,
+        description="Park a server after this many fast failures in a row (0: never): it is not retried "
+        "until its config changes or `ucp registry enable NAME`.",
+    )
+    fast_failure_s: float = Field(
+        10.0, gt=0, description="A connection that fails or drops within this many seconds is a fast failure."
+    )
+
+
+class TrustSettings(_Model):
+    """What happens to tools whose definition changed since it was approved (see router/pins.py)."""
+
+    changed_tools: Literal["withhold", "warn"] = Field(
+        "withhold",
+        description="withhold: listed with a warning, calls refused until `ucp trust approve`; warn: callable.",
+    )
+    flag_injection: bool = Field(
+        True, description="Mark descriptions that look like instructions to the model in listings."
+    )
+
+
+class LimitSettings(_Model):
+    """Bounds on every document UCP parses (manuals, OpenAPI, bodies, state files)."""
+
+    max_document_depth: int = Field(128, ge=8, le=10_000, description="Deepest nesting accepted.")
+    max_document_nodes: int = Field(
+        2_000_000, ge=1000, description="Most values in one document, counted as expanded (YAML aliases)."
     )
 
 
@@ -278,7 +327,7 @@ class RateSettings(_Model):
     burst: float | None = Field(None, gt=0)
 
 
-class LimitSettings(_Model):
+class RateLimitSettings(_Model):
     """Call rate limits (in memory, per process)."""
 
     identity: RateSettings | None = Field(None, description="Per identity, across its tools.")
@@ -338,10 +387,12 @@ class Config(_Model):
     learning: LearningSettings = Field(default_factory=LearningSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     pool: PoolSettings = Field(default_factory=PoolSettings)
+    trust: TrustSettings = Field(default_factory=TrustSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     tenants: dict[str, TenantSettings] = Field(default_factory=dict)
-    limits: LimitSettings = Field(default_factory=LimitSettings)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     builtins: bool = Field(True, description="Serve the built-in cloud tools as the server `cloud`.")

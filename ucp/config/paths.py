@@ -67,6 +67,11 @@ class Paths:
         return self.home / "oauth"
 
     @property
+    def enable_requests(self) -> Path:
+        """``ucp registry enable NAME`` drops a file NAME here; a running pool unparks NAME."""
+        return self.state_dir / "enable"
+
+    @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
 

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from ucp.errors import ConfigError
 from ucp.frontend.auth import metadata_routes
 from ucp.frontend.context import Fronts as Fronts
+from ucp.frontend.hostcheck import LoopbackHostOnly
 from ucp.frontend.request_context import RequestContext
 from ucp.frontend.routes import auth_middleware, build_routes
 from ucp.frontend.server import build_mcp_server
@@ -85,10 +86,14 @@ def build_http_app(fronts: Fronts, *, host: str = "127.0.0.1") -> Starlette:
         transport_security=security,
         host=host,
         max_request_body_size=fronts.http.max_body_bytes,
+        session_idle_timeout=fronts.http.session_idle_s,
+        max_sessions=fronts.http.max_sessions,
         custom_starlette_routes=list(routes),  # type: ignore[arg-type]
     )
     app.state.fronts = fronts
     for middleware, options in auth_middleware(fronts):
         app.add_middleware(middleware, **options)
-    app.add_middleware(RequestContext, telemetry=fronts.telemetry)  # outermost: ids on auth's lines too
+    app.add_middleware(RequestContext, telemetry=fronts.telemetry)  # ids on auth's lines too
+    if is_loopback(host):
+        app.add_middleware(LoopbackHostOnly)  # outermost: a rebound name is refused before anything
     return app

@@ -157,7 +157,7 @@ def build_routes(fronts: Fronts) -> list[BaseRoute]:
 def auth_middleware(fronts: Fronts) -> list[tuple[Any, dict[str, Any]]]:
     """Innermost first: the body limit, then authentication around everything (added last = outermost)."""
     middleware: Sequence[tuple[Any, dict[str, Any]]] = (
-        (BodyLimit, {"max_bytes": fronts.http.max_body_bytes}),
+        (BodyLimit, {"max_bytes": fronts.http.max_body_bytes, "body_timeout": fronts.http.body_timeout}),
         (Authenticate, {"authenticator": fronts.authenticator(), "on_denied": fronts.on_auth_denied}),
     )
     return list(middleware)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from ucp.config.models import LimitSettings, RateSettings
+from ucp.config.models import RateLimitSettings, RateSettings
 from ucp.errors import RateLimitedError
 from ucp.identity import Identity
 
@@ -49,7 +49,7 @@ def _bucket(rate: RateSettings, now: float) -> Bucket:
 
 
 class RateLimiter:
-    def __init__(self, settings: LimitSettings, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, settings: RateLimitSettings, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.clock = clock
         self._buckets: dict[tuple[str, str], Bucket] = {}
@@ -62,21 +62,21 @@ class RateLimiter:
     def _tool_rate(self, tool: str) -> tuple[str, RateSettings] | None:
         for glob, rate in self.settings.tools.items():
             if fnmatchcase(tool, glob):
-                return f"limits.tools.{glob!r}", rate
-        return ("limits.tool", self.settings.tool) if self.settings.tool else None
+                return f"rate_limits.tools.{glob!r}", rate
+        return ("rate_limits.tool", self.settings.tool) if self.settings.tool else None
 
     def _applicable(self, identity: Identity, tool: str) -> list[tuple[str, tuple[str, str], RateSettings]]:
         out: list[tuple[str, tuple[str, str], RateSettings]] = []
         if self.settings.identity:
             out.append(
                 (
-                    "limits.identity",
+                    "rate_limits.identity",
                     ("identity", f"{identity.tenant}/{identity.subject}"),
                     self.settings.identity,
                 )
             )
         if self.settings.tenant:
-            out.append(("limits.tenant", ("tenant", identity.tenant), self.settings.tenant))
+            out.append(("rate_limits.tenant", ("tenant", identity.tenant), self.settings.tenant))
         tool_rate = self._tool_rate(tool)
         if tool_rate is not None:
             out.append((tool_rate[0], ("tool", tool), tool_rate[1]))

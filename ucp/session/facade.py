@@ -167,9 +167,16 @@ class SessionFacade:
         return self._exposures[mode]
 
     def list_tools(self, session: Session) -> list[types.Tool]:
-        tools = self.exposure(session.mode).list_tools(session)
+        tools = [self._with_warning(t) for t in self.exposure(session.mode).list_tools(session)]
         session.listed_version = self.catalog.version
         return tools
+
+    def _with_warning(self, tool: types.Tool) -> types.Tool:
+        """A withheld or injection-looking tool is listed with the trust store's warning first."""
+        warning = self.pins.warning_for(tool.name)
+        if warning is None:
+            return tool
+        return tool.model_copy(update={"description": f"[{warning}] {tool.description or ''}".strip()})
 
     async def call_tool(
         self, session: Session, name: str, arguments: dict[str, Any], hooks: CallHooks | None = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ucp.config.models import LimitSettings, PolicySettings
+from ucp.config.models import PolicySettings, RateLimitSettings
 from ucp.errors import PolicyDeniedError, RateLimitedError
 from ucp.identity import DEFAULT_TENANT, Identity
 from ucp.policy.audit import AuditLog
@@ -43,7 +43,7 @@ class Guard:
         audit: AuditLog | None = None,
     ) -> None:
         self.policy = policy or Policy(PolicySettings())
-        self.limiter = limiter or RateLimiter(LimitSettings())
+        self.limiter = limiter or RateLimiter(RateLimitSettings())
         self.audit = audit
         self._visible: dict[tuple[Any, ...], bool] = {}
 

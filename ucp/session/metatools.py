@@ -139,22 +139,27 @@ def definitions(max_limit: int = 50) -> list[types.Tool]:
     ]
 
 
-def render_ranking(ranking: Ranking) -> types.CallToolResult:
+def render_ranking(
+    ranking: Ranking, warning: Callable[[str], str | None] = lambda _name: None
+) -> types.CallToolResult:
     results = []
     lines = []
     for i, r in enumerate(ranking.results, 1):
         e = r.entry
         sig = signature(e.tool.input_schema)
-        results.append(
-            {
-                "name": e.exposed,
-                "server": e.server,
-                "description": one_line(e.description),
-                "signature": sig,
-                "score": round(r.score, 4),
-            }
-        )
-        lines.append(f"{i}. {e.exposed}({sig}) — {one_line(e.description)} [score {r.score:.3f}]")
+        item: dict[str, Any] = {
+            "name": e.exposed,
+            "server": e.server,
+            "description": one_line(e.description),
+            "signature": sig,
+            "score": round(r.score, 4),
+        }
+        note = warning(e.exposed)
+        if note:
+            item["warning"] = note
+        results.append(item)
+        flag = f" [{note}]" if note else ""
+        lines.append(f"{i}. {e.exposed}({sig}) — {one_line(e.description)}{flag} [score {r.score:.3f}]")
     if not lines:
         lines = ["No tools matched. Try other words, or drop the server filter."]
     text = f"Tools for {ranking.query!r}:\n" + "\n".join(lines)
@@ -166,7 +171,9 @@ def render_ranking(ranking: Ranking) -> types.CallToolResult:
     )
 
 
-def describe(entry: CatalogEntry, *, changed: bool = False) -> types.CallToolResult:
+def describe(
+    entry: CatalogEntry, *, changed: bool = False, warning: str | None = None
+) -> types.CallToolResult:
     tool = entry.exposed_tool()
     data: dict[str, Any] = {
         "name": entry.exposed,
@@ -178,7 +185,9 @@ def describe(entry: CatalogEntry, *, changed: bool = False) -> types.CallToolRes
         data["output_schema"] = tool.output_schema
     if tool.annotations:
         data["annotations"] = tool.annotations.model_dump(mode="json", by_alias=True, exclude_none=True)
-    if changed:
+    if warning:
+        data["warning"] = warning
+    elif changed:
         data["warning"] = (
             "this tool's definition changed since UCP first saw it; "
             "the change is not approved yet (ucp trust approve)"
@@ -199,6 +208,7 @@ class MetaTools:
         ranker: Ranker,
         *,
         flagged: Callable[[str], bool] = lambda _name: False,
+        warning: Callable[[str], str | None] = lambda _name: None,
         default_limit: int = 5,
         max_limit: int = 50,
     ) -> None:
@@ -207,6 +217,7 @@ class MetaTools:
         self.default_limit = default_limit
         self.max_limit = max_limit
         self._flagged = flagged
+        self._warning = warning
         self._schemas = {t.name: t.input_schema for t in definitions(max_limit)}
 
     def check(self, name: str, arguments: Any) -> types.CallToolResult | None:
@@ -278,7 +289,7 @@ class MetaTools:
             ), None
         limit = arguments.get("limit", self.default_limit)
         ranking = await self.rank(session, query, limit=limit, server=arguments.get("server"))
-        return render_ranking(ranking), ranking
+        return render_ranking(ranking, self._warning), ranking
 
     def describe(self, session: Session, arguments: dict[str, Any]) -> types.CallToolResult:
         invalid = self.check(DESCRIBE, arguments)
@@ -294,7 +305,7 @@ class MetaTools:
         except PolicyDeniedError as exc:
             return error_result(exc.message, exc.code, rule=exc.details.get("rule", ""))
         session.record(HistoryItem(kind="describe", at=time.time(), tool=entry.exposed))
-        return describe(entry, changed=self._flagged(entry.exposed))
+        return describe(entry, changed=self._flagged(entry.exposed), warning=self._warning(entry.exposed))
 
     def is_flagged(self, exposed: str) -> bool:
         return self._flagged(exposed)
