@@ -27,13 +27,39 @@ LAYERS: dict[str, set[str]] = {
     "downstream": FOUNDATION | {"builtins", "observe"},
     "pool": FOUNDATION | {"downstream"},
     "router": FOUNDATION,
-    "session": FOUNDATION | {"router", "pool", "downstream", "observe"},
-    "frontend": FOUNDATION | {"session", "observe"},
-    "app": FOUNDATION | {"session", "router", "pool", "downstream", "frontend", "observe"},
+    "identity": FOUNDATION,  # who is calling: API keys, OAuth tokens -> Identity
+    "policy": FOUNDATION | {"identity"},  # what an identity may do, how often, and the audit log
+    "session": FOUNDATION | {"router", "pool", "downstream", "observe", "identity", "policy"},
+    "frontend": FOUNDATION | {"session", "observe", "identity"},
+    "app": FOUNDATION
+    | {"session", "router", "pool", "downstream", "frontend", "observe", "identity", "policy"},
     "bench": FOUNDATION
-    | {"session", "router", "pool", "downstream", "frontend", "app", "builtins", "observe"},
+    | {
+        "session",
+        "router",
+        "pool",
+        "downstream",
+        "frontend",
+        "app",
+        "builtins",
+        "observe",
+        "identity",
+        "policy",
+    },
     "cli": FOUNDATION
-    | {"session", "router", "pool", "downstream", "frontend", "app", "builtins", "bench", "observe"},
+    | {
+        "session",
+        "router",
+        "pool",
+        "downstream",
+        "frontend",
+        "app",
+        "builtins",
+        "bench",
+        "observe",
+        "identity",
+        "policy",
+    },
     "__main__": {"cli"},
     "__init__": FOUNDATION | {"app", "session"},  # the public API (lazy, see ucp/__init__.py)
 }

@@ -189,3 +189,20 @@ class ManualError(UCPError):
 
     code = "manual_invalid"
     http_status = 422
+
+
+# ---------------------------------------------------------------- policy and limits
+class PolicyDeniedError(UCPError):
+    """The caller's policy does not allow this tool or these arguments; ``details['rule']`` names the rule."""
+
+    code = "policy_denied"
+    jsonrpc_code = INVALID_PARAMS
+    http_status = 403
+
+
+class RateLimitedError(UCPError):
+    """A rate limit was reached; ``details['retry_after']`` says when to try again (seconds)."""
+
+    code = "rate_limited"
+    jsonrpc_code = INVALID_PARAMS
+    http_status = 429

@@ -94,6 +94,9 @@ def _strings(server: ServerConfig) -> list[str]:
 
 
 def _done(message: str, store: RegistryStore) -> None:
+    from ucp.cli.audit import record_admin
+
+    record_admin("registry_changed", detail=message, file=str(store.path))
     console.print(f"{message} in {store.path}", highlight=False, soft_wrap=True)
 
 

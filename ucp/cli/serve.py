@@ -101,11 +101,11 @@ def serve(
     bind_host = host or cfg.http.host
     bind_port = port if port is not None else cfg.http.port
     if use_http:
-        from ucp.frontend.auth import load_keys
         from ucp.frontend.http import check_bind
+        from ucp.identity.authenticator import Authenticator
 
         try:
-            check_bind(bind_host, bool(load_keys(cfg.http)))
+            check_bind(bind_host, Authenticator(cfg.auth, cfg.http, os.environ, key_file=paths.keys).enabled)
         except UCPError as exc:
             fail_error(exc)
         if bind_port and port_in_use(bind_host, bind_port):
@@ -156,9 +156,9 @@ def serve(
 
         token = None
         if use_http:
-            from ucp.frontend.auth import load_keys
+            from ucp.identity.authenticator import Authenticator
 
-            token = cli_token(bool(load_keys(cfg.http)))
+            token = cli_token(Authenticator(cfg.auth, cfg.http, os.environ, key_file=paths.keys).enabled)
         announced: Path | None = None
         try:
             async with (

@@ -45,6 +45,12 @@ _SETTINGS_SECTIONS = (
     "pool",
     "trust",
     "limits",
+    "auth",
+    "policy",
+    "tenants",
+    "rate_limits",
+    "audit",
+    "telemetry",
     "builtins",
     "log_level",
 )
@@ -336,6 +342,9 @@ def config_to_toml_data(config: Config) -> dict[str, Any]:
             dumped = value.model_dump(mode="json", exclude_defaults=True)
             if dumped:
                 out[section] = dumped
+        elif isinstance(value, dict):
+            if value:
+                out[section] = {k: v.model_dump(mode="json", exclude_defaults=True) for k, v in value.items()}
         elif value != Config.model_fields[section].default:
             out[section] = value
     servers: dict[str, Any] = {}

@@ -77,6 +77,13 @@ class HttpServer(ServerBase):
     headers: dict[str, str] = Field(
         default_factory=dict, description="Sent on every request; values may use ${VAR}."
     )
+    oauth: bool = Field(
+        False,
+        description="The server needs OAuth (MCP authorization spec): log in once with `ucp auth login`.",
+    )
+    oauth_scope: str | None = Field(
+        None, description="Scopes to ask for (default: what the server advertises)."
+    )
 
 
 class SseServer(ServerBase):
@@ -157,7 +164,8 @@ class HttpSettings(_Model):
     port: int = Field(8765, ge=0, le=65535)
     api_keys: tuple[str, ...] = Field(
         (),
-        description="sha256:<hex> hashes of accepted bearer keys (`printf %s KEY | sha256sum`); plain keys are refused.",
+        description="sha256:<hex> hashes of accepted bearer keys (`printf %s KEY | sha256sum`, or "
+        "`ucp keys create` for keys with scopes and expiry); plain keys are refused.",
     )
     api_keys_env: str = Field(
         "UCP_API_KEYS", description="Environment variable with comma-separated plain keys."
@@ -237,6 +245,110 @@ class LimitSettings(_Model):
     )
 
 
+class ApiKeySettings(_Model):
+    """A static bearer key declared in the config (``ucp keys create`` keeps them in ``keys.json``)."""
+
+    hash: str = Field(pattern=r"^sha256:[0-9a-fA-F]{64}$", description="sha256:<hex> of the key.")
+    subject: str = Field("", description="Who holds it (the audit log's identity); default: the key's id.")
+    scopes: tuple[str, ...] = Field((), description="Scopes the key carries (mapped to roles by [policy]).")
+    roles: tuple[str, ...] = Field((), description="Roles granted directly.")
+    tenant: str = Field("default", description="The tenant the key's holder belongs to.")
+    expires: float | None = Field(None, description="Unix time after which the key is refused.")
+
+
+class AuthSettings(_Model):
+    """UCP as an OAuth 2.1 resource server (MCP authorization spec) and static API keys."""
+
+    resource: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="This UCP's resource URI (RFC 8707), e.g. https://ucp.example.com/mcp: the audience "
+        "tokens must name. Setting it (with issuer) turns OAuth on.",
+    )
+    issuer: str | None = Field(None, pattern=r"^https?://", description="The IdP's issuer URL.")
+    jwks_url: str | None = Field(
+        None, pattern=r"^https?://", description="The issuer's JWKS; default: from its discovery document."
+    )
+    audience: tuple[str, ...] = Field(
+        (), description="Accepted audiences; default: the resource URI (with and without trailing slash)."
+    )
+    algorithms: tuple[str, ...] = Field(("RS256", "ES256", "PS256", "EdDSA"), min_length=1)
+    leeway: float = Field(30.0, ge=0, le=600, description="Clock skew allowed on exp/nbf/iat, seconds.")
+    jwks_cache_seconds: float = Field(
+        600.0, ge=1, description="Keys are refetched after this long, or at once on an unknown kid."
+    )
+    introspection_url: str | None = Field(
+        None, pattern=r"^https?://", description="RFC 7662 endpoint for opaque (non-JWT) tokens."
+    )
+    introspection_client_id: str = ""
+    introspection_client_secret_env: str = Field(
+        "UCP_INTROSPECTION_SECRET", description="Environment variable holding the introspection secret."
+    )
+    required_scopes: tuple[str, ...] = Field((), description="Every token must carry these scopes.")
+    scopes_supported: tuple[str, ...] = Field((), description="Advertised in the resource metadata.")
+    scope_claim: str = Field("scope", description="Claim with the token's scopes (space-separated or list).")
+    groups_claim: str = Field("groups", description="Claim with the identity's groups.")
+    tenant_claim: str = Field("tenant", description="Claim naming the identity's tenant.")
+    subject_claim: str = Field("sub", description="Claim naming the identity.")
+    keys: dict[str, ApiKeySettings] = Field(default_factory=dict, description="Static keys by id.")
+
+
+class RoleSettings(_Model):
+    """What one role may see and call. Globs match exposed names (``server__tool``)."""
+
+    allow: tuple[str, ...] = Field(("*",), description="Tool globs this role may use.")
+    deny: tuple[str, ...] = Field((), description="Tool globs this role may not use (wins over allow).")
+    read_only: bool = Field(False, description="Only tools annotated readOnlyHint.")
+    max_argument_bytes: int | None = Field(None, ge=2, description="Largest JSON arguments of one call.")
+    scopes: tuple[str, ...] = Field((), description="Identities with any of these scopes get the role.")
+    groups: tuple[str, ...] = Field((), description="Identities in any of these groups get the role.")
+    admin: bool = Field(False, description="May change the service registry over HTTP (/registry).")
+
+
+class PolicySettings(_Model):
+    """Roles and what they allow. No roles: every identity may use everything (single-user installs)."""
+
+    roles: dict[str, RoleSettings] = Field(default_factory=dict)
+    default_role: str | None = Field(None, description="Role of an identity no binding matched.")
+
+
+class TenantSettings(_Model):
+    """A tenant's own servers: visible and callable only by its identities."""
+
+    servers: tuple[str, ...] = Field((), description="Server-name globs owned by this tenant.")
+    roles: tuple[str, ...] = Field((), description="If set, the only roles this tenant's identities get.")
+
+
+class RateSettings(_Model):
+    """A token bucket: ``rate`` calls per ``per`` seconds, bursts of up to ``burst`` (default: rate)."""
+
+    rate: float = Field(gt=0)
+    per: float = Field(60.0, gt=0)
+    burst: float | None = Field(None, gt=0)
+
+
+class RateLimitSettings(_Model):
+    """Call rate limits (in memory, per process)."""
+
+    identity: RateSettings | None = Field(None, description="Per identity, across its tools.")
+    tenant: RateSettings | None = Field(None, description="Per tenant, across its identities.")
+    tool: RateSettings | None = Field(None, description="Per tool, across everyone (protects downstreams).")
+    tools: dict[str, RateSettings] = Field(
+        default_factory=dict, description="Per tool glob (overrides `tool` for matching tools)."
+    )
+
+
+class AuditSettings(_Model):
+    """The append-only audit log (JSONL under UCP_HOME/audit)."""
+
+    enabled: bool = True
+    arguments: Literal["digest", "full"] = Field(
+        "digest", description="digest: only a SHA-256 of the arguments (default); full: the arguments too."
+    )
+    max_bytes: int = Field(10 * 1024 * 1024, ge=4096, description="Rotate the file past this size.")
+    keep: int = Field(5, ge=1, le=1000, description="Rotated files kept.")
+
+
 class TelemetrySettings(_Model):
     """Metrics, traces and call records (``ucp/observe``). Metrics and call records are on by
     default (in-process, cheap); traces are off unless enabled here or by ``OTEL_*`` variables."""
@@ -277,6 +389,11 @@ class Config(_Model):
     pool: PoolSettings = Field(default_factory=PoolSettings)
     trust: TrustSettings = Field(default_factory=TrustSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    tenants: dict[str, TenantSettings] = Field(default_factory=dict)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     builtins: bool = Field(True, description="Serve the built-in cloud tools as the server `cloud`.")
     log_level: str = Field("info", pattern=r"^(?i)(debug|info|warning|error)$")

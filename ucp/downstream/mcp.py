@@ -266,9 +266,11 @@ class McpTransport:
         env: Mapping[str, str] | None = None,
         errlog_path: Path | None = None,
         prespawned: Prespawned | None = None,
+        oauth_dir: Path | None = None,
         max_line_bytes: int = DEFAULT_MAX_LINE,
     ) -> None:
         self.config = config
+        self._oauth_dir = oauth_dir  # tokens of servers that need OAuth (``oauth.py``)
         self._prespawned = prespawned
         self._env = env
         self._errlog_path = errlog_path
@@ -293,9 +295,15 @@ class McpTransport:
             )
         import httpx2  # lazy: only HTTP downstreams need it
 
+        auth = None
+        if isinstance(cfg, HttpServer) and cfg.oauth and self._oauth_dir is not None:
+            from ucp.downstream.oauth import provider
+
+            auth = provider(cfg.name, url, self._oauth_dir, scope=cfg.oauth_scope)
         http_client = httpx2.AsyncClient(
             headers=headers,
             timeout=httpx2.Timeout(cfg.connect_timeout, read=max(300.0, cfg.timeout)),
+            auth=auth,
             event_hooks={"request": [_traceparent_header]},
         )
         return _owning(http_client, streamable_http_client(url, http_client=http_client))

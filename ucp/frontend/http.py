@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from ucp.errors import ConfigError
+from ucp.frontend.auth import metadata_routes
 from ucp.frontend.context import Fronts as Fronts
 from ucp.frontend.hostcheck import LoopbackHostOnly
 from ucp.frontend.request_context import RequestContext
@@ -34,11 +35,12 @@ def is_loopback(host: str) -> bool:
 
 
 def check_bind(host: str, has_keys: bool) -> None:
-    """Refuse to listen beyond loopback without auth."""
+    """Refuse to listen beyond loopback without auth (API keys or OAuth)."""
     if not is_loopback(host) and not has_keys:
         raise ConfigError(
-            f"refusing to listen on {host} without API keys: anyone on the network could call every tool. "
-            'Configure keys ([http] api_keys = ["sha256:..."] or UCP_API_KEYS) or bind 127.0.0.1',
+            f"refusing to listen on {host} without authentication: anyone on the network could call every "
+            "tool. Create an API key (`ucp keys create`), configure OAuth ([auth] resource and issuer) or bind "
+            "127.0.0.1",
             field="http.host",
         )
 
@@ -72,7 +74,11 @@ def build_http_app(fronts: Fronts, *, host: str = "127.0.0.1") -> Starlette:
     else:
         # Behind a non-loopback bind every request already needs a bearer key.
         security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"]), *build_routes(fronts)]
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        *metadata_routes(fronts.authenticator().settings),  # OAuth protected-resource metadata (RFC 9728)
+        *build_routes(fronts),
+    ]
     app = server.streamable_http_app(
         streamable_http_path="/mcp",
         stateless_http=False,

@@ -1,5 +1,6 @@
 """HTTP routes beyond MCP (built from ``Endpoint`` declarations): the REST API, UTCP out, the service registry, ``/openapi.json``,
-and the middleware that guards them all (bearer keys, request body limit).
+and the middleware that guards them all (authentication,
+request body limit).
 
 Routes are built from the ``Endpoint`` declarations of ``rest.py``,
 ``registry_routes.py`` and ``utcp_routes.py``: the query and the JSON body are
@@ -21,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 import ucp
 from ucp.errors import UCPError
-from ucp.frontend.auth import BearerAuth, load_keys
+from ucp.frontend.auth import Authenticate
 from ucp.frontend.cli_routes import ENDPOINTS as CLI_ENDPOINTS
 from ucp.frontend.context import Fronts
 from ucp.frontend.errors import error_response
@@ -154,10 +155,9 @@ def build_routes(fronts: Fronts) -> list[BaseRoute]:
 
 
 def auth_middleware(fronts: Fronts) -> list[tuple[Any, dict[str, Any]]]:
-    """Innermost first: the body limit, then bearer auth around everything (added last = outermost)."""
-    hashes = load_keys(fronts.http, fronts.env)
+    """Innermost first: the body limit, then authentication around everything (added last = outermost)."""
     middleware: Sequence[tuple[Any, dict[str, Any]]] = (
         (BodyLimit, {"max_bytes": fronts.http.max_body_bytes, "body_timeout": fronts.http.body_timeout}),
-        (BearerAuth, {"hashes": hashes}),
+        (Authenticate, {"authenticator": fronts.authenticator(), "on_denied": fronts.on_auth_denied}),
     )
     return list(middleware)

@@ -1,8 +1,16 @@
-"""UCP's own tools: ``ucp__search_tools``, ``ucp__describe_tool``, ``ucp__call_tool``.
+"""UCP's own tools: ``ucp__search_tools``, ``ucp__describe_tool``, ``ucp__call_read_only_tool``
+and ``ucp__call_tool``.
 
 They are stable (the same list in every session), so they work in hosts that
 ignore ``tools/list_changed``: the model searches, reads a schema, and calls
 through them. Results are text for the model plus structured content.
+
+There are two call tools so that a host's permission prompt means something:
+``ucp__call_read_only_tool`` is annotated read-only and refuses any tool not
+annotated ``readOnlyHint``, so "Always allow" on it approves reads only;
+``ucp__call_tool`` calls anything and is annotated destructive, so a host keeps
+asking. Policy denials and rate limits come back as ``is_error`` results the
+model can read (the rule and the retry delay are in ``_meta``).
 """
 
 from __future__ import annotations
@@ -10,26 +18,45 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import mcp_types as types
 
 from ucp.downstream.base import CallHooks
-from ucp.errors import InvalidArgumentsError, UnknownToolError
+from ucp.errors import InvalidArgumentsError, PolicyDeniedError, RateLimitedError, UnknownToolError
 from ucp.router.base import RankContext, Ranker, Ranking
 from ucp.router.catalog import CatalogEntry
 from ucp.session.calls import CallPath, check_arguments, error_result
+from ucp.session.guard import read_only
 from ucp.session.state import HistoryItem, Session
 from ucp.session.text import one_line, signature
 
 SEARCH = "ucp__search_tools"
 DESCRIBE = "ucp__describe_tool"
 CALL = "ucp__call_tool"
-NAMES = (SEARCH, DESCRIBE, CALL)
+CALL_READ_ONLY = "ucp__call_read_only_tool"
+NAMES = (SEARCH, DESCRIBE, CALL_READ_ONLY, CALL)
+CALLS = (CALL_READ_ONLY, CALL)
 
 _READ_ONLY = types.ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
+
+
+_CALL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "description": "Tool name, e.g. time__get_current_time."},
+        "arguments": {
+            "type": "object",
+            "description": "The tool's arguments.",
+            "additionalProperties": True,
+        },
+    },
+    "required": ["name"],
+    "additionalProperties": False,
+}
 
 
 def definitions(max_limit: int = 50) -> list[types.Tool]:
@@ -84,26 +111,30 @@ def definitions(max_limit: int = 50) -> list[types.Tool]:
             annotations=_READ_ONLY,
         ),
         types.Tool(
+            name=CALL_READ_ONLY,
+            title="Call a read-only tool",
+            description=(
+                "Call a read-only tool (one annotated readOnlyHint: it reads, never changes anything) by the "
+                "name ucp__search_tools returned. Refuses tools that may change something: call those with "
+                "ucp__call_tool. Arguments are checked against the tool's schema first."
+            ),
+            input_schema=_CALL_SCHEMA,
+            annotations=types.ToolAnnotations(
+                read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+            ),
+        ),
+        types.Tool(
             name=CALL,
             title="Call a tool",
             description=(
-                "Call any tool UCP can reach by the name ucp__search_tools returned. Arguments are checked "
+                "Call any tool UCP can reach by the name ucp__search_tools returned, including tools that "
+                "change or delete things (prefer ucp__call_read_only_tool for reads). Arguments are checked "
                 "against the tool's schema first; an invalid field is named in the error."
             ),
-            input_schema={
-                "type": "object",
-                "properties": {
-                    "name": {"type": "string", "description": "Tool name, e.g. time__get_current_time."},
-                    "arguments": {
-                        "type": "object",
-                        "description": "The tool's arguments.",
-                        "additionalProperties": True,
-                    },
-                },
-                "required": ["name"],
-                "additionalProperties": False,
-            },
-            annotations=types.ToolAnnotations(open_world_hint=True),
+            input_schema=_CALL_SCHEMA,
+            annotations=types.ToolAnnotations(
+                read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
+            ),
         ),
     ]
 
@@ -210,12 +241,21 @@ class MetaTools:
     ) -> Ranking:
         """Rank for ``query`` in the session's context; ``record`` keeps it in the session's history."""
         query = query.strip()[:2000]
+        guard, identity = self.calls.guard, session.identity
+        filtering = guard.filtering and not identity.local
         tel = self.calls.telemetry
         started = time.perf_counter()
         with tel.tracing.span("ucp.rank", attributes={"ucp.limit": limit}) as span:
             ranking = await self.ranker.rank(
-                query, limit=limit, server=server or None, context=self.context_for(session)
+                query,
+                limit=min(max(limit * 4, 50), 200) if filtering else limit,
+                server=server or None,
+                context=self.context_for(session),
+                record=guard.learns_from(identity) and not filtering,
             )
+            if filtering:  # over-fetched: keep the first ``limit`` this identity may see
+                visible = tuple(r for r in ranking.results if guard.visible(identity, r.entry))[:limit]
+                ranking = replace(ranking, results=visible)
             if span.is_recording():
                 span.set_attribute("ucp.rank.mode", ranking.mode)
                 span.set_attribute("ucp.rank.results", len(ranking.results))
@@ -259,9 +299,11 @@ class MetaTools:
         if not name:
             return error_result("ucp__describe_tool needs a 'name'.", "invalid_arguments", field="name")
         try:
-            entry = self.calls.resolve(name)
+            entry = self.calls.resolve(name, session)
         except UnknownToolError as exc:
             return error_result(exc.message, exc.code, suggestions=exc.details.get("suggestions", []))
+        except PolicyDeniedError as exc:
+            return error_result(exc.message, exc.code, rule=exc.details.get("rule", ""))
         session.record(HistoryItem(kind="describe", at=time.time(), tool=entry.exposed))
         return describe(entry, changed=self._flagged(entry.exposed), warning=self._warning(entry.exposed))
 
@@ -269,20 +311,34 @@ class MetaTools:
         return self._flagged(exposed)
 
     async def call(
-        self, session: Session, arguments: dict[str, Any], hooks: CallHooks | None
+        self,
+        session: Session,
+        arguments: dict[str, Any],
+        hooks: CallHooks | None,
+        *,
+        read_only_only: bool = False,
     ) -> tuple[types.CallToolResult, CatalogEntry | None]:
-        invalid = self.check(CALL, arguments)
+        """``ucp__call_tool``, or ``ucp__call_read_only_tool`` with ``read_only_only``."""
+        me = CALL_READ_ONLY if read_only_only else CALL
+        invalid = self.check(me, arguments)
         if invalid is not None:
             return invalid, None
         name = arguments["name"]
         if not name:
-            return error_result(
-                "ucp__call_tool needs the 'name' of a tool.", "invalid_arguments", field="name"
-            ), None
+            return error_result(f"{me} needs the 'name' of a tool.", "invalid_arguments", field="name"), None
         if name in NAMES:
             return error_result(
-                "ucp__call_tool calls downstream tools, not UCP's own.", "invalid_arguments", field="name"
+                f"{me} calls downstream tools, not UCP's own.", "invalid_arguments", field="name"
             ), None
+        if read_only_only:
+            entry = self.calls.lookup(name, session)
+            if entry is not None and not read_only(entry):
+                return error_result(
+                    f"{name} is not annotated readOnlyHint (it may change something), so "
+                    f"{CALL_READ_ONLY} refuses it; call it with {CALL}.",
+                    "not_read_only",
+                    tool=name,
+                ), None
         args = arguments.get("arguments") or {}
         try:
             result = await self.calls.call(session, name, args, hooks=hooks, validate=True)
@@ -290,4 +346,13 @@ class MetaTools:
             return error_result(exc.message, exc.code, suggestions=exc.details.get("suggestions", [])), None
         except InvalidArgumentsError as exc:
             return error_result(exc.message, exc.code, field=exc.details.get("field", "")), None
-        return result, self.calls.catalog.resolve(name)
+        except PolicyDeniedError as exc:
+            return error_result(exc.message, exc.code, rule=exc.details.get("rule", "")), None
+        except RateLimitedError as exc:
+            return error_result(
+                exc.message,
+                exc.code,
+                rule=exc.details.get("rule", ""),
+                retry_after=exc.details.get("retry_after"),
+            ), None
+        return result, self.calls.lookup(name, session)
