@@ -87,8 +87,12 @@ class Simulator:
         self.noisy = noisy
 
     def step(
-        self, query: Query, vector: np.ndarray, relevant: set[str], failing: set[str] = frozenset()
-    ) -> float:  # type: ignore[assignment]
+        self,
+        query: Query,
+        vector: np.ndarray,
+        relevant: set[str],
+        failing: frozenset[str] | set[str] = frozenset(),
+    ) -> float:
         scored, mode = self.router.search(query.query, limit=K, query_vector=vector)
         catalog = self.router.catalog
         ranked = [

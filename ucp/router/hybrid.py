@@ -35,7 +35,7 @@ from ucp.router.bm25 import BM25Index, BM25Params, top_indices
 from ucp.router.documents import ToolDoc
 from ucp.router.embed_cache import EmbedCache
 from ucp.router.embedder import Embedder, Vectors, embedding_key, embedding_text
-from ucp.router.fusion import DEFAULT_FUSION, FusionParams, fuse, max_normalise, select_top
+from ucp.router.fusion import DEFAULT_FUSION, FusionParams, fuse, fused_z, max_normalise, select_top
 from ucp.router.tokenize import DEFAULT_FIELD_WEIGHTS, FieldWeights, doc_tokens, tokenize
 from ucp.router.vector_index import APPROX_THRESHOLD, IndexKind, VectorIndex
 
@@ -55,8 +55,11 @@ EMBED_BATCH = 256
 class ScoredTool:
     """One ranked tool with the parts of its score (for explain).
 
-    ``score = fused + prior``; ``fused`` = w * dense_norm + (1 - w) * bm25_norm in
-    hybrid mode, bm25_norm in BM25 mode, dense_norm in dense mode.
+    ``score = fused + prior``; in hybrid mode ``fused`` is the z-score fusion
+    ``w * dense_norm + (1 - w) * bm25_norm`` (components are z-scores over the catalog)
+    scaled into [0.01, 1]; bm25_norm in BM25 mode, dense_norm in dense mode.  ``z`` is
+    the unscaled fused z-score: comparable across queries, the input of
+    :func:`ucp.router.calibration.confidence`.
     """
 
     key: str
@@ -67,6 +70,7 @@ class ScoredTool:
     dense: float | None
     dense_norm: float | None
     prior: float
+    z: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +82,7 @@ class ScoredTool:
             "dense": self.dense,
             "dense_norm": self.dense_norm,
             "prior": self.prior,
+            "z": self.z,
         }
 
 
@@ -444,9 +449,11 @@ class HybridRetriever:
             fused = dn = max_normalise(dense)
             bn = np.zeros_like(fused)
             bm25 = np.zeros_like(fused)
+            zs = fused_z(dense, None)
         else:
             assert bm25 is not None
             fused, bn, dn = fuse(bm25, dense if served == "hybrid" else None, self.fusion)
+            zs = fused_z(bm25, dense if served == "hybrid" else None, self.fusion)
             if served == "bm25":
                 dense = None
         prior = np.zeros_like(fused)
@@ -471,6 +478,7 @@ class HybridRetriever:
                 dense=None if dense is None else float(dense[i]),
                 dense_norm=None if dn is None else float(dn[i]),
                 prior=float(prior[i]),
+                z=float(zs[i]),
             )
             for i in picked
         )

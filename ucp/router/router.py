@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # numpy, scipy and faiss load on first use: off the cold-star
 
 log = get_logger("ucp.router")
 
+TAIL_CUT = 0.5  # with a good match, results below this share of the best confidence are not shown
 CONTEXT_WEIGHT = 0.15  # share of the session-context search blended into a query's scores
 SYNC_DEBOUNCE = 0.05
 FIRST_SYNC_DELAY = 1.0  # the first background index build waits: the host's first tools/list comes first
@@ -256,12 +257,32 @@ class Router:
             return scored, mode, getattr(self._last_qvec, "value", None)
 
         scored, mode, qvec = await anyio.to_thread.run_sync(work)
+        from ucp.router.calibration import confidence, match_level
+
+        n = len(self.retriever)
         ranked = [
-            Ranked(entry=e, score=t.score, components=_components(t))
+            Ranked(
+                entry=e,
+                score=t.score,
+                components=_components(t),
+                confidence=confidence(t.z, t.dense if mode != "bm25" else None, n),
+            )
             for t in scored
             if (e := self.catalog.entries.get(t.key)) is not None
         ]
-        ranking = Ranking(query=query, results=tuple(ranked[:limit]), mode=mode, ranking_id=uuid.uuid4().hex)
+        top = max((r.confidence or 0.0 for r in ranked), default=None)
+        match = match_level(top)
+        if match == "good" and top is not None:  # unrelated servers' tools do not crowd a clear answer
+            ranked = [r for r in ranked if (r.confidence or 0.0) >= TAIL_CUT * top]
+        servers = tuple(sorted(s for s, ok in self.catalog.healthy.items() if ok))
+        ranking = Ranking(
+            query=query,
+            results=tuple(ranked[:limit]),
+            mode=mode,
+            ranking_id=uuid.uuid4().hex,
+            match=match,
+            servers=servers,
+        )
         if self.learner is not None:
             ranking = self.learner.after_rank(
                 ranking, ranked, context=context, record=record, source=source, query_vector=qvec
