@@ -59,6 +59,10 @@ def build_app() -> typer.Typer:
     app.command("index")(route.index)
     app.command("stats")(stats.stats)
     app.add_typer(trust.app, name="trust")
+    from ucp.cli import model, train
+
+    app.command("train")(train.train)
+    app.add_typer(model.app, name="model")
     return app
 
 

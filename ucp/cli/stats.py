@@ -41,7 +41,7 @@ def stats(
         return
     if not db.exists():
         if as_json:
-            print_json({"tools": [], "daily": [], "events": 0, "path": str(db)})
+            print_json({"tools": [], "daily": [], "arms": [], "events": 0, "path": str(db)})
             return
         err_console.print(f"no learning state yet at {db}: it appears once UCP has shown rankings")
         return
@@ -52,11 +52,12 @@ def stats(
     try:
         rows = sorted((r.to_dict() for r in store.load_tools()), key=lambda r: (-r["shown"], r["tool"]))
         daily = store.daily(days)
+        arms = store.arms(days)
         events = store.count_events()
     finally:
         store.close()
     if as_json:
-        print_json({"tools": rows, "daily": daily, "events": events, "path": str(db)})
+        print_json({"tools": rows, "daily": daily, "arms": arms, "events": events, "path": str(db)})
         return
     table = Table(title=f"learned tool statistics ({len(rows)} tools, {events} rankings recorded)")
     table.add_column("tool", no_wrap=True)
@@ -85,3 +86,24 @@ def stats(
             "—" if d["hit_rate"] is None else f"{d['hit_rate']:.1%}",
         )
     console.print(hits)
+    if len(arms) > 1 or any(a["arm"] != "base" for a in arms):
+        print_arms(arms)
+
+
+def print_arms(arms: list[dict[str, object]]) -> None:
+    """A/B comparison: hit rate per served model version (``ucp model ab``), with the ratio to base."""
+    base = next((a for a in arms if a["arm"] == "base"), None)
+    t = Table(title="A/B: top-k hit rate per served model (ucp model list)")
+    for col in ("model", "rankings", "hits", "hit rate", "vs base"):
+        t.add_column(col, justify="right" if col != "model" else "left")
+    for a in arms:
+        rate = float(a["hit_rate"])  # type: ignore[arg-type]
+        ref = float(base["hit_rate"]) if base else 0.0  # type: ignore[arg-type]
+        t.add_row(
+            str(a["arm"]),
+            str(a["rankings"]),
+            str(a["hits"]),
+            f"{rate:.1%}",
+            f"{rate - ref:+.1%}" if base else "—",
+        )
+    console.print(t)

@@ -41,6 +41,7 @@ class Ranking:
     ranking_id: str = ""
     match: str = ""  # "good" / "weak" / "none" from the best result's confidence ("" = not computed)
     servers: tuple[str, ...] = ()  # the registered (healthy) servers, for a "no good match" answer
+    arm: str = ""  # the trained model version that served it ("" / "base": untrained), for A/B stats
 
 
 class Ranker(Protocol):

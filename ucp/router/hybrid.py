@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 
+from ucp.router.adapter import QueryAdapter
 from ucp.router.bm25 import BM25Index, BM25Params, top_indices
 from ucp.router.documents import ToolDoc
 from ucp.router.embed_cache import EmbedCache
@@ -278,6 +279,17 @@ class HybridRetriever:
                 dense, model_id = self._build_dense(snap.docs)
                 self._snap = replace(snap, dense=dense, model_id=model_id)
 
+    def doc_vectors(self, keys: Sequence[str]) -> npt.NDArray[np.float32]:
+        """The description vectors of the given tools (zeros for a tool not embedded yet)."""
+        dim = self.embedder.dim if self.embedder is not None else 0
+        out = np.zeros((len(keys), dim), dtype=np.float32)
+        for i, k in enumerate(keys):
+            entry = self._entries.get(k)
+            v = self._vectors.get(entry.embed_key) if entry is not None else None
+            if v is not None and v.shape == (dim,):
+                out[i] = v
+        return out
+
     def load_dense(self, progress: Callable[[int, int], None] | None = None) -> bool:
         """Load the embedder and embed the catalog (blocking: run it in a worker thread).
 
@@ -400,6 +412,7 @@ class HybridRetriever:
         mode: Mode = "hybrid",
         query_vector: npt.ArrayLike | None = None,
         dense_floor: Mapping[str, float] | None = None,
+        adapter: QueryAdapter | None = None,
     ) -> SearchResult:
         """The ``k`` best tools for ``query`` (only tools with a positive score).
 
@@ -411,7 +424,9 @@ class HybridRetriever:
         query embedding (skips encoding); the one used is returned.  ``dense_floor``:
         per-tool lower bounds on the dense similarity (the learning layer's usage
         similarity): a tool's dense score is max(description similarity, floor), so usage
-        evidence can only add to what the description says.
+        evidence can only add to what the description says.  ``adapter``: a trained query
+        adapter (``ucp train``) applied to the query vector before the dense scores (the
+        returned ``query_vector`` is the unadapted one, which usage evidence is kept in).
         """
         snap = self._snap
         n = len(snap.docs)
@@ -429,15 +444,16 @@ class HybridRetriever:
             else:
                 qvec = self.encode_query(query)
             assert qvec is not None
+            qd = adapter.apply(qvec) if adapter is not None else qvec
             floor_ids, floor_vals = self._floors(snap, dense_floor)
             if snap.dense.kind == "flat":
-                dense = snap.dense.scores(qvec)
+                dense = snap.dense.scores(qd)
             else:
-                parts = [snap.dense.search(qvec, CANDIDATES)[0], prior_ids, floor_ids]
+                parts = [snap.dense.search(qd, CANDIDATES)[0], prior_ids, floor_ids]
                 if bm25_all is not None:
                     parts.append(top_indices(bm25_all, CANDIDATES))
                 cand = np.unique(np.concatenate(parts))
-                dense = snap.dense.scores(qvec, cand)
+                dense = snap.dense.scores(qd, cand)
             if len(floor_ids):
                 at = floor_ids if cand is None else np.searchsorted(cand, floor_ids)
                 dense = dense.copy()

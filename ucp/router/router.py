@@ -82,6 +82,9 @@ class Router:
         self._synced_version = -1
         self._sync_lock = threading.Lock()
         self._last_qvec = threading.local()
+        from ucp.router.models import AdapterSet, ModelRegistry
+
+        self.adapters = AdapterSet(ModelRegistry(paths.home / "models"))
 
     @property
     def retriever(self) -> HybridRetriever:
@@ -216,14 +219,22 @@ class Router:
         if qvec is None and self.retriever.dense_ready:
             qvec = self.retriever.encode_query(query)
         floor = self.learner.usage_floor(qvec) if self.learner is not None else None
+        adapter, arm = self.adapters.pick(context.session_id if context else "")
         result = self.retriever.search(
-            query, pool, boosts=boosts or None, allowed=allowed, query_vector=qvec, dense_floor=floor or None
+            query,
+            pool,
+            boosts=boosts or None,
+            allowed=allowed,
+            query_vector=qvec,
+            dense_floor=floor or None,
+            adapter=adapter,
         )
         self._last_qvec.value = result.query_vector
+        self._last_qvec.arm = arm
         scored = list(result)
         ctx_text = (context.context if context else "").strip()
         if ctx_text and ctx_text != query and scored:
-            ctx = self.retriever.search(ctx_text, pool, allowed=allowed)
+            ctx = self.retriever.search(ctx_text, pool, allowed=allowed, adapter=adapter)
             ctx_scores = {t.key: t.fused for t in ctx}
             scored = sorted(
                 (_with_score(t, t.score + CONTEXT_WEIGHT * ctx_scores.get(t.key, 0.0)) for t in scored),
@@ -252,11 +263,11 @@ class Router:
         record: bool = True,
         source: str = "search",
     ) -> Ranking:
-        def work() -> tuple[list[ScoredTool], str, Any]:
+        def work() -> tuple[list[ScoredTool], str, Any, str]:
             scored, mode = self.search(query, limit=limit, server=server, context=context)
-            return scored, mode, getattr(self._last_qvec, "value", None)
+            return scored, mode, getattr(self._last_qvec, "value", None), getattr(self._last_qvec, "arm", "")
 
-        scored, mode, qvec = await anyio.to_thread.run_sync(work)
+        scored, mode, qvec, arm = await anyio.to_thread.run_sync(work)
         from ucp.router.calibration import confidence, match_level
 
         n = len(self.retriever)
@@ -282,6 +293,7 @@ class Router:
             ranking_id=uuid.uuid4().hex,
             match=match,
             servers=servers,
+            arm=arm,
         )
         if self.learner is not None:
             ranking = self.learner.after_rank(
