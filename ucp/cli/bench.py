@@ -177,6 +177,36 @@ def _cross(dirs: list[Path], limit: int | None, cache_dir: Path | None, as_json:
         console.print(table)
 
 
+@app.command("train")
+def train_bench(
+    data: list[Path] = typer.Option(
+        ..., "--data", help="A data-set folder (tools.jsonl + queries.jsonl); repeat."
+    ),
+    limit: int | None = typer.Option(2000, "--limit", help="Queries per set (spread evenly over the file)."),
+    epochs: int = typer.Option(40, "--epochs", min=1, help="Training passes."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Embedding cache to reuse between runs."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Gain of `ucp train`: first half of a stream -> second half, and one set's stream -> the other set.
+
+    Example: ucp bench train --data data/metatool --data data/toollens
+    """
+    from ucp.bench.datasets import DatasetError
+    from ucp.bench.train import render_train, run_train_bench
+    from ucp.cli.common import fail
+
+    sets = [(d.name, d / "tools.jsonl", d / "queries.jsonl") for d in data]
+    try:
+        result = run_train_bench(sets, limit=limit, epochs=epochs, cache_dir=cache_dir, progress=not as_json)
+    except DatasetError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result)
+        return
+    for table in render_train(result):
+        console.print(table)
+
+
 @app.command("online")
 def online(
     dataset: list[str] = typer.Option(
