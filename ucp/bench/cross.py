@@ -49,7 +49,7 @@ from ucp.router.embed_cache import EmbedCache
 from ucp.router.embedder import Embedder, SentenceTransformerEmbedder
 from ucp.router.fusion import FusionParams, Method, reciprocal_rank_fusion
 from ucp.router.hybrid import HybridRetriever
-from ucp.router.multi import diversify, intent_vectors, multi_search
+from ucp.router.multi import diversify, multi_search, sub_intents
 
 WEIGHT_GRID = tuple(round(0.30 + 0.05 * i, 2) for i in range(13))  # 0.30 .. 0.90
 DEPTH = 100
@@ -162,14 +162,20 @@ def prepare(
     cache_dir: Path,
     limit: int | None,
     task: Callable[[str, int], Callable[[int, int], None]],
+    *,
+    clauses: bool = True,
 ) -> Prepared:
     docs = load_tools(tools)
     qs = evenly(load_queries(queries, tool_ids={d.key for d in docs}), limit)
     retriever, _ = build_retriever(docs, emb, cache_dir, task, f"{name} tools", _clock)
     qcache = EmbedCache(cache_dir, table="query_embeddings")
     vectors = encode_queries(emb, [q.query for q in qs], task(f"{name} queries", len(qs)), qcache)
-    clauses = intent_vectors([q.query for q in qs], emb.encode)
-    return Prepared(name, docs, qs, vectors, retriever, clauses)
+    clause_vecs: Mapping[str, Any] = {}
+    if clauses:  # the sub-intents of multi-step queries, batch-encoded through the same cache
+        texts = sorted({c for q in qs for c in sub_intents(q.query)}, key=len)
+        vecs = encode_queries(emb, texts, task(f"{name} sub-intents", len(texts)), qcache)
+        clause_vecs = dict(zip(texts, vecs, strict=True))
+    return Prepared(name, docs, qs, vectors, retriever, clause_vecs)
 
 
 def _clock() -> float:

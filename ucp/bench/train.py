@@ -85,7 +85,7 @@ def run_train_bench(
         cdir = Path(cache_dir)
         emb = embedder if embedder is not None else SentenceTransformerEmbedder(onnx_dir=cdir / "onnx")
         task = stack.enter_context(_progress(progress))
-        prepared = [prepare(n, t, q, emb, cdir, limit, task) for n, t, q in sets]
+        prepared = [prepare(n, t, q, emb, cdir, limit, task, clauses=False) for n, t, q in sets]
     halves: dict[str, Any] = {}
     whole: dict[str, QueryAdapter] = {}
     for p in prepared:

@@ -207,6 +207,35 @@ def train_bench(
         console.print(table)
 
 
+@app.command("ready")
+def ready(
+    tools: Path = typer.Option(
+        ..., "--tools", help="tools.jsonl (replicated under other servers up to --count)."
+    ),
+    count: int = typer.Option(500, "--count", min=1, help="How many tools register."),
+    onnx_dir: Path | None = typer.Option(
+        None, "--onnx-dir", help="Reuse an exported ONNX encoder (as a second start of ucp serve does)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Seconds from registering --count tools to hybrid search, cold and warm embedding cache.
+
+    Example: ucp bench ready --tools data/toollens/tools.jsonl --count 500
+    """
+    from ucp.bench.ready import run_ready_bench
+
+    result = run_ready_bench(tools, count, onnx_dir=onnx_dir)
+    if as_json:
+        print_json(result)
+        return
+    t = Table(title=f"registering {result['tools']} tools -> hybrid search ({result['query_encoder']})")
+    for col in ("cache", "BM25 serving (s)", "hybrid serving (s)"):
+        t.add_column(col)
+    for label in ("cold", "warm"):
+        t.add_row(label, f"{result[label]['bm25_s']:.2f}", f"{result[label]['hybrid_s']:.1f}")
+    console.print(t)
+
+
 @app.command("online")
 def online(
     dataset: list[str] = typer.Option(

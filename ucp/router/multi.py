@@ -21,10 +21,9 @@ all-needed-tools@10 by more than a few thousandths, so neither is on in serving 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 
 from ucp.router.hybrid import HybridRetriever, ScoredTool, SearchResult
@@ -117,16 +116,3 @@ def diversify(
         s = server_of(t.key)
         seen[s] = seen.get(s, 0) + 1
     return picked + tail
-
-
-def intent_vectors(
-    texts: list[str], encoder: Callable[[list[str]], npt.NDArray[np.float32]]
-) -> Mapping[str, Any]:
-    """Batch-encode every clause of ``texts`` (the benchmark precomputes them)."""
-    clauses = sorted({c for t in texts for c in sub_intents(t)}, key=len)
-    out: dict[str, Any] = {}
-    for start in range(0, len(clauses), 512):
-        batch = clauses[start : start + 512]
-        vecs = encoder(batch)
-        out.update(zip(batch, vecs, strict=True))
-    return out
