@@ -1,8 +1,17 @@
 # UCP developer commands. `make run` and `make test` are the two set-up commands of the README:
-# each creates .venv (Python 3.11), installs pinned dependencies (torch pinned to the CPU build)
-# and the npm peers the integration tests start, then does its job.
+# each creates .venv (any Python 3.11 or newer), installs pinned dependencies (torch pinned to the
+# CPU build) and the npm peers the integration tests start, then does its job.
+#
+# PYTHON=/path/to/python3.x picks the interpreter (default: the first 3.11+ of python3.13,
+# python3.12, python3.11, python3). TORCH_INDEX=https://download.pytorch.org/whl/cpu takes torch
+# from PyTorch's CPU index: needed on Linux machines where PyPI's torch is the CUDA build.
 
-PYTHON ?= python3.11
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+            command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+            && { echo $$p; break; }; done)
+TORCH_INDEX ?=
+HOST ?= 127.0.0.1
+PORT ?= 8765
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 NODE_DIR := tests/integration/node
@@ -10,17 +19,21 @@ STAMP  := $(VENV)/.ucp-installed
 NODE_STAMP := $(NODE_DIR)/node_modules/.ucp-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup node run serve test lint typecheck unit integration bench bench-quick manual clean
+.PHONY: setup node run serve wheel test lint typecheck unit integration bench bench-quick manual clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	# the CPU build of torch: an unpinned torch pulls a multi-GB CUDA build
-	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
-	touch $(STAMP)
+	@test -n "$(PYTHON)" || { echo "error: no Python 3.11 or newer found; install one, or run make PYTHON=/path/to/python3.x" >&2; exit 1; }
+	@echo "==> [1/3] $(VENV): a virtualenv with $$($(PYTHON) -c 'import sys; print(sys.executable, sys.version.split()[0])')"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on --upgrade pip | grep -v "^Requirement already" || true
+	@echo "==> [2/3] torch 2.13.0, CPU build$(if $(TORCH_INDEX), from $(TORCH_INDEX),) (the largest download: ~1 minute here)"
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
+	@echo "==> [3/3] ucp and its dependencies at the versions in constraints.txt (~2 minutes here)"
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+	@echo "==> installed: $(BIN)/ucp ($$(du -sh $(VENV) | cut -f1)); activate with: . $(BIN)/activate"
 
 node: $(NODE_STAMP)
 
@@ -30,7 +43,13 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 
 ## Run UCP on its embedded defaults (built-in tools, no server registered needed), over HTTP.
 run: setup
-	$(BIN)/ucp serve --transport http
+	@echo "==> serving UCP over HTTP at http://$(HOST):$(PORT)/mcp (registry: \$$UCP_HOME/ucp.toml; Ctrl-C stops)"
+	@echo "    add it to a host with: $(BIN)/ucp install --list, then $(BIN)/ucp install HOST"
+	$(BIN)/ucp serve --transport http --host $(HOST) --port $(PORT)
+
+## A wheel in dist/ (pipx install dist/ucp-*.whl, or uv tool install dist/ucp-*.whl).
+wheel: setup
+	$(BIN)/python -m pip wheel --no-deps --no-build-isolation -w dist .
 
 serve: run
 
@@ -66,7 +85,7 @@ bench: setup node
 	$(BIN)/ucp bench cloud
 
 manual: setup
-	$(BIN)/python -m ucp.builtins.cloud.manual
+	$(BIN)/python -m ucp.bench.cloud.manual
 
 clean:
 	rm -rf $(VENV) $(NODE_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache

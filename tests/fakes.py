@@ -28,7 +28,12 @@ def tool(name: str, description: str = "", **props: str) -> types.Tool:
 class FakeSession:
     def __init__(self, transport: FakeTransport) -> None:
         self.t = transport
-        self.capabilities = Capabilities(tools=True, prompts=bool(transport.prompts), resources=False)
+        self.capabilities = Capabilities(
+            tools=True,
+            prompts=bool(transport.prompts),
+            resources=bool(transport.resources),
+            subscribe=bool(transport.resources),
+        )
         self.closed = anyio.Event()
         self.server_info = "fake 1.0"
 
@@ -37,7 +42,7 @@ class FakeSession:
         return list(self.t.tools)
 
     async def list_resources(self) -> list[types.Resource]:
-        return []
+        return list(self.t.resources)
 
     async def list_resource_templates(self) -> list[types.ResourceTemplate]:
         return []
@@ -59,7 +64,15 @@ class FakeSession:
         return types.CallToolResult(content=[types.TextContent(type="text", text=f"{name}:{arguments}")])
 
     async def read_resource(self, uri: str, *, timeout: float) -> types.ReadResourceResult:
-        raise NotImplementedError
+        return types.ReadResourceResult(
+            contents=[types.TextResourceContents(uri=uri, text=f"content of {uri}")]
+        )
+
+    async def subscribe_resource(self, uri: str, *, timeout: float) -> None:
+        self.t.subscribed.append(uri)
+
+    async def unsubscribe_resource(self, uri: str, *, timeout: float) -> None:
+        self.t.subscribed.remove(uri)
 
     async def get_prompt(
         self, name: str, arguments: dict[str, str], *, timeout: float
@@ -83,6 +96,8 @@ class FakeTransport:
         self.name = name
         self.tools = tools or [tool("echo", text="string")]
         self.prompts: list[types.Prompt] = []
+        self.resources: list[types.Resource] = []
+        self.subscribed: list[str] = []  # resource URIs the gateway subscribed to
         self.results: dict[str, types.CallToolResult] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.fail_connects = 0

@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 import httpx2
+import mcp_types as types
 from mcp import Client
 
 from ucp.app import Gateway
@@ -19,9 +20,8 @@ from ucp.bench.proxy import free_port as free_port  # re-exported for the tests
 from ucp.bench.proxy import wait_port
 from ucp.config.models import Config, ServerConfig, StdioServer
 from ucp.config.paths import Paths
-from ucp.frontend.api import api_routes, auth_middleware
-from ucp.frontend.http import build_http_app
-from ucp.frontend.server import build_server
+from ucp.frontend.http import Fronts, build_http_app
+from ucp.frontend.server import build_mcp_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVERS = Path(__file__).resolve().parent / "servers"
@@ -77,15 +77,26 @@ async def running_gateway(
 
 @asynccontextmanager
 async def client_for(gateway: Gateway, *, mode: str = "legacy", **kw: Any) -> AsyncIterator[Client]:
-    async with Client(build_server(gateway), mode=mode, **kw) as client:
+    async with Client(build_mcp_server(gateway.api), mode=mode, **kw) as client:
         yield client
+
+
+async def subscribe(client: Client, uri: str, *, unsubscribe: bool = False) -> None:
+    """resources/(un)subscribe as a 2025-era client sends it (the SDK's helper is deprecated for 2026)."""
+    if unsubscribe:
+        await client.session.send_request(
+            types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=uri)), types.EmptyResult
+        )
+    else:
+        await client.session.send_request(
+            types.SubscribeRequest(params=types.SubscribeRequestParams(uri=uri)), types.EmptyResult
+        )
 
 
 def api_client(gateway: Gateway, base_url: str = "http://127.0.0.1:8765") -> httpx2.AsyncClient:
     """An HTTP client on UCP's whole HTTP app (MCP, REST, UTCP, registry routes, auth), in process."""
-    app = build_http_app(
-        gateway, build_server(gateway), extra_routes=api_routes(), middleware=auth_middleware(gateway)
-    )
+    fronts = Fronts(api=gateway.api, admin=gateway.admin, http=gateway.config.http, env=gateway.env)
+    app = build_http_app(fronts)
     return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=base_url)
 
 

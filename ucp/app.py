@@ -1,8 +1,12 @@
-"""The top-level wiring: the only module that knows every layer.
+"""The composition root: the one place that builds UCP from its configuration.
 
-``Gateway`` owns the pool, the catalog (tool zoo), the router, the sessions and
-the background work (list_changed debouncing, registry hot reload, the dense
-index warm-up). Fronts (MCP over stdio/HTTP, REST, UTCP, the CLI) use it.
+``Gateway`` constructs every part with constructor injection, in dependency
+order (buses, pool, catalog, router and learner, call path, meta-tools, the
+session and admin facades, self-registered services, the catalog sync), and
+runs their background work inside one ``AsyncExitStack``. ``serve_stdio`` and
+``serve_http`` build the fronts on top of the two facades. Nothing below this
+module imports it: the fronts see ``SessionAPI`` / ``AdminAPI`` only; the CLI
+and tests may also reach the parts through the attributes here.
 """
 
 from __future__ import annotations
@@ -13,39 +17,44 @@ import os
 import sqlite3
 import time
 from collections.abc import Mapping
+from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from anyio.abc import TaskGroup
 
 from ucp.config.loader import LoadedConfig, read_config_file
-from ucp.config.models import Config, ExposureMode, ServerConfig
+from ucp.config.models import Config, ServerConfig
 from ucp.config.paths import Paths
 from ucp.downstream.factory import builtin_transport, make_transport
 from ucp.downstream.prespawn import Prespawned
 from ucp.errors import ConfigError
+from ucp.events import ChangeBus
 from ucp.log import get_logger
 from ucp.pool.directory import Directory
 from ucp.pool.listcache import ListCache
 from ucp.pool.pool import Pool, ServerSpec
-from ucp.router.catalog import Catalog, CatalogChange, CatalogEntry
+from ucp.pool.services import SelfRegisteredServices
+from ucp.router.catalog import Catalog, CatalogEntry
 from ucp.router.pins import PinStore
+from ucp.router.router import Router
+from ucp.session import metatools
+from ucp.session.admin import AdminFacade
+from ucp.session.calls import CallPath
+from ucp.session.facade import SessionFacade
+from ucp.session.manager import SessionManager
+from ucp.session.metatools import MetaTools
+from ucp.session.state import Session
+from ucp.session.sync import CatalogSync
 
 if TYPE_CHECKING:
     from ucp.router.learner import Learner
-from ucp.router.router import Router
-from ucp.services import ServiceRegistry
-from ucp.session.exposure import Exposure, choose_mode, make_exposure
-from ucp.session.manager import SessionManager
-from ucp.session.metatools import MetaTools
-from ucp.session.service import ToolService
-from ucp.session.state import Session
 
 log = get_logger("ucp.app")
 
 CLOUD_LISTING = Path(__file__).parent / "builtins" / "cloud" / "tools.json"
+CLOUD_SERVER = "ucp.builtins.cloud.server:SERVER"
 
 
 def _fingerprint(server: ServerConfig) -> str:
@@ -61,15 +70,7 @@ class _PriorsObserver:
         self.router = router
 
     def on_call(self, session: Session, entry: CatalogEntry, ok: bool, error_code: str | None) -> None:
-        previous = None
-        seen = 0
-        for item in reversed(session.history):  # the call before this one (history is newest last)
-            if item.kind == "call" and item.tool:
-                seen += 1
-                if seen == 2:
-                    previous = item.tool
-                    break
-        self.router.record_call(entry.exposed, previous, ok)
+        self.router.record_call(entry.exposed, session.previous_call(), ok)
         if self.router.learner is not None:
             self.router.learner.on_call(session.id, entry.exposed, ok, error_code)
 
@@ -100,6 +101,9 @@ def _open_learner(config: Config, paths: Paths) -> Learner:
 
 
 class Gateway:
+    """Every part of a running UCP, built from one ``Config``. ``api`` and ``admin`` are what
+    fronts get; the other attributes are for the CLI, benchmarks and tests."""
+
     def __init__(
         self,
         config: Config,
@@ -117,11 +121,17 @@ class Gateway:
         self.env = env if env is not None else os.environ
         self.watch_config = watch_config
         self._prespawned = dict(prespawned or {})
-        self.pool = Pool(config.pool, list_cache=ListCache(paths.index_dir / "lists"))
+        self._config_mtime: float | None = None
+        self._stack: AsyncExitStack | None = None
+
+        self.downstream_events = ChangeBus()  # what downstreams did (published by the pool)
+        self.client_events = ChangeBus()  # what clients must hear (published by the session layer)
+        self.pool = Pool(
+            config.pool, list_cache=ListCache(paths.index_dir / "lists"), events=self.downstream_events
+        )
         self.catalog = Catalog()
         self.directory = Directory()
-        self.sessions = SessionManager()
-        self.service = ToolService(self.catalog, self.pool)
+        self.pins = PinStore(paths.pins)
         self.router = Router(
             self.catalog,
             settings=config.router,
@@ -130,62 +140,50 @@ class Gateway:
             dense=config.router.dense if dense is None else dense,
             learner_factory=(lambda: _open_learner(config, paths)) if config.learning.enabled else None,
         )
-        self.service.observers.append(_PriorsObserver(self.router))
-        self.meta = MetaTools(self.service, self.router, default_limit=config.exposure.search_limit)
-        self.service.exposed_extra = lambda: ["ucp__search_tools", "ucp__describe_tool", "ucp__call_tool"]
-        self.pins = PinStore(paths.pins)
-        self.meta.flagged = self.pins.is_changed
-        self._exposures: dict[ExposureMode, Exposure] = {}
-        self._tg: TaskGroup | None = None
-        self._changed = anyio.Event()
-        self._other_changed: set[str] = set()
-        self._config_mtime: float | None = None
-        self.pool.subscribe(self._on_pool_change)
-        self.catalog.subscribe(self._on_catalog_change)
-        self.services = ServiceRegistry(self)  # self-registered services ($UCP_HOME/services.json)
+        self.catalog.subscribe(self.router.on_catalog_change)
+        self.calls = CallPath(
+            self.catalog, self.pool, observers=[_PriorsObserver(self.router)], extra_names=metatools.NAMES
+        )
+        self.meta = MetaTools(
+            self.calls, self.router, flagged=self.pins.is_changed, default_limit=config.exposure.search_limit
+        )
+        self.sessions = SessionManager()
+        self.api = SessionFacade(
+            catalog=self.catalog,
+            pool=self.pool,
+            directory=self.directory,
+            calls=self.calls,
+            meta=self.meta,
+            pins=self.pins,
+            settings=config.exposure,
+            events=self.client_events,
+            store=self.sessions,
+        )
+        self.services = SelfRegisteredServices(self.pool, paths.services, config.http, self._spec)
+        self.admin = AdminFacade(
+            pool=self.pool,
+            catalog=self.catalog,
+            pins=self.pins,
+            sessions=self.sessions,
+            services=self.services,
+            dense_ready=lambda: self.router.dense_ready,
+            router=self.router,
+        )
+        self.sync = CatalogSync(
+            self.pool,
+            self.catalog,
+            self.directory,
+            self.pins,
+            servers=lambda: self.config.servers,
+            client_events=self.client_events,
+        )
 
-    # ------------------------------------------------------------ construction helpers
     @classmethod
     def from_loaded(cls, loaded: LoadedConfig, paths: Paths, **kw: Any) -> Gateway:
         return cls(loaded.config, paths, config_path=loaded.path, **kw)
 
-    def exposure(self, mode: ExposureMode) -> Exposure:
-        if mode not in self._exposures:
-            self._exposures[mode] = make_exposure(
-                mode,
-                catalog=self.catalog,
-                service=self.service,
-                meta=self.meta,
-                settings=self.config.exposure,
-            )
-        return self._exposures[mode]
-
-    def new_session(
-        self,
-        *,
-        client_name: str = "",
-        client_version: str = "",
-        protocol_version: str = "",
-        transport: str = "stdio",
-        session_id: str | None = None,
-        register: bool = True,
-    ) -> Session:
-        mode = choose_mode(self.config.exposure, client_name, protocol_version, len(self.catalog))
-        session = Session(
-            client_name=client_name,
-            client_version=client_version,
-            protocol_version=protocol_version,
-            transport=transport,
-            mode=mode,
-        )
-        if session_id:
-            session.id = session_id
-        if register:
-            self.sessions.add(session)
-        log.info(
-            "session_started", session_id=session.id, client=client_name, protocol=protocol_version, mode=mode
-        )
-        return session
+    def new_session(self, **kw: Any) -> Session:
+        return self.api.open(**kw)
 
     def _spec(self, server: ServerConfig) -> ServerSpec:
         transport = make_transport(
@@ -213,112 +211,72 @@ class Gateway:
 
     # ------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> Gateway:
-        self._tg = anyio.create_task_group()
-        await self._tg.__aenter__()
-        await self.pool.__aenter__()
-        if self.config.builtins:
-            # listed from the generated tools.json; the tools' code is imported at the first call
-            self.pool.add(
-                ServerSpec(
-                    name="cloud",
-                    transport=builtin_transport(
-                        "ucp.builtins.cloud:SERVER", name="cloud", listing=CLOUD_LISTING
-                    ),
-                    timeout=120,
-                    max_concurrency=2,
-                    source="builtin",
+        stack = AsyncExitStack()
+        await stack.__aenter__()
+        self._stack = stack
+        try:
+            stack.push_async_callback(self._close_learner)
+            stack.callback(self.router.close)
+            stack.callback(self.sync.close)
+            tg = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(tg.cancel_scope.cancel)  # background loops stop once the pool has closed
+            stack.callback(self._kill_leftovers)
+            await stack.enter_async_context(self.pool)
+            if self.config.builtins:
+                # listed from the generated tools.json; the tools' code is imported at the first call
+                self.pool.add(
+                    ServerSpec(
+                        name="cloud",
+                        transport=builtin_transport(CLOUD_SERVER, name="cloud", listing=CLOUD_LISTING),
+                        timeout=120,
+                        max_concurrency=2,
+                        source="builtin",
+                    )
                 )
-            )
-        for server in self.config.servers.values():
-            if server.enabled:
-                self.pool.add(self._spec(server))
-        self.services.load()
-        self._tg.start_soon(self._notify_loop)
-        self._tg.start_soon(self._save_learning_loop)
-        self.router.start(self._tg)
-        if self.watch_config and self.config_path is not None:
-            self._config_mtime = self._mtime()
-            self._tg.start_soon(self._watch_loop)
+            for server in self.config.servers.values():
+                if server.enabled:
+                    self.pool.add(self._spec(server))
+            self.services.load()
+            tg.start_soon(self.sync.run)
+            tg.start_soon(self._save_learning_loop)
+            self.router.start(tg)
+            if self.watch_config and self.config_path is not None:
+                self._config_mtime = self._mtime()
+                tg.start_soon(self._watch_loop)
+        except BaseException:
+            await stack.__aexit__(None, None, None)
+            self._stack = None
+            raise
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool | None:
-        assert self._tg is not None
+        stack, self._stack = self._stack, None
+        assert stack is not None
+        await stack.__aexit__(exc_type, exc, tb)
+        return None
+
+    def _kill_leftovers(self) -> None:
         for leftover in self._prespawned.values():  # pre-spawned but never adopted (e.g. disabled)
             leftover.process.kill()
             if leftover.errlog is not None:
                 leftover.errlog.close()
         self._prespawned.clear()
-        try:
-            await self.pool.__aexit__(exc_type, exc, tb)
-        finally:
-            self._tg.cancel_scope.cancel()
-            await self._tg.__aexit__(None, None, None)
-            self.router.close()
-            learner = self.router.learner_loaded
-            if learner is not None:
-                try:
-                    learner.close()
-                except Exception:
-                    log.exception("learning_state_not_saved")
-        return None
+
+    async def _close_learner(self) -> None:
+        learner = self.router.learner_loaded
+        if learner is not None:
+            try:
+                learner.close()
+            except Exception:
+                log.exception("learning_state_not_saved")
 
     async def wait_ready(self, timeout: float | None = None, *, live: bool = False) -> None:
         """Until every server is listed (``live``: connected or failed once, not from last-known lists)."""
         await self.pool.wait_initial(
             self.config.exposure.initial_wait if timeout is None else timeout, live=live
         )
-
-    # ------------------------------------------------------------ change propagation
-    def _on_pool_change(self, server: str, kinds: set[str]) -> None:
-        conn = self.pool.connections.get(server)
-        spec = self.pool.specs.get(server)
-        if "removed" in kinds or conn is None:
-            self.catalog.remove_server(server)
-            self.directory.remove_server(server)
-            self._other_changed |= {"resources", "prompts"}
-            self._changed.set()
-            return
-        if "tools" in kinds:
-            cfg = self.config.servers.get(server)
-            self.catalog.set_server_tools(
-                server,
-                conn.snapshot.tools,
-                tags=cfg.tags if cfg else (),
-                pinned=cfg.pinned if cfg else (),
-                withdrawn_outputs=lambda name: self.pool.outputs.is_withdrawn(server, name),
-            )
-        if kinds & {"resources", "prompts"}:
-            snap = conn.snapshot
-            self.directory.set_server(
-                server, prompts=snap.prompts, resources=snap.resources, templates=snap.templates
-            )
-            self._other_changed |= kinds & {"resources", "prompts"}
-            self._changed.set()
-        if "state" in kinds:
-            self.catalog.set_health(server, conn.healthy)
-        del spec
-
-    def _on_catalog_change(self, change: CatalogChange) -> None:
-        self.router.on_catalog_change(change)
-        touched = [
-            self.catalog.entries[n] for n in (*change.added, *change.changed) if n in self.catalog.entries
-        ]
-        try:
-            for info in self.pins.observe(touched):
-                log.warning(
-                    "tool_definition_changed",
-                    server=info["server"],
-                    tool=info["tool"],
-                    pinned=info["pinned"],
-                    now=info["now"],
-                    hint="review it, then `ucp trust approve NAME` (trust on first use)",
-                )
-        except OSError as exc:
-            log.warning("pins_not_saved", error=str(exc))
-        if change.added or change.removed or change.changed:
-            self._changed.set()
 
     async def _save_learning_loop(self, interval: float = 2.0) -> None:
         """Persist learning state off the protocol loop; compact the event log hourly."""
@@ -336,15 +294,6 @@ class Gateway:
                     await anyio.to_thread.run_sync(learner.store.compact)
             except Exception:
                 log.exception("learning_save_failed")
-
-    async def _notify_loop(self) -> None:
-        """Debounced list_changed upstream: one notification for a burst of changes."""
-        while True:
-            await self._changed.wait()
-            await anyio.sleep(0.05)
-            self._changed = anyio.Event()
-            other, self._other_changed = tuple(sorted(self._other_changed)), set()
-            await self.sessions.broadcast_tools_changed(other)
 
     # ------------------------------------------------------------ registry hot reload
     def _mtime(self) -> float | None:
@@ -386,5 +335,23 @@ class Gateway:
                 changed.append(name)
         self.config = self.config.model_copy(update={"servers": dict(config.servers)})
         log.info("config_reloaded", added=added, removed=removed, changed=changed)
-        self._changed.set()
+        self.sync.tools_changed()
         return {"added": added, "removed": removed, "changed": changed}
+
+
+# ---------------------------------------------------------------- the fronts on top
+async def serve_stdio(gateway: Gateway) -> None:
+    """MCP over stdio (what a host launches)."""
+    from ucp.frontend.run import run_stdio
+    from ucp.frontend.server import build_mcp_server
+
+    await run_stdio(build_mcp_server(gateway.api))
+
+
+async def serve_http(gateway: Gateway, host: str, port: int) -> None:
+    """MCP at /mcp plus the REST, UTCP and service-registry routes, over HTTP."""
+    from ucp.frontend.http import Fronts, build_http_app
+    from ucp.frontend.run import run_http
+
+    fronts = Fronts(api=gateway.api, admin=gateway.admin, http=gateway.config.http, env=gateway.env)
+    await run_http(build_http_app(fronts, host=host), host, port)

@@ -113,6 +113,14 @@ class UnknownPromptError(UCPError):
     http_status = 404
 
 
+class UnknownSessionError(UCPError):
+    """No live session has this id (sessions end when idle or when their connection closes)."""
+
+    code = "unknown_session"
+    jsonrpc_code = INVALID_PARAMS
+    http_status = 404
+
+
 # ---------------------------------------------------------------- downstream faults
 class DownstreamError(UCPError):
     """A downstream failed; becomes an ``is_error`` result naming server and cause."""

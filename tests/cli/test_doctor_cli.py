@@ -62,7 +62,7 @@ def test_missing_command_env_and_unreachable_server(cli: Cli, tmp_path: Path) ->
     code, checks = run(cli, "--timeout", "20")
     assert code == 1
     assert checks["command ghost"]["status"] == "fail"
-    assert "absolute path" in checks["command ghost"]["fix"]
+    assert "does not exist" in checks["command ghost"]["detail"]
     assert checks["env ghost"]["status"] == "fail"
     assert "DOCTOR_UNSET_VAR" in checks["env ghost"]["detail"]
     assert checks["server ghost"]["status"] == "fail"
@@ -72,7 +72,7 @@ def test_missing_command_env_and_unreachable_server(cli: Cli, tmp_path: Path) ->
 def test_node_needed_but_missing(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli("registry", "add", "--from-catalog", "memory").exit_code == 0
     monkeypatch.setenv("PATH", str(tmp_path))
-    code, checks = run(cli, "--skip-servers")
+    code, checks = run(cli, "--skip-servers", "--shell-env")
     assert code == 1
     assert checks["node"]["status"] == "fail"
     assert "Node.js" in checks["node"]["fix"]
@@ -104,3 +104,67 @@ def test_unwritable_data_dir(cli: Cli, tmp_path: Path, monkeypatch: pytest.Monke
     assert code == 1
     assert checks["data dir"]["status"] == "fail"
     assert "UCP_HOME" in checks["data dir"]["fix"]
+
+
+def _script(folder: Path, name: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / name
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o755)
+    return script
+
+
+def test_a_bare_command_only_on_the_shell_path_fails_as_a_host_would(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PATH trap: the registry names a command the shell finds (a venv's bin) but a host,
+    starting UCP with a minimal PATH, does not. Doctor says so and gives the fix."""
+    script = _script(tmp_path / "venv-bin", "my-mcp-server")
+    monkeypatch.setenv("PATH", f"{script.parent}:/usr/bin:/bin")
+    cli.home.mkdir(parents=True)
+    cli.registry.write_text('[servers.mine]\ncommand = "my-mcp-server"\n')  # written by hand: bare
+    code, checks = run(cli, "--skip-servers")
+    assert code == 1
+    check = checks["command mine"]
+    assert check["status"] == "fail"
+    assert "not on the PATH hosts give UCP" in check["detail"]
+    assert f"ucp registry add mine --replace -- {script}" in check["fix"]
+    # the shell's view passes
+    _, checks = run(cli, "--skip-servers", "--shell-env")
+    assert "command mine" not in checks
+
+
+def test_registry_add_resolves_a_bare_command_so_doctor_passes(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = _script(tmp_path / "venv-bin", "my-mcp-server")
+    monkeypatch.setenv("PATH", f"{script.parent}:/usr/bin:/bin")
+    result = cli("registry", "add", "mine", "--", "my-mcp-server", "--flag")
+    assert result.exit_code == 0, result.output
+    assert str(script) in result.stderr  # the user is told what was recorded
+    assert f'command = "{script}"' in cli.registry.read_text()
+    _, checks = run(cli, "--skip-servers")
+    assert "command mine" not in checks, checks
+
+
+def test_a_secret_only_in_the_shell_is_missing_for_a_host(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCTOR_SHELL_TOKEN", "x")
+    assert (
+        cli(
+            "registry",
+            "add",
+            "r",
+            "--url",
+            "https://e.com/mcp",
+            "-H",
+            "Authorization: Bearer ${DOCTOR_SHELL_TOKEN}",
+        ).exit_code
+        == 0
+    )
+    _, checks = run(cli, "--skip-servers")
+    assert checks["env r"]["status"] == "fail"
+    assert "only in this shell" in checks["env r"]["detail"]
+    assert ".env" in checks["env r"]["fix"]
+    (cli.home / ".env").write_text('DOCTOR_SHELL_TOKEN="from-dotenv"\n')
+    _, checks = run(cli, "--skip-servers")
+    assert "env r" not in checks

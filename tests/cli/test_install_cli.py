@@ -156,7 +156,7 @@ def test_conflicting_entry_needs_force(cli: Cli) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"servers": {}, // a comment\n}', "not valid JSON"),
+        ('{"servers": {"a": 1,,}}', "not valid JSON"),
         ("[1, 2]", "JSON object"),
         ('{"servers": []}', "'servers' must be an object"),
     ],
@@ -192,3 +192,114 @@ def test_install_to_explicit_file(cli: Cli, tmp_path: Path) -> None:
     target = tmp_path / "custom" / "claude.json"
     assert cli("install", "claude-code", "--file", str(target)).exit_code == 0
     assert "ucp" in json.loads(target.read_text())["mcpServers"]
+
+
+# ---------------------------------------------------------------- --list, --take-over, uninstall
+def test_install_list_shows_hosts_and_which_use_ucp(cli: Cli) -> None:
+    write(cli.user_home / ".cursor" / "mcp.json", {"mcpServers": {"a": {"command": "a"}}})
+    assert cli("install", "claude-code").exit_code == 0
+    result = cli("install", "--list", "--json")
+    assert result.exit_code == 0, result.output
+    rows = {(r["host"], r["scope"]): r for r in json.loads(result.stdout)}
+    assert {h for h, _ in rows} >= {
+        "claude-desktop",
+        "claude-code",
+        "cursor",
+        "vscode",
+        "windsurf",
+        "zed",
+        "codex",
+        "goose",
+        "cline",
+    }
+    assert rows[("cursor", "user")]["present"] and rows[("cursor", "user")]["servers"] == 1
+    assert not rows[("cursor", "user")]["uses_ucp"]
+    assert rows[("claude-code", "user")]["uses_ucp"]
+    assert not rows[("zed", "user")]["present"]
+    table = cli("install", "--list")
+    assert table.exit_code == 0 and "windsurf" in table.stdout
+    assert cli("install").exit_code == 2  # no host, no --list
+
+
+def test_take_over_then_uninstall_restores_exactly(cli: Cli) -> None:
+    path = cli.user_home / ".cursor" / "mcp.json"
+    path.parent.mkdir(parents=True)
+    original = (
+        '{\n  "mcpServers": {\n    "gh": {"url": "https://api.example.com/mcp", '
+        '"headers": {"Authorization": "Bearer ghp_abc"}},\n    "sh": {"command": "/bin/sh"}\n  }\n}\n'
+    )
+    path.write_text(original)
+    result = cli("install", "cursor", "--take-over")
+    assert result.exit_code == 0, result.output
+    assert "Moved 2 server(s)" in result.stdout
+    assert "1 secret(s)" in result.stdout and "${GH_AUTHORIZATION}" in result.stdout
+    assert "ghp_abc" not in result.output  # the secret itself is never printed
+    assert "undo: ucp uninstall cursor" in result.stderr
+    assert list(json.loads(path.read_text())["mcpServers"]) == ["ucp"]
+    assert "ghp_abc" not in cli.registry.read_text()
+    listed = json.loads(cli("registry", "list", "--json").stdout)
+    assert {s["name"] for s in listed} == {"gh", "sh"}
+    undo = cli("uninstall", "cursor")
+    assert undo.exit_code == 0, undo.output
+    assert "restored from its backup" in undo.stdout
+    assert path.read_text() == original
+    assert cli("uninstall", "cursor").exit_code == 0  # nothing left to do
+    assert "does not use UCP" in cli("uninstall", "cursor").stdout
+
+
+def test_plain_install_uninstall_and_dry_runs(cli: Cli) -> None:
+    path = cli.user_home / ".codex" / "config.toml"
+    path.parent.mkdir(parents=True)
+    original = '# codex\nmodel = "o4"\n'
+    path.write_text(original)
+    dry = cli("install", "codex", "--take-over", "--dry-run")
+    assert dry.exit_code == 0 and path.read_text() == original
+    assert cli("install", "codex").exit_code == 0
+    assert "[mcp_servers.ucp]" in path.read_text() and "# codex" in path.read_text()
+    preview = cli("uninstall", "codex", "--dry-run")
+    assert preview.exit_code == 0 and "-[mcp_servers.ucp]" in preview.stdout
+    assert "[mcp_servers.ucp]" in path.read_text()
+    assert cli("uninstall", "codex").exit_code == 0
+    assert path.read_text() == original
+
+
+def test_registry_import_move(cli: Cli) -> None:
+    path = cli.user_home / ".config" / "Code" / "User" / "mcp.json"
+    path.parent.mkdir(parents=True)
+    original = '// comments survive\n{\n  "servers": {\n    "sh": {"type": "stdio", "command": "/bin/sh"},\n  },\n}\n'
+    path.write_text(original)
+    result = cli("registry", "import", "--move", str(path))
+    assert result.exit_code == 0, result.output
+    assert "now runs only UCP" in result.stdout
+    text = path.read_text()
+    assert "// comments survive" in text and '"ucp"' in text and '"sh"' not in text
+    assert "[servers.sh]" in cli.registry.read_text()
+    assert cli("uninstall", "vscode").exit_code == 0
+    assert path.read_text() == original
+
+
+def test_plain_import_says_the_host_still_runs_them(cli: Cli, tmp_path: Path) -> None:
+    source = write(tmp_path / "x.json", {"mcpServers": {"sh": {"command": "sh", "env": {"API_KEY": "k1"}}}})
+    result = cli("registry", "import", str(source))
+    assert result.exit_code == 0, result.output
+    assert "--move" in result.stdout
+    assert "Moved 1 secret(s)" in result.stdout
+    assert (cli.home / ".env").read_text().count("SH_API_KEY") == 1
+    assert "/sh" in cli.registry.read_text()  # the bare command resolved
+
+
+def test_import_reads_each_hosts_format_by_its_file(cli: Cli, tmp_path: Path) -> None:
+    codex = tmp_path / "config.toml"
+    codex.write_text('[mcp_servers.c1]\ncommand = "/bin/sh"\nargs = ["-c", "x"]\n')
+    goose = tmp_path / "config.yaml"
+    goose.write_text(
+        "extensions:\n  g1:\n    type: stdio\n    cmd: /bin/sh\n    args: []\n    enabled: true\n"
+    )
+    zed = tmp_path / "settings.json"
+    zed.write_text('// zed\n{"context_servers": {"z1": {"command": "/bin/sh", "args": []}}}\n')
+    for source in (codex, goose, zed):
+        result = cli("registry", "import", str(source), "--json")
+        assert result.exit_code == 0, result.output
+    listed = {s["name"] for s in json.loads(cli("registry", "list", "--json").stdout)}
+    assert listed == {"c1", "g1", "z1"}
+    assert cli("registry", "import", str(zed), "--host", "emacs").exit_code == 2

@@ -4,6 +4,7 @@ that a failed command leaves the registry byte-identical."""
 from __future__ import annotations
 
 import json
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -380,7 +381,7 @@ def test_import_vscode_human_output_and_replace(seeded: Cli, tmp_path: Path) -> 
     assert "Replaced: toy" in result.stdout
     assert "skipped secret" in result.stdout
     assert "${input:tok}" in result.stdout
-    assert servers(seeded)["toy"]["command"] == "node"
+    assert servers(seeded)["toy"]["command"] == (shutil.which("node") or "node")  # resolved for hosts
 
 
 def test_import_dry_run_writes_nothing(seeded: Cli, tmp_path: Path) -> None:

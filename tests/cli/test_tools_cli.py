@@ -139,3 +139,31 @@ def test_call_on_a_server_that_cannot_start(cli: Cli, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "ghost" in result.stderr
     assert "not reachable" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "field"),
+    [
+        (
+            "cloud__allocate_costs",
+            '{"nodes": [{"name": "n", "hourly_cost_usd": 1e308}]}',
+            "nodes[0].hourly_cost_usd",
+        ),
+        (
+            "cloud__allocate_costs",
+            '{"nodes": [{"name": "n", "hourly_cost_usd": 1}], "shared_costs": [{"name": "a", "cost_usd": 1e308}, '
+            '{"name": "b", "cost_usd": 1e308}]}',
+            "shared_costs[0].cost_usd",
+        ),
+        (
+            "cloud__plan_schedule",
+            '{"tag": "off=(M-F,19);on=(M-F,7);tz=pt", "hourly_cost_usd": 1e308}',
+            "hourly_cost_usd",
+        ),
+    ],
+)
+def test_hostile_prices_end_in_a_short_clear_error(cli: Cli, tool: str, args: str, field: str) -> None:
+    result = cli("tools", "call", tool, "--args", args)
+    assert result.exit_code == 1, result.output
+    assert field in result.stderr and "Traceback" not in result.output + result.stderr
+    assert len(result.stderr) < 2000  # was a 28 KB traceback

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from ucp.config.hostfile import apply_install, plan_install
 from ucp.config.hosts import (
     HOSTS,
-    apply_install,
     export_servers,
     host_config_path,
-    plan_install,
     snippet,
     ucp_command,
     ucp_entry,
@@ -97,7 +96,17 @@ def test_entries_per_host() -> None:
     with pytest.raises(ConfigError):
         ucp_entry("vscode", http_url="h/mcp")
     assert snippet("vscode", {"x": 1}) == {"servers": {"ucp": {"x": 1}}}
-    assert set(HOSTS) == {"claude-desktop", "claude-code", "cursor", "vscode"}
+    assert {
+        "claude-desktop",
+        "claude-code",
+        "cursor",
+        "vscode",
+        "windsurf",
+        "zed",
+        "codex",
+        "goose",
+        "cline",
+    } == set(HOSTS)
 
 
 def test_ucp_command_is_absolute() -> None:

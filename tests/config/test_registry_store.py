@@ -283,3 +283,70 @@ def test_build_server_rejects(kwargs: dict[str, object]) -> None:
 def test_parse_pairs_rejects(items: list[str], sep: str, what: str) -> None:
     with pytest.raises(ConfigError):
         parse_pairs(items, sep=sep, what=what)
+
+
+# ---------------------------------------------------------------- round trip and command resolution
+def test_writes_keep_comments_and_layout(tmp_path: Path) -> None:
+    from ucp.config.models import StdioServer
+    from ucp.config.registry import RegistryStore
+
+    path = tmp_path / "ucp.toml"
+    original = (
+        '# my registry\n\n[exposure]\nmode = "search"  # hosts ignore list_changed\n\n'
+        '[servers.time]  # the clock\ncommand = "/bin/time-server"\n'
+    )
+    path.write_text(original)
+    store = RegistryStore(path)
+    store.add(StdioServer(name="git", command="/bin/git-server"))
+    text = path.read_text()
+    assert text.startswith(original)  # every byte before the new entry unchanged
+    assert "[servers.git]" in text
+    store.set_enabled("time", False)
+    store.remove("git")
+    text = path.read_text()
+    assert "# my registry" in text and "# hosts ignore list_changed" in text and "# the clock" in text
+    assert "enabled = false" in text
+
+
+def _exe(folder: Path, name: str, body: str = "#!/bin/sh\nexit 0\n") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(body)
+    path.chmod(0o755)
+    return path
+
+
+def test_resolve_command(tmp_path: Path) -> None:
+    from ucp.config.models import HttpServer, StdioServer
+    from ucp.config.registry import resolve_command
+
+    tool = _exe(tmp_path / "bin", "srv")
+    server, note = resolve_command(StdioServer(name="s", command="srv", args=("a",)), path=str(tool.parent))
+    assert isinstance(server, StdioServer)
+    assert server.command == str(tool) and server.args == ("a",)
+    assert note is not None and str(tool) in note
+    missing, note = resolve_command(StdioServer(name="s", command="nope-not-here"), path=str(tool.parent))
+    assert isinstance(missing, StdioServer) and missing.command == "nope-not-here"
+    assert note is not None and "not on PATH" in note
+    _, note = resolve_command(StdioServer(name="s", command=str(tmp_path / "gone")))
+    assert note is not None and "does not exist" in note
+    same, note = resolve_command(StdioServer(name="s", command=str(tool)))
+    assert note is None and isinstance(same, StdioServer) and same.command == str(tool)
+    ref, note = resolve_command(StdioServer(name="s", command="${TOOL}"))
+    assert note is None and isinstance(ref, StdioServer) and ref.command == "${TOOL}"
+    remote = HttpServer(name="h", url="https://e.com/mcp")
+    assert resolve_command(remote) == (remote, None)
+
+
+def test_resolve_command_gives_env_shebang_scripts_their_interpreter(tmp_path: Path) -> None:
+    """An npm-installed server is '#!/usr/bin/env node': a host's minimal PATH has no node."""
+    from ucp.config.models import StdioServer
+    from ucp.config.registry import resolve_command
+
+    interpreter = _exe(tmp_path / "nvm" / "bin", "ucp-test-node-interp")
+    script = _exe(tmp_path / "nvm" / "bin", "my-server", "#!/usr/bin/env ucp-test-node-interp\n")
+    server, note = resolve_command(StdioServer(name="s", command="my-server"), path=str(script.parent))
+    assert isinstance(server, StdioServer)
+    assert server.command == str(script)
+    assert server.env["PATH"] == f"{interpreter.parent}:${{PATH}}"
+    assert note is not None and "ucp-test-node-interp" in note

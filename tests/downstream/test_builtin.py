@@ -57,8 +57,8 @@ def test_run_ok_and_errors_name_fields() -> None:
 
 def test_non_finite_output_is_a_bug_not_a_value() -> None:
     inf_tool = BuiltinTool("inf", "Inf", "", In, Out, lambda a: Out(total=float("inf")))
-    with pytest.raises(ValueError, match="non-finite"):
-        run_tool(inf_tool, {"values": [1]})
+    result = run_tool(inf_tool, {"values": [1]})  # a structured tool error, not a value or a crash
+    assert result.is_error and "non-finite" in result.content[0].text  # type: ignore[union-attr]
 
 
 class _Events:
@@ -99,3 +99,23 @@ async def test_listing_file_serves_tools_list_and_code_loads_at_first_call(tmp_p
         finally:
             del sys.modules["ucp_test_lazy_builtin"]
         assert result.structured_content == {"total": 2}
+
+
+def _boom(args: In) -> Out:
+    raise OverflowError("math range error")
+
+
+def _bad_output(args: In) -> Out:
+    return Out.model_construct(total=float("inf"))
+
+
+@pytest.mark.parametrize(("handler_fn", "stage"), [(_boom, "handler"), (_bad_output, "output validation")])
+def test_handler_and_output_failures_become_structured_tool_errors(handler_fn: object, stage: str) -> None:
+    tool = BuiltinTool("sum", "Sum", "Adds numbers.", In, Out, handler_fn)  # type: ignore[arg-type]
+    result = run_tool(tool, {"values": [1.0]})
+    assert result.is_error
+    meta = (result.meta or {})["ucp/error"]
+    assert meta["code"] == "tool_failed" and meta["tool"] == "sum" and meta["stage"] == stage
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert "sum" in text and ("OverflowError" in text if stage == "handler" else "non-finite" in text)
+    assert "Traceback" not in text

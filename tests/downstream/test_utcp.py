@@ -335,7 +335,7 @@ async def test_http_sse_streamable_and_text_templates(tmp_path: Path) -> None:
     from starlette.responses import StreamingResponse
 
     from tests.helpers import free_port
-    from tests.test_services import serve_app
+    from tests.pool.test_services import serve_app
 
     async def add(request: Request) -> JSONResponse:
         body = await request.json()

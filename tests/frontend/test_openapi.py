@@ -9,8 +9,8 @@ import pytest
 from starlette.routing import Route
 
 import ucp
-from ucp.frontend.api import build_routes, endpoints
 from ucp.frontend.openapi import build_document
+from ucp.frontend.routes import build_routes, endpoints, openapi_document
 
 EXPECTED = {
     ("get", "/api/v1/tools"),
@@ -27,6 +27,19 @@ EXPECTED = {
     ("get", "/registry/health"),
     ("get", "/utcp"),
     ("post", "/utcp/tools/{name}"),
+    ("get", "/api/v1/cli/tools"),
+    ("get", "/api/v1/cli/search"),
+    ("get", "/api/v1/cli/tools/{name}"),
+    ("post", "/api/v1/cli/call"),
+    ("get", "/api/v1/cli/explain"),
+    ("get", "/api/v1/cli/stats"),
+}
+NOT_ENDPOINTS = {
+    ("post", "/mcp"),
+    ("get", "/mcp"),
+    ("delete", "/mcp"),
+    ("get", "/healthz"),
+    ("get", "/openapi.json"),
 }
 
 
@@ -93,5 +106,15 @@ def test_served_routes_match_the_declarations() -> None:
 
 
 def test_openapi_spec_validates(document: dict[str, Any]) -> None:
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(document)
+
+
+def test_the_served_document_covers_every_route_including_mcp_and_healthz() -> None:
+    """/openapi.json documents the MCP transport, /healthz (no key) and itself besides the endpoints."""
+    document = openapi_document()
+    ops = {(method, path) for path, item in document["paths"].items() for method in item}
+    assert ops == EXPECTED | NOT_ENDPOINTS
+    assert document["paths"]["/healthz"]["get"]["security"] == []
     validator = pytest.importorskip("openapi_spec_validator")
     validator.validate(document)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import api_client, free_port, running_gateway, toy_server, wait_until
-from tests.test_services import FAST, service
+from tests.pool.test_services import FAST, service
 from ucp.app import Gateway
 
 pytestmark = pytest.mark.anyio

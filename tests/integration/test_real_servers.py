@@ -14,7 +14,16 @@ import mcp_types as types
 import pytest
 from mcp.client.session import ClientRequestContext
 
-from tests.helpers import background, client_for, free_port, node_bin, running_gateway, time_server, venv_bin
+from tests.helpers import (
+    background,
+    client_for,
+    free_port,
+    node_bin,
+    running_gateway,
+    subscribe,
+    time_server,
+    venv_bin,
+)
 from ucp.config.models import HttpServer, SseServer, StdioServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -164,3 +173,45 @@ async def test_elicitation_is_forwarded_to_the_upstream_user(tmp_path: Path) -> 
         result = await client.call_tool("every__trigger-elicitation-request", {})
         assert asked, "the downstream's elicitation request reached the upstream client"
         assert "decline" in result.content[0].text.lower()
+
+
+async def test_resource_updates_reach_a_subscribed_client(tmp_path: Path) -> None:
+    """resources/subscribe goes through UCP to server-everything; its notifications/resources/updated
+    come back to the subscribed upstream client (and not to an unsubscribed one)."""
+    updated: list[str] = []
+    other: list[str] = []
+    got = anyio.Event()
+
+    async def on_message(message: object) -> None:
+        if isinstance(message, types.ResourceUpdatedNotification):
+            updated.append(str(message.params.uri))
+            got.set()
+
+    async def on_other(message: object) -> None:
+        if isinstance(message, types.ResourceUpdatedNotification):
+            other.append(str(message.params.uri))
+
+    server = StdioServer(name="every", command=node_bin("mcp-server-everything"), args=("stdio",))
+    async with (
+        running_gateway([server], tmp_path) as gw,
+        client_for(gw, message_handler=on_message) as client,
+        client_for(gw, message_handler=on_other) as bystander,
+    ):
+        await bystander.list_tools()
+        resources = (await client.list_resources()).resources
+        uri = str(resources[0].uri)
+        await subscribe(client, uri)
+        assert gw.pool.connections["every"].subscriptions == {uri}
+        with anyio.fail_after(30):
+            while "every__toggle-subscriber-updates" not in {
+                t.name for t in (await client.list_tools()).tools
+            }:
+                await anyio.sleep(0.2)
+        toggled = await client.call_tool("every__toggle-subscriber-updates", {})
+        assert not toggled.is_error
+        with anyio.fail_after(20):
+            await got.wait()
+        assert uri in updated
+        assert other == []
+        await subscribe(client, unsubscribe=True, uri=uri)
+        assert gw.pool.connections["every"].subscriptions == set()

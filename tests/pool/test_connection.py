@@ -21,7 +21,7 @@ async def test_connects_lists_and_reports_changes() -> None:
     transport = FakeTransport(tools=[tool("a"), tool("b")])
     events: list[tuple[str, set[str]]] = []
     async with Pool(FAST) as pool:
-        pool.subscribe(lambda s, k: events.append((s, k)))
+        pool.events.subscribe(lambda c: events.append((c.server, set(c.kinds))))
         pool.add(ServerSpec("f", transport))
         await pool.wait_initial(5)
         conn = pool.get("f")
@@ -87,7 +87,7 @@ async def test_list_changed_triggers_a_refresh() -> None:
     transport = FakeTransport(tools=[tool("a")])
     async with Pool(FAST) as pool:
         changes: list[set[str]] = []
-        pool.subscribe(lambda s, k: changes.append(k))
+        pool.events.subscribe(lambda c: changes.append(set(c.kinds)))
         pool.add(ServerSpec("f", transport))
         await pool.wait_initial(5)
         transport.tools = [tool("a"), tool("c")]

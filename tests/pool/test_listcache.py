@@ -106,7 +106,7 @@ async def test_restart_lists_from_cache_then_revalidates_live(tmp_path: Path) ->
     slow = _slow("a", "c")  # changed while UCP was down, and slow to start
     events: list[set[str]] = []
     async with Pool(FAST, list_cache=cache) as pool:
-        pool.subscribe(lambda s, k: events.append(k))
+        pool.events.subscribe(lambda c: events.append(set(c.kinds)))
         pool.add(ServerSpec("f", slow, fingerprint="fp"))
         with anyio.fail_after(1):
             await pool.wait_initial(30)  # answered from the last-known lists: no wait for the server

@@ -1,4 +1,11 @@
-"""``ucp doctor``: is this installation able to run? One row per check with what to do about it."""
+"""``ucp doctor``: is this installation able to run? One row per check with what to do about it.
+
+Servers are checked the way a host will run them: a host launches ``ucp serve`` with a
+minimal environment (launchd's PATH on macOS, a desktop launcher's on Linux; none of the
+shell's variables), so doctor checks commands against that PATH and starts every server
+with that environment (plus ``UCP_HOME``/``UCP_CONFIG`` and ``$UCP_HOME/.env``), not the
+shell's. ``--shell-env`` checks with the shell's instead.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -22,7 +31,9 @@ from ucp.cli.common import EXIT_FAILURE, console, print_json
 from ucp.cli.tools import ConfigOption, JsonOption, probe_servers
 from ucp.config.loader import LoadedConfig, env_refs, read_config_file
 from ucp.config.models import Config, StdioServer
-from ucp.config.paths import Paths, config_path, default_paths
+from ucp.config.paths import CONFIG_ENV, HOME_ENV, Paths, config_path, default_paths
+from ucp.config.registry import HOST_PATH
+from ucp.config.secrets import dotenv_value
 from ucp.errors import UCPError
 
 Status = Literal["ok", "warn", "fail"]
@@ -42,6 +53,34 @@ PACKAGES = (
 REQUIRED = {"mcp", "anyio", "pydantic", "typer"}  # without these UCP cannot start at all
 NODE_COMMANDS = {"npx", "node", "npm", "pnpm", "pnpx"}
 MIN_PYTHON = (3, 11)
+
+
+HOST_VARS = ("HOME", "USER", "LOGNAME", "SHELL", "LANG", "TMPDIR")
+
+
+def host_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a host gives the ``ucp serve`` it launches (what ``ucp install`` writes:
+    only ``UCP_HOME`` / ``UCP_CONFIG`` on top of the host's own minimal one)."""
+    env = os.environ if environ is None else environ
+    if not HOST_PATH:  # Windows: hosts pass the user's environment
+        return dict(env)
+    out = {k: env[k] for k in HOST_VARS if env.get(k)}
+    out.update({k: env[k] for k in (HOME_ENV, CONFIG_ENV) if env.get(k)})
+    out["PATH"] = HOST_PATH
+    return out
+
+
+@contextmanager
+def environment(env: Mapping[str, str]) -> Iterator[None]:
+    """Run a block (the server probes) with exactly ``env`` as the process environment."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @dataclass(frozen=True)
@@ -139,6 +178,30 @@ def check_home(paths: Paths) -> Check:
     return Check("data dir", "ok", f"{paths.home} is writable")
 
 
+def check_catalog() -> Check:
+    """The catalog of well-known servers and its schema: found wherever ucp was installed from."""
+    from ucp.config.known_servers import catalog_dirs, find_catalog_dir, load_catalog, schema_path
+
+    folder = find_catalog_dir()
+    if folder is None:
+        return Check(
+            "catalog",
+            "warn",
+            f"not found (looked in {', '.join(str(d) for d in catalog_dirs())})",
+            "reinstall ucp from its wheel, or set UCP_CATALOG_DIR; `ucp registry add --from-catalog` needs it",
+        )
+    try:
+        entries = load_catalog(folder)
+    except UCPError as exc:
+        return Check("catalog", "fail", exc.message, "reinstall ucp")
+    schema = schema_path(folder)
+    if not schema.is_file():
+        return Check(
+            "catalog", "warn", f"{len(entries)} servers in {folder}; no schema at {schema}", "reinstall ucp"
+        )
+    return Check("catalog", "ok", f"{len(entries)} servers in {folder} (schema {schema.name})")
+
+
 def check_config(config: Path | None) -> tuple[Check, LoadedConfig | None]:
     path = config_path(config)
     try:
@@ -154,18 +217,25 @@ def check_config(config: Path | None) -> tuple[Check, LoadedConfig | None]:
     return Check("config", "ok", detail), loaded
 
 
-def check_commands(cfg: Config) -> list[Check]:
+def _fix_command(name: str, server: StdioServer, found: str) -> str:
+    args = " ".join([found, *server.args])
+    return f"register its absolute path: ucp registry add {name} --replace -- {args}"
+
+
+def check_commands(cfg: Config, env: Mapping[str, str], home: Path) -> list[Check]:
+    """Node for npx servers, the ${VAR}s each server needs, and each command, as seen with ``env``."""
     out = []
+    path = env.get("PATH")
     stdio = [s for s in cfg.servers.values() if s.enabled and isinstance(s, StdioServer)]
     if any(Path(s.command).name in NODE_COMMANDS for s in stdio):
-        node = shutil.which("node")
+        node = shutil.which("node", path=path)
         if node is None:
             out.append(
                 Check(
                     "node",
                     "fail",
-                    "a server runs through npx/node but node is not on PATH",
-                    "install Node.js 20 or newer",
+                    f"a server runs through npx/node but node is not on the PATH hosts give UCP ({path})",
+                    "install Node.js 20 or newer; register npx by its absolute path (ucp registry add resolves it)",
                 )
             )
         else:
@@ -188,27 +258,41 @@ def check_commands(cfg: Config) -> list[Check]:
     for s in cfg.servers.values():
         if not s.enabled:
             continue
-        missing = sorted(
-            {r for v in _strings(s.model_dump(mode="json")) for r in env_refs(v)} - set(os.environ)
-        )
+        refs = {r for v in _strings(s.model_dump(mode="json")) for r in env_refs(v)}
+        missing = sorted(r for r in refs if r not in env and dotenv_value(home, r) is None)
         if missing:
+            in_shell = [r for r in missing if r in os.environ]
             out.append(
                 Check(
                     f"env {s.name}",
                     "fail",
-                    f"not set: {', '.join(missing)}",
-                    f"export {missing[0]}=... where ucp serve runs (or remove the reference)",
+                    f"not set where a host runs UCP: {', '.join(missing)}"
+                    + (f" ({', '.join(in_shell)} only in this shell)" if in_shell else ""),
+                    f"put {missing[0]}=... in {home / '.env'} (mode 0600; UCP reads it), or remove the reference",
                 )
             )
-        if isinstance(s, StdioServer) and "${" not in s.command and shutil.which(s.command) is None:
-            out.append(
-                Check(
-                    f"command {s.name}",
-                    "fail",
-                    f"{s.command!r} is not found on PATH",
-                    "install it, or use its absolute path (hosts start UCP with a minimal PATH)",
+        if isinstance(s, StdioServer) and "${" not in s.command:
+            if os.path.isabs(s.command):
+                if not (os.path.isfile(s.command) and os.access(s.command, os.X_OK)):
+                    out.append(
+                        Check(
+                            f"command {s.name}",
+                            "fail",
+                            f"{s.command} does not exist or is not executable",
+                            "install it, or fix the path in the registry",
+                        )
+                    )
+            elif shutil.which(s.command, path=path) is None:
+                shell = shutil.which(s.command)
+                detail = (
+                    f"{s.command!r} is found in this shell ({shell}) but not on the PATH hosts give UCP ({path})"
+                    if shell
+                    else f"{s.command!r} is not found on PATH"
                 )
-            )
+                fix = (
+                    _fix_command(s.name, s, shell) if shell else "install it, then register its absolute path"
+                )
+                out.append(Check(f"command {s.name}", "fail", detail, fix))
     return out
 
 
@@ -222,7 +306,10 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def check_servers(cfg: Config, paths: Paths, timeout: float) -> list[Check]:
+def check_servers(
+    cfg: Config, paths: Paths, timeout: float, env: Mapping[str, str] | None = None
+) -> list[Check]:
+    """Start every enabled server (with ``env``, default the shell's) and list its tools."""
     if not any(s.enabled for s in cfg.servers.values()):
         return [
             Check(
@@ -234,9 +321,14 @@ def check_servers(cfg: Config, paths: Paths, timeout: float) -> list[Check]:
         ]
     with tempfile.TemporaryDirectory() as scratch:
         home = paths if os.access(paths.home, os.W_OK) else Paths(Path(scratch)).ensure()
-        probes = anyio.run(probe_servers, cfg, home, None, timeout)
+        if env is None:
+            probes = anyio.run(probe_servers, cfg, home, None, timeout)
+        else:
+            with environment(env):
+                probes = anyio.run(probe_servers, cfg, home, None, timeout)
+    how = "started as a host starts it" if env is not None else "started with this shell's environment"
     return [
-        Check(f"server {p.name}", "ok", f"{p.tools} tools, connected in {p.latency_ms or 0:.0f} ms")
+        Check(f"server {p.name}", "ok", f"{p.tools} tools, connected in {p.latency_ms or 0:.0f} ms ({how})")
         if p.ok
         else Check(
             f"server {p.name}",
@@ -263,22 +355,38 @@ def doctor(
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, help="Seconds to wait for each server.")
     ] = 20.0,
+    shell_env: Annotated[
+        bool,
+        typer.Option(
+            "--shell-env",
+            help="Check servers with this shell's environment instead of the minimal one hosts give.",
+        ),
+    ] = False,
 ) -> None:
     """Check the installation and say what to fix; exits 1 on any failed check.
 
     Checks Python, key packages, the offline embedding model, the data dir, the config, the
-    commands and environment variables servers need, and that every enabled server answers.
+    commands and environment variables servers need, and that every enabled server answers when
+    started the way a host starts UCP (a minimal PATH, none of the shell's variables).
 
     Example: ucp doctor --skip-servers
     """
     paths = default_paths()
     config_check, loaded = check_config(config)
     cfg = loaded.config if loaded else None
-    checks = [check_python(), *check_packages(), check_model(cfg, deep), check_home(paths), config_check]
+    checks = [
+        check_python(),
+        *check_packages(),
+        check_model(cfg, deep),
+        check_home(paths),
+        check_catalog(),
+        config_check,
+    ]
     if cfg is not None:
-        checks += check_commands(cfg)
+        env = dict(os.environ) if shell_env else host_env()
+        checks += check_commands(cfg, env, paths.home)
         if not skip_servers:
-            checks += check_servers(cfg, paths, timeout)
+            checks += check_servers(cfg, paths, timeout, None if shell_env else env)
     failed = [c for c in checks if c.status == "fail"]
     if as_json:
         print_json({"ok": not failed, "checks": [c.to_dict() for c in checks]})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import typer
 
@@ -18,9 +19,49 @@ from ucp.cli.serve import serve
 HELP = "UCP: one MCP endpoint in front of every tool you use."
 
 
+def git_commit(root: Path) -> str | None:
+    """The commit a source checkout at ``root`` is on (read from ``.git``, no subprocess), or None."""
+    dot_git = root / ".git"
+    try:
+        if dot_git.is_file():  # a worktree: "gitdir: <path>"
+            gitdir = Path(dot_git.read_text(encoding="utf-8").split("gitdir:", 1)[1].strip())
+            gitdir = gitdir if gitdir.is_absolute() else root / gitdir
+        elif dot_git.is_dir():
+            gitdir = dot_git
+        else:
+            return None
+        head = (gitdir / "HEAD").read_text(encoding="utf-8").strip()
+        if not head.startswith("ref:"):
+            return head[:12] or None
+        ref = head[4:].strip()
+        common = gitdir
+        if (gitdir / "commondir").is_file():
+            common = (gitdir / (gitdir / "commondir").read_text(encoding="utf-8").strip()).resolve()
+        for folder in (gitdir, common):
+            if (folder / ref).is_file():
+                return (folder / ref).read_text(encoding="utf-8").strip()[:12]
+        packed = common / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text(encoding="utf-8").splitlines():
+                sha, _, name = line.partition(" ")
+                if name.strip() == ref:
+                    return sha[:12]
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
+    return None
+
+
+def version_string() -> str:
+    """``ucp 0.1.0``, plus the commit when this package runs from a source checkout."""
+    commit = git_commit(Path(ucp.__file__).resolve().parents[1])
+    return f"ucp {ucp.__version__}" + (
+        f" (commit {commit}, from {Path(ucp.__file__).resolve().parents[1]})" if commit else ""
+    )
+
+
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"ucp {ucp.__version__}")
+        typer.echo(version_string())
         raise typer.Exit()
 
 
@@ -54,6 +95,7 @@ def build_app() -> typer.Typer:
     app.add_typer(registry.app, name="registry")
     app.add_typer(tools.app, name="tools")
     app.command("install")(install.install)
+    app.command("uninstall")(install.uninstall)
     app.command("doctor")(doctor.doctor)
     app.add_typer(route.app, name="route")
     app.command("index")(route.index)

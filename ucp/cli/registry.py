@@ -4,8 +4,6 @@ is one ``RegistryStore`` transaction (locked, validated, atomic), so a running
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -17,12 +15,12 @@ from rich.table import Table
 
 from ucp.cli.common import EXIT_FAILURE, console, err_console, fail, fail_error, load, print_json
 from ucp.cli.tools import ConfigOption, JsonOption, TimeoutOption, ensure_home, probe_servers
-from ucp.config.catalog import get_known, load_catalog
 from ucp.config.hosts import ExportFormat, export_servers
-from ucp.config.loader import env_refs, read_config_file
+from ucp.config.known_servers import get_known, load_catalog
+from ucp.config.loader import env_is_set, env_refs, read_config_file
 from ucp.config.models import Config, HttpServer, ServerConfig, SseServer, StdioServer, UtcpServer
 from ucp.config.paths import config_path
-from ucp.config.registry import RegistryStore, build_server, parse_pairs, server_to_toml
+from ucp.config.registry import RegistryStore, build_server, parse_pairs, resolve_command, server_to_toml
 from ucp.errors import UCPError
 from ucp.naming import suggest
 
@@ -68,7 +66,7 @@ def server_dict(server: ServerConfig) -> dict[str, Any]:
 
 def note_env(server: ServerConfig) -> None:
     """Point out ${VAR} references that are not set in this shell (they must be where serve runs)."""
-    refs = sorted({r for v in _strings(server) for r in env_refs(v)} - set(os.environ))
+    refs = sorted(r for r in {r for v in _strings(server) for r in env_refs(v)} if not env_is_set(r))
     if refs:
         err_console.print(
             f"[dim]note:[/] {', '.join('${' + r + '}' for r in refs)} not set in this shell; "
@@ -204,6 +202,7 @@ def add(
                 transport=transport,
                 extra=extra,
             )
+        server, command_note = resolve_command(server)
         replaced = store.add(server, replace=replace)
     except UCPError as exc:
         fail_error(exc)
@@ -214,6 +213,7 @@ def add(
                 "replaced": replaced,
                 "file": str(store.path),
                 "server": server_dict(server),
+                "note": command_note,
             }
         )
         return
@@ -221,6 +221,13 @@ def add(
         f"{'Replaced' if replaced else 'Added'} server {server.name!r} ({server.type}: {target(server)})",
         store,
     )
+    if command_note:
+        warn = "not found" in command_note or "does not exist" in command_note
+        err_console.print(
+            f"[{'yellow' if warn else 'dim'}]{'warning' if warn else 'note'}:[/] {escape(command_note)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     note_env(server)
 
 
@@ -358,14 +365,61 @@ def catalog(as_json: JsonOption = False) -> None:
     console.print(table)
 
 
+def _host_of(file: Path, host: str | None) -> str:
+    """The host a config file belongs to: ``--host``, else the host whose file it is, else
+    the host its format implies (``servers`` -> vscode, ``mcpServers`` -> claude-code...)."""
+    from ucp.config.hosts import HOSTS, host_config_path
+
+    if host is not None:
+        if host not in HOSTS:
+            fail(f"unknown host {host!r}", hint=f"one of {', '.join(HOSTS)}")
+        return host
+    resolved = file.expanduser().resolve()
+    for h in HOSTS.values():
+        candidates = [host_config_path(h.id)]
+        if h.project:
+            candidates.append(host_config_path(h.id, project=resolved.parent.parent))
+            candidates.append(host_config_path(h.id, project=resolved.parent))
+        if resolved in {c.resolve() for c in candidates}:
+            return h.id
+    suffix = resolved.suffix.lower()
+    if suffix == ".toml":
+        return "codex"
+    if suffix in (".yaml", ".yml"):
+        return "goose"
+    try:
+        from ucp.config import jsonc
+
+        data = jsonc.loads(resolved.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        data = {}
+    if isinstance(data, dict) and "context_servers" in data:
+        return "zed"
+    if isinstance(data, dict) and "servers" in data and "mcpServers" not in data:
+        return "vscode"
+    return "claude-code"
+
+
 @app.command("import")
 def import_file(
     file: Annotated[
         Path,
         typer.Argument(
-            help="A host config: Claude Desktop / Claude Code / Cursor (mcpServers) or VS Code (servers) JSON."
+            help="A host config: mcpServers JSON (Claude Desktop, Claude Code, Cursor, Windsurf, Cline), VS Code "
+            "or Zed JSONC, Codex TOML, goose YAML."
         ),
     ],
+    move: Annotated[
+        bool,
+        typer.Option(
+            "--move",
+            help="Move, don't copy: the file is left with only UCP (backup kept; `ucp uninstall HOST` restores it).",
+        ),
+    ] = False,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="The host the file belongs to (default: from its path and format)."),
+    ] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite servers of the same name.")] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report what would be imported; write nothing.")
@@ -373,42 +427,118 @@ def import_file(
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """Copy the servers of a host config (JSON) into the registry.
+    """Take the servers of a host config into the registry.
 
-    Reports what was added, what was renamed, and what was skipped and why.
+    Bare commands become absolute paths (hosts start UCP with a minimal PATH); literal secrets in
+    env and headers move to $UCP_HOME/.env (mode 0600) as ${VAR} references. Reports what was
+    added, renamed, and skipped and why. With --move the host file is left with only UCP.
 
-    Example: ucp registry import ~/.config/Claude/claude_desktop_config.json
+    Example: ucp registry import --move ~/.cursor/mcp.json
+
+    Example: ucp registry import ~/.config/Claude/claude_desktop_config.json --dry-run
     """
+    from ucp.cli.install import _report_take_over
+    from ucp.config.hostfile import parse, read_text
+    from ucp.config.hosts import generic_entries, ucp_entry
+    from ucp.config.paths import default_paths
+    from ucp.config.takeover import _Convert, take_over
+
     store = store_for(config)
+    path = file.expanduser().resolve()
+    if not path.is_file():
+        fail(f"cannot read {file}: no such file")
+    host_id = _host_of(path, host)
+    home = default_paths().home
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read {file}: {exc}")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        fail(f"{file} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")
-    try:
-        report = store.import_host(data, source=str(file), replace=replace, dry_run=dry_run)
+        from ucp.config.hosts import get_host
+
+        key = get_host(host_id).key
+        if key not in parse(host_id, read_text(path), file=str(path)):
+            fail(
+                f"{file} is not a host config: expected its servers under '{key}' ({get_host(host_id).title}); "
+                "mcpServers (Claude, Cursor, Windsurf, Cline), servers (VS Code), context_servers (Zed), "
+                "mcp_servers (Codex) or extensions (goose)",
+                hint="--host HOST says which host the file belongs to",
+            )
+        if move:
+            taken = take_over(
+                host_id, path, store, home, ucp_entry(host_id), dry_run=dry_run, replace=replace, force=False
+            )
+            report = taken.report
+        else:
+            from ucp.config.secrets import dotenv_path, read_dotenv, write_dotenv
+
+            data = {"mcpServers": generic_entries(host_id, parse(host_id, read_text(path), file=str(path)))}
+            env_file = dotenv_path(home)
+            existing = read_dotenv(env_file)
+            convert = _Convert(existing)
+            store.import_host(data, source=str(file), replace=replace, dry_run=True, transform=convert)
+            if not dry_run and convert.new_values():
+                write_dotenv(env_file, convert.new_values())
+            convert = _Convert(existing)
+            report = store.import_host(
+                data, source=str(file), replace=replace, dry_run=dry_run, transform=convert
+            )
+            from ucp.config.hostfile import plan_install
+            from ucp.config.takeover import TakeOver
+
+            taken = TakeOver(
+                host_id,
+                path,
+                report,
+                plan_install(host_id, ucp_entry(host_id), path=path, force=True),
+                convert.secrets,
+                convert.notes,
+                env_file if convert.secrets else None,
+            )
     except UCPError as exc:
         fail_error(exc)
     if as_json:
-        print_json({**report.to_dict(), "file": str(store.path), "dry_run": dry_run})
+        print_json({**taken.to_dict(), "registry": str(store.path), "dry_run": dry_run, "moved": move})
         return
-    verb = "Would add" if dry_run else "Added"
-    console.print(
-        f"{verb} {len(report.added)} server(s) from {file}: {', '.join(report.added) or '-'}", highlight=False
-    )
-    if report.replaced:
+    if move:
+        _report_take_over(taken, dry_run)
+        if not dry_run and taken.plan.changes:
+            console.print(
+                f"{file} now runs only UCP (backup: {taken.backup}); undo: ucp uninstall {host_id}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+    else:
+        verb = "Would add" if dry_run else "Added"
         console.print(
-            f"{'Would replace' if dry_run else 'Replaced'}: {', '.join(report.replaced)}", highlight=False
+            f"{verb} {len(report.added)} server(s) from {file}: {', '.join(report.added) or '-'}",
+            highlight=False,
         )
+        if report.replaced:
+            console.print(
+                f"{'Would replace' if dry_run else 'Replaced'}: {', '.join(report.replaced)}", highlight=False
+            )
+        for name, note in taken.notes.items():
+            console.print(f"  {name}: {note}", highlight=False, markup=False, soft_wrap=True)
+        for s in report.skipped:
+            console.print(f"[yellow]skipped[/] {s.name}: {escape(s.reason)}", highlight=False)
+        if taken.secrets:
+            console.print(
+                f"Moved {len(taken.secrets)} secret(s) into {taken.env_file} (mode 0600), referenced as ${{VAR}}: "
+                + ", ".join(f"{s.server} {s.where}.{s.key} -> ${{{s.var}}}" for s in taken.secrets),
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+        if report.moved_keys() and not dry_run:
+            console.print(
+                f"The host still runs them too: `ucp registry import --move {file}` (or `ucp install {host_id} "
+                "--take-over`) leaves it with only UCP.",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
     for old, new in report.renamed.items():
         console.print(
             f"renamed {old!r} -> {new!r} (server names allow letters, digits, '-', '_')", highlight=False
         )
-    for s in report.skipped:
-        console.print(f"[yellow]skipped[/] {s.name}: {s.reason}", highlight=False)
     if report.written:
         console.print(f"Registry: {store.path}", highlight=False)
 

@@ -16,7 +16,17 @@ from ucp.cli.common import console, err_console, fail, load, print_json
 if TYPE_CHECKING:
     from ucp.app import Gateway
 
-from ucp.cli.tools import ConfigOption, JsonOption, TimeoutOption, ensure_home, quiet_logs, report_unreachable
+from ucp.cli.remote import LocalOption, UrlOption
+from ucp.cli.tools import (
+    ConfigOption,
+    JsonOption,
+    TimeoutOption,
+    ask,
+    ensure_home,
+    quiet_logs,
+    report_unreachable,
+    use_gateway,
+)
 
 app = typer.Typer(
     help="Inspect the router: why tools rank where they do, and what listing costs.", no_args_is_help=True
@@ -45,14 +55,20 @@ def explain(
     config: ConfigOption = None,
     timeout: TimeoutOption = 30.0,
     as_json: JsonOption = False,
+    url: UrlOption = None,
+    local: LocalOption = False,
 ) -> None:
     """Show, for the top tools, the BM25, dense, prior and fused scores.
+
+    Uses a running `ucp serve` for this registry when there is one (its router as it serves,
+    dense retrieval once its model is loaded; see --url, --local).
 
     Example: ucp route explain "what time is it in Tokyo"
     """
     if not query.strip():
         fail("the query is empty; describe the task in a few words")
     quiet_logs()
+    remote = use_gateway(config, url, local)
 
     async def run() -> tuple[list[dict[str, Any]], str]:
         gateway = await _gateway_ready(config, timeout, dense)
@@ -68,7 +84,11 @@ def explain(
         finally:
             await gateway.__aexit__(None, None, None)
 
-    rows, mode = anyio.run(run)
+    if remote is not None:
+        answer = ask(lambda: remote.get("/api/v1/cli/explain", query=query, limit=limit, server=server))
+        rows, mode = answer["rows"], answer["mode"]
+    else:
+        rows, mode = anyio.run(run)
     if as_json:
         print_json({"query": query, "mode": mode, "results": rows})
         return

@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import secrets
+import socket
+import time
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import anyio
 import typer
 
 from ucp import log as ucp_log
-from ucp.cli.common import fail, fail_error, load
+from ucp.cli.common import EXIT_FAILURE, fail, fail_error, load
 from ucp.errors import UCPError
+
+
+def free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether ``host:port`` cannot be bound (checked before anything starts, so a busy port is
+    one clear line instead of a start-up followed by uvicorn's traceback)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        if os.name != "nt":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.errno in (errno.EADDRINUSE, errno.EACCES, getattr(errno, "WSAEADDRINUSE", -1))
+    return False
 
 
 class TransportChoice(str, Enum):
@@ -31,8 +57,12 @@ def serve(
         TransportChoice.stdio, "--transport", "-t", help="stdio (for hosts) or http."
     ),
     stdio: bool = typer.Option(False, "--stdio", help="Shorthand for --transport stdio."),
-    host: str = typer.Option(None, "--host", help="HTTP bind address (default 127.0.0.1, or [http] host)."),
-    port: int = typer.Option(None, "--port", "-p", help="HTTP port (default 8765, or [http] port)."),
+    host: str = typer.Option(
+        None, "--host", help="HTTP bind address (default 127.0.0.1, or \\[http] host in the registry)."
+    ),
+    port: int = typer.Option(
+        None, "--port", "-p", help="HTTP port (default 8765, or \\[http] port in the registry)."
+    ),
     config: Path | None = typer.Option(
         None,
         "--config",
@@ -44,6 +74,12 @@ def serve(
     ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
     no_dense: bool = typer.Option(False, "--no-dense", help="BM25 only: never load the embedding model."),
+    cli_listener: bool = typer.Option(
+        True,
+        "--cli-listener/--no-cli-listener",
+        help="Over stdio, also listen on a loopback port (bearer token required) so `ucp tools`, "
+        "`ucp route explain` and `ucp stats` use this gateway; the port is in $UCP_HOME/state/serve/.",
+    ),
 ) -> None:
     """Run UCP.
 
@@ -72,30 +108,112 @@ def serve(
             check_bind(bind_host, bool(load_keys(cfg.http)))
         except UCPError as exc:
             fail_error(exc)
+        if bind_port and port_in_use(bind_host, bind_port):
+            fail(
+                f"port {bind_port} on {bind_host} is already in use (another `ucp serve`?); "
+                "stop it, or pick another port with --port",
+                code=EXIT_FAILURE,
+            )
+
+    if use_http:
+        from ucp.cli.common import err_console
+
+        err_console.print(
+            f"UCP serves MCP at http://{bind_host}:{bind_port}/mcp (registry {loaded.path}; log {log_file}); "
+            "Ctrl-C stops it",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    keys_env = cfg.http.api_keys_env
+
+    def cli_token(required: bool) -> str | None:
+        """A bearer key for this run's CLI clients; only when the HTTP front requires keys."""
+        if not required:
+            return None
+        token = secrets.token_urlsafe(32)
+        current = os.environ.get(keys_env, "")
+        os.environ[keys_env] = f"{current},{token}" if current else token
+        return token
+
+    async def announce_http(host: str, port: int, token: str | None, transport: str) -> Path:
+        from ucp.config.running import Running, announce
+
+        reach = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+        url = f"http://[{reach}]:{port}" if ":" in reach else f"http://{reach}:{port}"
+        running = Running(
+            url, os.getpid(), str(loaded.path) if loaded.path else None, token, transport, time.time()
+        )
+        return announce(paths.home, running)
 
     async def main() -> None:
         # Spawn stdio servers first: they start while UCP imports the MCP SDK (cold start).
         from ucp.downstream.prespawn import prespawn
 
         early = await prespawn(cfg.servers, logs_dir=paths.logs_dir)
-        from ucp.app import Gateway
+        from ucp.app import Gateway, serve_http, serve_stdio
+        from ucp.config.running import withdraw
 
-        async with Gateway(
-            cfg,
-            paths,
-            config_path=loaded.path,
-            watch_config=True,
-            dense=False if no_dense else None,
-            prespawned=early,
-        ) as gateway:
-            if use_http:
-                from ucp.frontend.run import serve_http
+        token = None
+        if use_http:
+            from ucp.frontend.auth import load_keys
 
-                await serve_http(gateway, bind_host, bind_port)
-            else:
-                from ucp.frontend.run import serve_stdio
+            token = cli_token(bool(load_keys(cfg.http)))
+        announced: Path | None = None
+        try:
+            async with Gateway(
+                cfg,
+                paths,
+                config_path=loaded.path,
+                watch_config=True,
+                dense=False if no_dense else None,
+                prespawned=early,
+            ) as gateway:
+                if use_http:
+                    announced = await announce_http(bind_host, bind_port, token, "http")
+                    await serve_http(gateway, bind_host, bind_port)
+                    return
+                if not cli_listener:
+                    await serve_stdio(gateway)
+                    return
 
-                await serve_stdio(gateway)
+                listener: dict[str, Any] = {}
+
+                async def listen_for_the_cli() -> None:
+                    """Loopback HTTP for ``ucp tools|route|stats`` (token required), opened once the
+                    host has been answered: off its critical path. Its own uvicorn server, so that
+                    it stops when stdio ends and never takes the process's signals."""
+                    nonlocal announced
+                    await anyio.sleep(1.0)
+                    import uvicorn
+
+                    from ucp.frontend.http import Fronts, build_http_app
+
+                    port = free_loopback_port()
+                    token = cli_token(True)
+                    fronts = Fronts(
+                        api=gateway.api, admin=gateway.admin, http=gateway.config.http, env=gateway.env
+                    )
+                    app = build_http_app(fronts, host="127.0.0.1")
+                    config = uvicorn.Config(
+                        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+                    )
+                    server = uvicorn.Server(config)
+                    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+                    listener["server"] = server
+                    announced = await announce_http("127.0.0.1", port, token, "stdio")
+                    await server.serve()
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(listen_for_the_cli)
+                    await serve_stdio(gateway)
+                    if "server" in listener:
+                        listener["server"].should_exit = True  # graceful: the task ends by itself
+                    else:
+                        tg.cancel_scope.cancel()
+        finally:
+            if announced is not None:
+                withdraw(announced)
 
     try:
         anyio.run(main)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
 from rich.table import Table
 
 from ucp.cli.common import console, err_console, fail, print_json
+from ucp.cli.remote import LocalOption, UrlOption
+from ucp.cli.tools import ask, use_gateway
 from ucp.config.paths import default_paths
 
 
@@ -15,9 +20,14 @@ def stats(
     reset: bool = typer.Option(False, "--reset", help="Delete all feedback events and learned statistics."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before --reset."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts)."),
+    url: UrlOption = None,
+    local: LocalOption = False,
 ) -> None:
     """Per tool: shown / called / succeeded / failed, explored, posterior; and the router's
     top-k hit rate per day (share of rankings followed by a call of a shown tool).
+
+    A running `ucp serve` is asked for what it holds (saved first); otherwise the learning
+    state in $UCP_HOME/state/learning.sqlite is read.
 
     Example: ucp stats --limit 20
     Example: ucp stats --reset --yes
@@ -39,6 +49,13 @@ def stats(
             f"learning state cleared ({db}); a running `ucp serve` keeps what it holds in memory until restart"
         )
         return
+    remote = None if reset else use_gateway(None, url, local)
+    if remote is not None:
+        answer = ask(lambda: remote.get("/api/v1/cli/stats", days=days))
+        rows, daily, events = answer["tools"], answer["daily"], answer["events"]
+        db = Path(answer["path"]) if answer.get("path") else db
+        _print(rows, daily, events, db, limit, as_json)
+        return
     if not db.exists():
         if as_json:
             print_json({"tools": [], "daily": [], "arms": [], "events": 0, "path": str(db)})
@@ -56,6 +73,12 @@ def stats(
         events = store.count_events()
     finally:
         store.close()
+    _print(rows, daily, events, db, limit, as_json)
+
+
+def _print(
+    rows: list[dict[str, Any]], daily: list[dict[str, Any]], events: int, db: Path, limit: int, as_json: bool
+) -> None:
     if as_json:
         print_json({"tools": rows, "daily": daily, "arms": arms, "events": events, "path": str(db)})
         return

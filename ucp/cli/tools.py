@@ -8,11 +8,12 @@ import json
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
+import urllib.parse
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import anyio
 import typer
@@ -21,6 +22,7 @@ from rich.table import Table
 
 from ucp import log as ucp_log
 from ucp.cli.common import EXIT_FAILURE, console, err_console, fail, fail_error, load, print_json
+from ucp.cli.remote import LocalOption, Remote, UrlOption, connect
 from ucp.config.models import Config
 from ucp.config.paths import Paths
 from ucp.errors import InvalidArgumentsError, UCPError, UnknownToolError
@@ -180,6 +182,27 @@ def report_unreachable(gateway: Gateway, only: str | None = None) -> bool:
     return failed
 
 
+# ---------------------------------------------------------------- a running gateway
+def use_gateway(config: Path | None, url: str | None, local: bool) -> Remote | None:
+    try:
+        return connect(config, url, local=local)
+    except UCPError as exc:
+        fail_error(exc, code=EXIT_FAILURE)
+
+
+T = TypeVar("T")
+
+
+def ask(request: Callable[[], T]) -> T:
+    """One request to the running gateway; unknown tools and invalid arguments raise as in process."""
+    try:
+        return request()
+    except (UnknownToolError, InvalidArgumentsError):
+        raise
+    except UCPError as exc:
+        fail_error(exc, code=EXIT_FAILURE)
+
+
 # ---------------------------------------------------------------- commands
 def short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -191,32 +214,31 @@ def list_tools(
     as_json: JsonOption = False,
     config: ConfigOption = None,
     timeout: TimeoutOption = 30.0,
+    url: UrlOption = None,
+    local: LocalOption = False,
 ) -> None:
     """List every tool UCP fronts (exposed name, signature, description).
+
+    Uses a running `ucp serve` for this registry when there is one (see --url, --local).
 
     Example: ucp tools list --server time
     """
     loaded, paths = load(config)
     names, builtins = servers_for(loaded.config, server)
     cfg = subset(loaded.config, names, builtins=builtins)
+    remote = use_gateway(config, url, local)
 
     async def run() -> tuple[list[dict[str, Any]], bool]:
+        from ucp.frontend.cli_routes import tool_row
+
         async with open_gateway(cfg, ensure_home(paths), timeout=timeout) as gw:
             failed = report_unreachable(gw)
-            rows = [
-                {
-                    "name": e.exposed,
-                    "server": e.server,
-                    "tool": e.tool.name,
-                    "description": e.description,
-                    "signature": signature(e.tool.input_schema),
-                    "input_schema": e.tool.input_schema,
-                }
-                for e in gw.catalog.sorted_entries()
-            ]
-            return rows, failed
+            return [tool_row(v) for v in gw.api.tools()], failed
 
-    rows, failed = anyio.run(run)
+    if remote is not None:
+        rows, failed = ask(lambda: remote.get("/api/v1/cli/tools", server=server)["tools"]), False
+    else:
+        rows, failed = anyio.run(run)
     if as_json:
         print_json(rows)
     else:
@@ -242,8 +264,13 @@ def search(
     as_json: JsonOption = False,
     config: ConfigOption = None,
     timeout: TimeoutOption = 30.0,
+    url: UrlOption = None,
+    local: LocalOption = False,
 ) -> None:
     """Rank tools for a task with UCP's router, as the model's search meta-tool does.
+
+    Uses a running `ucp serve` for this registry when there is one (its router, dense retrieval
+    included once loaded; see --url, --local).
 
     Example: ucp tools search "what time is it in Tokyo" --limit 3
     """
@@ -252,8 +279,11 @@ def search(
     loaded, paths = load(config)
     names, builtins = servers_for(loaded.config, server)
     cfg = subset(loaded.config, names, builtins=builtins)
+    remote = use_gateway(config, url, local)
 
     async def run() -> tuple[str, list[dict[str, Any]]]:
+        from ucp.frontend.cli_routes import search_row
+
         async with open_gateway(cfg, ensure_home(paths), timeout=timeout, dense=dense) as gw:
             report_unreachable(gw)
             if dense:
@@ -263,19 +293,15 @@ def search(
                 ):
                     while not getattr(gw.router, "dense_ready", True):  # noqa: ASYNC110 - the router has no event for it
                         await anyio.sleep(0.1)
-            ranking = await gw.router.rank(query.strip(), limit=limit, server=server, record=False)
-            return ranking.mode, [
-                {
-                    "name": r.entry.exposed,
-                    "server": r.entry.server,
-                    "score": round(r.score, 4),
-                    "signature": signature(r.entry.tool.input_schema),
-                    "description": one_line(r.entry.description),
-                }
-                for r in ranking.results
-            ]
+            session = gw.api.open(client_name="ucp-cli", transport="cli", register=False)
+            found = await gw.api.search(session, query, limit=limit, server=server, record=False)
+            return found.mode, [search_row(v) for v in found.tools]
 
-    mode, rows = anyio.run(run)
+    if remote is not None:
+        answer = ask(lambda: remote.get("/api/v1/cli/search", query=query, limit=limit, server=server))
+        mode, rows = answer["mode"], answer["results"]
+    else:
+        mode, rows = anyio.run(run)
     if as_json:
         print_json({"query": query, "mode": mode, "results": rows})
         return
@@ -315,6 +341,8 @@ def describe_tool(
     as_json: JsonOption = False,
     config: ConfigOption = None,
     timeout: TimeoutOption = 30.0,
+    url: UrlOption = None,
+    local: LocalOption = False,
 ) -> None:
     """Show a tool's full definition: description, input/output schema, annotations.
 
@@ -323,19 +351,25 @@ def describe_tool(
     loaded, paths = load(config)
     names, builtins = servers_for_tool(loaded.config, name)
     cfg = subset(loaded.config, names, builtins=builtins)
+    remote = use_gateway(config, url, local)
 
     async def run() -> dict[str, Any] | UnknownToolError | None:
+        from ucp.frontend.cli_routes import describe_row
+
         async with open_gateway(cfg, ensure_home(paths), timeout=timeout) as gw:
             try:
-                entry = gw.service.resolve(name)
+                view = gw.api.describe(gw.api.open(transport="cli", register=False), name)
             except UnknownToolError as exc:
                 return None if target_down(gw, names) else exc
-            from ucp.session.metatools import describe
+            return describe_row(view)
 
-            data: dict[str, Any] = dict(describe(entry).structured_content or {})
-            return data
-
-    data = anyio.run(run)
+    if remote is not None:
+        try:
+            data = ask(lambda: remote.get(f"/api/v1/cli/tools/{urllib.parse.quote(name, safe='')}"))
+        except UnknownToolError as exc:
+            data = exc
+    else:
+        data = anyio.run(run)
     if data is None:
         raise typer.Exit(EXIT_FAILURE)
     if isinstance(data, UnknownToolError):
@@ -400,6 +434,24 @@ def print_result(result: types.CallToolResult, as_json: bool) -> None:
             )
 
 
+def print_wire_result(result: dict[str, Any], as_json: bool) -> None:
+    """``print_result`` for a result as JSON on the wire (``structuredContent``, ``isError``...)."""
+    if as_json:
+        print_json(result)
+        return
+    stream = err_console if result.get("isError") else console
+    if result.get("structuredContent") is not None and not result.get("isError"):
+        print_json(result["structuredContent"])
+        return
+    for block in result.get("content") or []:
+        if block.get("type") == "text":
+            stream.print(block.get("text", ""), highlight=False, markup=False, soft_wrap=True)
+        else:
+            stream.print(
+                f"[{block.get('type')} content: {json.dumps(block)[:200]}]", highlight=False, markup=False
+            )
+
+
 @app.command("call")
 def call(
     name: Annotated[str, typer.Argument(help="Exposed tool name, e.g. time__get_current_time.")],
@@ -409,11 +461,15 @@ def call(
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole MCP result as JSON.")] = False,
     config: ConfigOption = None,
     timeout: TimeoutOption = 30.0,
+    url: UrlOption = None,
+    local: LocalOption = False,
 ) -> None:
     """Call a tool; its arguments are checked against its schema first.
 
     Prints the structured result as JSON (or the text content); exits 1 when the tool
     reports an error, 2 on invalid arguments or an unknown tool.
+
+    Uses a running `ucp serve` for this registry when there is one (see --url, --local).
 
     Example: ucp tools call time__get_current_time --args '{"timezone": "UTC"}'
     """
@@ -421,17 +477,31 @@ def call(
     loaded, paths = load(config)
     names, builtins = servers_for_tool(loaded.config, name)
     cfg = subset(loaded.config, names, builtins=builtins)
+    remote = use_gateway(config, url, local)
 
     async def run() -> types.CallToolResult | UCPError | None:
         async with open_gateway(cfg, ensure_home(paths), timeout=timeout) as gw:
-            session = gw.new_session(client_name="ucp-cli", transport="cli")
+            session = gw.api.open(client_name="ucp-cli", transport="cli")
             try:
-                return await gw.service.call(session, name, arguments, validate=True)
+                return await gw.api.call(session, name, arguments)
             except UnknownToolError as exc:
                 return None if target_down(gw, names) else exc
             except InvalidArgumentsError as exc:
                 return exc
 
+    result: types.CallToolResult | UCPError | None
+    if remote is not None:
+        try:
+            answer = ask(lambda: remote.post("/api/v1/cli/call", {"name": name, "arguments": arguments}))
+        except UnknownToolError as exc:
+            unknown_tool(exc)
+        except InvalidArgumentsError as exc:
+            fail_error(exc)
+        wire: dict[str, Any] = answer["result"]
+        print_wire_result(wire, as_json)  # as it came: no MCP SDK import on this path
+        if wire.get("isError"):
+            raise typer.Exit(EXIT_FAILURE)
+        return
     result = anyio.run(run)
     if result is None:
         raise typer.Exit(EXIT_FAILURE)

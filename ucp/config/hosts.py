@@ -1,33 +1,31 @@
-"""Host config files (Claude Desktop, Claude Code, Cursor, VS Code): where they are, the
-entry that runs UCP, and merging it in without disturbing anything else.
+"""The hosts UCP installs into: where each keeps its MCP servers, in which format, and the
+entry that runs UCP — and the way back, a host's entries as UCP server entries.
 
-The library half of ``ucp install``. ``plan_install`` reads the host file and computes the
-new text (pure, nothing written: ``--dry-run`` prints it); ``apply_install`` backs the
-old file up as ``<file>.bak-<timestamp>`` and replaces it atomically. Every other key and
-entry of the file is kept; an existing, different ``ucp`` entry is only replaced with
-``force``.
+Nine hosts, each from its own documentation (cited in ``registry/README.md``):
 
-Paths (``home`` is ``Path.home()``; ``project`` is a folder, with ``--project``):
-- claude-desktop: macOS ``~/Library/Application Support/Claude/claude_desktop_config.json``,
-  Windows ``%APPDATA%\\Claude\\...``, Linux ``$XDG_CONFIG_HOME/Claude/...`` (default ``~/.config``).
-- claude-code: user scope ``~/.claude.json`` (its top-level ``mcpServers``, what
-  ``claude mcp add --scope user`` writes); project scope ``<project>/.mcp.json``.
-- cursor: ``~/.cursor/mcp.json``; project ``<project>/.cursor/mcp.json``.
-- vscode: the user ``mcp.json`` (Linux ``$XDG_CONFIG_HOME/Code/User``, macOS
-  ``~/Library/Application Support/Code/User``, Windows ``%APPDATA%\\Code\\User``);
-  project ``<project>/.vscode/mcp.json``. Top-level ``servers``, entries typed.
+| host | file (user scope; ``project`` scope) | syntax | servers under |
+|---|---|---|---|
+| claude-desktop | ``<app data>/Claude/claude_desktop_config.json`` | JSON | ``mcpServers`` |
+| claude-code | ``~/.claude.json``; ``<project>/.mcp.json`` | JSON | ``mcpServers`` (typed) |
+| cursor | ``~/.cursor/mcp.json``; ``<project>/.cursor/mcp.json`` | JSON | ``mcpServers`` |
+| vscode | ``<app data>/Code/User/mcp.json``; ``<project>/.vscode/mcp.json`` | JSONC | ``servers`` (typed) |
+| windsurf | ``~/.codeium/windsurf/mcp_config.json`` | JSON | ``mcpServers`` (``serverUrl``) |
+| cline | ``<app data>/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json`` | JSON | ``mcpServers`` |
+| zed | ``<config>/zed/settings.json``; ``<project>/.zed/settings.json`` | JSONC | ``context_servers`` |
+| codex | ``$CODEX_HOME/config.toml`` (``~/.codex``); ``<project>/.codex/config.toml`` | TOML | ``mcp_servers`` |
+| goose | ``<config>/goose/config.yaml`` | YAML | ``extensions`` (``cmd``, ``envs``) |
+
+``<app data>`` is ``~/Library/Application Support`` on macOS, ``%APPDATA%`` on Windows and
+``$XDG_CONFIG_HOME`` (``~/.config``) on Linux. Reading and editing the files themselves is
+``ucp.config.hostfile``.
 """
 
 from __future__ import annotations
 
-import copy
-import difflib
-import json
 import os
 import re
 import shutil
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,22 +35,31 @@ from ucp.config.loader import Skipped
 from ucp.config.models import Config, HttpServer, SseServer, StdioServer
 from ucp.config.paths import CONFIG_ENV, HOME_ENV
 from ucp.config.registry import check_url
-from ucp.errors import ConfigError, RegistryError
-from ucp.fileio import atomic_write_text
+from ucp.errors import ConfigError
 
-Action = Literal["add", "update", "unchanged"]
 ENTRY_NAME = "ucp"
+Syntax = Literal["json", "jsonc", "toml", "yaml"]
+# the shape of one server entry: "mcp" {command, args, env | url, headers}; "typed" the same
+# with "type"; "windsurf" uses serverUrl; "zed" like mcp; "codex" TOML tables (http_headers);
+# "goose" {name, type, cmd, args, envs, enabled, timeout}
+Style = Literal["mcp", "typed", "windsurf", "zed", "codex", "goose"]
 
 
 @dataclass(frozen=True)
 class Host:
     id: str
     title: str
-    key: str  # the top-level object holding the servers
-    typed: bool  # entries carry "type": "stdio" / "http"
+    syntax: Syntax
+    key: str  # the top-level table holding the servers
+    style: Style
     http: bool  # the file can hold an HTTP entry
-    project: bool  # has a per-project file
+    project: str | None  # the project file, relative to the project folder
     restart: str
+    docs: str  # where the format is documented
+
+    @property
+    def typed(self) -> bool:
+        return self.style == "typed"
 
 
 HOSTS: dict[str, Host] = {
@@ -61,38 +68,101 @@ HOSTS: dict[str, Host] = {
         Host(
             "claude-desktop",
             "Claude Desktop",
+            "json",
             "mcpServers",
+            "mcp",
             False,
-            False,
-            False,
+            None,
             "Quit Claude Desktop completely and start it again.",
+            "https://modelcontextprotocol.io/docs/develop/connect-local-servers",
         ),
         Host(
             "claude-code",
             "Claude Code",
+            "json",
             "mcpServers",
+            "typed",
             True,
-            True,
-            True,
+            ".mcp.json",
             "Start a new Claude Code session; `claude mcp list` shows ucp.",
+            "https://docs.anthropic.com/en/docs/claude-code/mcp",
         ),
         Host(
             "cursor",
             "Cursor",
+            "json",
             "mcpServers",
-            False,
+            "mcp",
             True,
-            True,
+            ".cursor/mcp.json",
             "Cursor reloads mcp.json; check Cursor Settings > MCP.",
+            "https://docs.cursor.com/context/model-context-protocol",
         ),
         Host(
             "vscode",
             "VS Code",
+            "jsonc",
             "servers",
+            "typed",
             True,
-            True,
-            True,
+            ".vscode/mcp.json",
             "In VS Code run 'MCP: List Servers' and start ucp (Copilot agent mode).",
+            "https://code.visualstudio.com/docs/copilot/chat/mcp-servers",
+        ),
+        Host(
+            "windsurf",
+            "Windsurf",
+            "json",
+            "mcpServers",
+            "windsurf",
+            True,
+            None,
+            "In Windsurf open Cascade > MCP servers and press refresh.",
+            "https://docs.windsurf.com/windsurf/cascade/mcp",
+        ),
+        Host(
+            "cline",
+            "Cline",
+            "json",
+            "mcpServers",
+            "mcp",
+            False,
+            None,
+            "Cline reloads its MCP settings; check the MCP Servers panel.",
+            "https://docs.cline.bot/mcp/configuring-mcp-servers",
+        ),
+        Host(
+            "zed",
+            "Zed",
+            "jsonc",
+            "context_servers",
+            "zed",
+            False,
+            ".zed/settings.json",
+            "Zed reloads settings.json; the Agent Panel settings list ucp.",
+            "https://zed.dev/docs/ai/mcp",
+        ),
+        Host(
+            "codex",
+            "Codex",
+            "toml",
+            "mcp_servers",
+            "codex",
+            True,
+            ".codex/config.toml",
+            "Start a new Codex session; /mcp lists ucp.",
+            "https://developers.openai.com/codex/mcp",
+        ),
+        Host(
+            "goose",
+            "goose",
+            "yaml",
+            "extensions",
+            "goose",
+            False,
+            None,
+            "Start a new goose session; `goose info -v` lists the extensions.",
+            "https://block.github.io/goose/docs/guides/config-files",
         ),
     )
 }
@@ -108,6 +178,10 @@ def _app_data(platform: str, env: Mapping[str, str], home: Path) -> Path:
     """The folder Electron apps (Claude Desktop, VS Code) keep their config in."""
     if platform == "darwin":
         return home / "Library" / "Application Support"
+    return _xdg_config(platform, env, home)
+
+
+def _xdg_config(platform: str, env: Mapping[str, str], home: Path) -> Path:
     if platform.startswith("win"):
         return Path(env["APPDATA"]) if env.get("APPDATA") else home / "AppData" / "Roaming"
     return Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME") else home / ".config"
@@ -127,22 +201,42 @@ def host_config_path(
     env = os.environ if env is None else env
     home = home or Path.home()
     if project is not None:
-        if not spec.project:
+        if spec.project is None:
             raise ConfigError(
                 f"{spec.title} has no per-project config; install without --project", field="project"
             )
-        return {
-            "claude-code": project / ".mcp.json",
-            "cursor": project / ".cursor" / "mcp.json",
-            "vscode": project / ".vscode" / "mcp.json",
-        }[host]
+        return project / spec.project
+    win = platform.startswith("win")
     if host == "claude-desktop":
         return _app_data(platform, env, home) / "Claude" / "claude_desktop_config.json"
     if host == "claude-code":
         return home / ".claude.json"
     if host == "cursor":
         return home / ".cursor" / "mcp.json"
-    return _app_data(platform, env, home) / "Code" / "User" / "mcp.json"
+    if host == "vscode":
+        return _app_data(platform, env, home) / "Code" / "User" / "mcp.json"
+    if host == "windsurf":
+        return home / ".codeium" / "windsurf" / "mcp_config.json"
+    if host == "cline":
+        return (
+            _app_data(platform, env, home)
+            / "Code"
+            / "User"
+            / "globalStorage"
+            / "saoudrizwan.claude-dev"
+            / "settings"
+            / "cline_mcp_settings.json"
+        )
+    if host == "zed":
+        # Zed uses ~/.config/zed on macOS too (not Application Support)
+        return _xdg_config(platform, env, home) / ("Zed" if win else "zed") / "settings.json"
+    if host == "codex":
+        codex_home = Path(env["CODEX_HOME"]) if env.get("CODEX_HOME") else home / ".codex"
+        return codex_home / "config.toml"
+    assert host == "goose"
+    if win:
+        return _xdg_config(platform, env, home) / "Block" / "goose" / "config" / "config.yaml"
+    return _xdg_config(platform, env, home) / "goose" / "config.yaml"
 
 
 def ucp_command() -> list[str]:
@@ -163,6 +257,46 @@ def ucp_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return {k: str(Path(environ[k]).expanduser().resolve()) for k in (HOME_ENV, CONFIG_ENV) if environ.get(k)}
 
 
+def stdio_entry(
+    host: str, name: str, command: str, args: Sequence[str], env: Mapping[str, str]
+) -> dict[str, Any]:
+    """A stdio server entry in ``host``'s format."""
+    style = get_host(host).style
+    if style == "goose":
+        return {
+            "name": name,
+            "type": "stdio",
+            "cmd": command,
+            "args": list(args),
+            "envs": dict(env),
+            "enabled": True,
+            "timeout": 300,
+            "description": "UCP: one MCP endpoint for every tool" if name == ENTRY_NAME else "",
+        }
+    entry: dict[str, Any] = {"type": "stdio"} if style == "typed" else {}
+    entry.update(command=command, args=list(args))
+    if env:
+        entry["env"] = dict(env)
+    return entry
+
+
+def http_entry(host: str, url: str, headers: Mapping[str, str]) -> dict[str, Any]:
+    spec = get_host(host)
+    if not spec.http:
+        raise ConfigError(
+            f"{spec.title}'s config file is written with local (stdio) servers only; install without --http "
+            "(or add the URL in its settings)",
+            field="http",
+        )
+    check_url(url)
+    key = {"windsurf": "serverUrl"}.get(spec.style, "url")
+    entry: dict[str, Any] = {"type": "http"} if spec.typed else {}
+    entry[key] = url
+    if headers:
+        entry["http_headers" if spec.style == "codex" else "headers"] = dict(headers)
+    return entry
+
+
 def ucp_entry(
     host: str,
     *,
@@ -172,127 +306,61 @@ def ucp_entry(
     env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The server entry that runs UCP in ``host``'s format (stdio, or HTTP with ``http_url``)."""
-    spec = get_host(host)
     if http_url is not None:
-        if not spec.http:
-            raise ConfigError(
-                f"{spec.title}'s config file only launches local (stdio) servers; install without --http "
-                "(or add the URL as a custom connector in its settings)",
-                field="http",
-            )
-        check_url(http_url)
-        entry: dict[str, Any] = {"type": "http"} if spec.typed else {}
-        entry["url"] = http_url
-        if headers:
-            entry["headers"] = dict(headers)
-        return entry
+        return http_entry(host, http_url, headers or {})
     cmd = list(command or ucp_command())
-    entry = {"type": "stdio"} if spec.typed else {}
-    entry.update(command=cmd[0], args=[*cmd[1:], "serve"])
-    extra = ucp_env(env)
-    if extra:
-        entry["env"] = extra
-    return entry
+    return stdio_entry(host, ENTRY_NAME, cmd[0], [*cmd[1:], "serve"], ucp_env(env))
 
 
 def snippet(host: str, entry: Mapping[str, Any], name: str = ENTRY_NAME) -> dict[str, Any]:
     return {get_host(host).key: {name: dict(entry)}}
 
 
-@dataclass(frozen=True)
-class InstallPlan:
-    host: str
-    path: Path
-    before: str | None  # the file's text (None: it does not exist)
-    after: str
-    action: Action
-    entry: dict[str, Any]
+# ---------------------------------------------------------------- host entries -> UCP
+def generic_entry(host: str, raw: Any) -> Any:
+    """One of ``host``'s server entries in the ``mcpServers`` shape the loader converts
+    (``command``/``args``/``env``/``cwd`` or ``type``/``url``/``headers``, ``disabled``)."""
+    if not isinstance(raw, dict):
+        return raw
+    style = get_host(host).style
+    out: dict[str, Any]
+    if style == "goose":
+        kind = raw.get("type")
+        if kind not in ("stdio", "sse", "streamable_http"):
+            return {
+                "_unsupported": f"a goose {kind or 'untyped'} extension (only stdio and remote ones move)"
+            }
+        out = {"disabled": raw.get("enabled") is False}
+        if kind == "stdio":
+            out.update(command=raw.get("cmd"), args=raw.get("args") or [], env=raw.get("envs") or {})
+        else:
+            out.update(
+                type="sse" if kind == "sse" else "http", url=raw.get("uri"), headers=raw.get("headers") or {}
+            )
+        return out
+    out = dict(raw)
+    if style == "zed" and isinstance(out.get("command"), dict):  # Zed's older {"command": {"path", "args"}}
+        nested = out.pop("command")
+        out.update(command=nested.get("path"), args=nested.get("args", []), env=nested.get("env", {}))
+    if style == "windsurf" and "serverUrl" in out:
+        out["url"] = out.pop("serverUrl")
+    if style == "codex":
+        if "http_headers" in out:
+            out["headers"] = out.pop("http_headers")
+        if out.get("enabled") is False:
+            out["disabled"] = True
+    if out.get("enabled") is False:
+        out["disabled"] = True
+    if out.get("type") in ("streamableHttp", "streamable-http", "streamable_http"):  # Cline, others
+        out["type"] = "http"
+    return out
 
-    def diff(self) -> str:
-        before = (self.before or "").splitlines(keepends=True)
-        label = str(self.path) if self.before is not None else "/dev/null"
-        return "".join(
-            difflib.unified_diff(before, self.after.splitlines(keepends=True), label, str(self.path))
-        )
 
-
-def _indent(text: str) -> int | str:
-    for line in text.splitlines()[1:]:
-        stripped = line.lstrip(" \t")
-        if stripped and stripped != line:
-            lead = line[: len(line) - len(stripped)]
-            return "\t" if lead.startswith("\t") else len(lead)
-    return 2
-
-
-def plan_install(
-    host: str, entry: Mapping[str, Any], *, path: Path, name: str = ENTRY_NAME, force: bool = False
-) -> InstallPlan:
-    """Compute the host file with ``entry`` merged in; raises on unreadable files or conflicts."""
-    spec = get_host(host)
-    before: str | None = None
-    data: dict[str, Any] = {}
-    if path.exists():
-        try:
-            before = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read the file: {exc}", file=str(path)) from None
-        if before.strip():
-            try:
-                loaded = json.loads(before)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(
-                    f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); comments and trailing "
-                    "commas cannot be kept by an automatic edit: fix it, or add the snippet of "
-                    f"`ucp install --print {host}` by hand",
-                    file=str(path),
-                ) from None
-            if not isinstance(loaded, dict):
-                raise ConfigError("expected a JSON object at the top level", file=str(path))
-            data = copy.deepcopy(loaded)
-    servers = data.setdefault(spec.key, {})
+def generic_entries(host: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    servers = data.get(get_host(host).key) or {}
     if not isinstance(servers, dict):
-        raise ConfigError(f"'{spec.key}' must be an object", file=str(path), field=spec.key)
-    current = servers.get(name)
-    if current == dict(entry):
-        action: Action = "unchanged"
-    elif current is not None and not force:
-        raise RegistryError(
-            f"{path} already has a different {name!r} entry: {json.dumps(current)}; "
-            "pass --force to replace it (a backup is kept)",
-            file=str(path),
-        )
-    else:
-        action = "update" if current is not None else "add"
-        servers[name] = dict(entry)
-    after = json.dumps(data, indent=_indent(before or ""), ensure_ascii=False) + "\n"
-    return InstallPlan(
-        host, path, before, before if action == "unchanged" and before else after, action, dict(entry)
-    )
-
-
-def apply_install(plan: InstallPlan, *, now: float | None = None) -> Path | None:
-    """Write the plan: back the old file up, replace atomically. Returns the backup path."""
-    if plan.action == "unchanged":
-        return None
-    path = plan.path
-    try:
-        current = path.read_text(encoding="utf-8") if path.exists() else None
-        if current != plan.before:
-            raise RegistryError(f"{path} changed while installing; run the command again", file=str(path))
-        backup = None
-        if plan.before is not None:
-            stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-            backup = path.with_name(f"{path.name}.bak-{stamp}")
-            n = 1
-            while backup.exists():
-                backup = path.with_name(f"{path.name}.bak-{stamp}-{n}")
-                n += 1
-            shutil.copy2(path, backup)
-        atomic_write_text(path, plan.after)
-    except OSError as exc:
-        raise RegistryError(f"cannot write {path}: {exc}", file=str(path)) from None
-    return backup
+        raise ConfigError(f"'{get_host(host).key}' must be a table of servers", field=get_host(host).key)
+    return {name: generic_entry(host, raw) for name, raw in servers.items()}
 
 
 # ---------------------------------------------------------------- export

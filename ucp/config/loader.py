@@ -12,7 +12,6 @@ raised before anything starts.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tomllib
@@ -62,12 +61,30 @@ def env_refs(value: str) -> list[str]:
     return _ENV_REF.findall(value)
 
 
+def env_is_set(name: str) -> bool:
+    """Whether ``${name}`` resolves here: the environment, or ``$UCP_HOME/.env``."""
+    if name in os.environ:
+        return True
+    from ucp.config.paths import ucp_home
+    from ucp.config.secrets import dotenv_value
+
+    return dotenv_value(ucp_home(), name) is not None
+
+
 def expand_env(value: str, env: Mapping[str, str] | None = None, *, where: str = "") -> str:
-    """Replace ``${VAR}`` with its value; a missing variable is a ``ConfigError``."""
+    """Replace ``${VAR}`` with its value (from ``env``, default the environment and then
+    ``$UCP_HOME/.env``); a missing variable is a ``ConfigError``."""
     environ = os.environ if env is None else env
 
     def sub(match: re.Match[str]) -> str:
         name = match.group(1)
+        if name not in environ and environ is os.environ:
+            from ucp.config.paths import ucp_home
+            from ucp.config.secrets import dotenv_value  # secrets UCP moved out of host files
+
+            value = dotenv_value(ucp_home(), name)
+            if value is not None:
+                return value
         if name not in environ:
             raise ConfigError(
                 f"environment variable {name} is not set (referenced as ${{{name}}}); export it or remove the reference",
@@ -181,6 +198,9 @@ def convert_host_entries(
         if not isinstance(raw, dict):
             skipped.append(Skipped(key, "entry is not an object"))
             continue
+        if isinstance(raw.get("_unsupported"), str):  # a host-specific kind (ucp.config.hosts)
+            skipped.append(Skipped(key, raw["_unsupported"]))
+            continue
         if raw.get("disabled") is True:
             skipped.append(Skipped(key, "disabled in the host config"))
             continue
@@ -234,9 +254,11 @@ def read_config_file(path: Path) -> LoadedConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the file: {exc}", file=file) from None
     if path.suffix.lower() == ".json" or text.lstrip().startswith("{"):
+        from ucp.config import jsonc  # VS Code and Zed write JSON with comments
+
         try:
-            data = json.loads(text) if text.strip() else {}
-        except json.JSONDecodeError as exc:
+            data = jsonc.loads(text) if text.strip() else {}
+        except jsonc.JsoncError as exc:
             raise ConfigError(
                 f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file=file
             ) from None

@@ -157,7 +157,7 @@ class HttpSettings(_Model):
     port: int = Field(8765, ge=0, le=65535)
     api_keys: tuple[str, ...] = Field(
         (),
-        description="sha256:<hex> hashes of accepted bearer keys (`ucp keys hash`); plain keys are refused.",
+        description="sha256:<hex> hashes of accepted bearer keys (`printf %s KEY | sha256sum`); plain keys are refused.",
     )
     api_keys_env: str = Field(
         "UCP_API_KEYS", description="Environment variable with comma-separated plain keys."

@@ -4,9 +4,9 @@ Every change is one transaction: take ``<file>.lock`` (``filelock``), read the r
 TOML, change the ``[servers]`` table, validate the *whole* result with the loader,
 then write a temp file in the same folder, fsync it and ``os.replace`` it over the
 registry (a running ``ucp serve`` sees a new mtime and reloads). Any error before
-the replace leaves the file byte-identical. Settings sections and entries the
-change does not touch are written back as they were read (comments are not kept:
-TOML writers cannot round-trip them). ``${VAR}`` references are kept verbatim.
+the replace leaves the file byte-identical. The file is edited with a round-trip TOML
+library (``tomlkit``): comments, blank lines, ordering and the layout of everything the
+change does not touch are kept. ``${VAR}`` references are kept verbatim.
 
 Only TOML registries are written; a host config (JSON) given with ``--config`` is
 read-only here.
@@ -14,29 +14,32 @@ read-only here.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import sys
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 import filelock
-import tomli_w
 
 from ucp.config.loader import Skipped, parse_host_json, parse_server, parse_ucp_toml
-from ucp.config.models import Config, ServerConfig
+from ucp.config.models import Config, ServerConfig, StdioServer
 from ucp.config.paths import default_paths
 from ucp.errors import ConfigError, DuplicateServerError, RegistryError, UnknownServerError
 from ucp.fileio import atomic_write_text
 from ucp.naming import suggest
 
+if TYPE_CHECKING:
+    import tomlkit
+
 T = TypeVar("T")
 
-HEADER = (
-    "# UCP registry, written by `ucp registry` (comments are not preserved). Format: registry/README.md\n\n"
-)
+HEADER = "# UCP registry: `ucp registry` edits it and keeps your comments. Format: registry/README.md\n\n"
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # ${VAR} and ${env:VAR} are environment references UCP expands; any other ${...:...}
 # (VS Code's ${input:id}, ${workspaceFolder}...) is a host feature UCP cannot honour.
@@ -112,6 +115,71 @@ def build_server(
     return parse_server(name, raw, file="<command line>")
 
 
+# ---------------------------------------------------------------- commands hosts can start
+# What a host gives the processes it launches: GUI apps on macOS get launchd's PATH, Linux
+# desktop launchers a similar minimal one; not the shell's (no venv, no ~/.local/bin, no nvm).
+HOST_PATH = (
+    "" if sys.platform.startswith("win") else os.pathsep.join(["/usr/bin", "/bin", "/usr/sbin", "/sbin"])
+)
+
+
+def _shebang_interpreter(path: str) -> str | None:
+    """``node`` for a script starting ``#!/usr/bin/env node`` (``env -S`` too), else None."""
+    try:
+        with open(path, "rb") as fh:
+            first = fh.readline(256)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    parts = first[2:].decode("utf-8", "replace").split()
+    if len(parts) >= 2 and Path(parts[0]).name == "env":
+        rest = [p for p in parts[1:] if not p.startswith("-")]
+        return rest[0] if rest else None
+    return None
+
+
+def resolve_command(server: ServerConfig, *, path: str | None = None) -> tuple[ServerConfig, str | None]:
+    """A stdio server whose command a host can start: a bare name becomes the absolute path it
+    has on ``path`` (default: this shell's PATH); a script run through ``/usr/bin/env X`` gets
+    ``PATH`` with X's folder in its env when X is not on a host's minimal PATH. Returns the
+    server and a note for the user (what changed, or that the command was not found)."""
+    if not isinstance(server, StdioServer) or "${" in server.command:
+        return server, None
+    command = os.path.expanduser(server.command)
+    if os.path.isabs(command):
+        resolved = command if os.access(command, os.X_OK) and os.path.isfile(command) else None
+        if resolved is None:
+            return server, f"{server.command} does not exist or is not executable: the server cannot start"
+    elif os.sep in command or (os.altsep and os.altsep in command):
+        resolved = os.path.abspath(command)
+    else:
+        found = shutil.which(command, path=path)
+        if found is None:
+            return server, (
+                f"{command!r} is not on PATH: hosts start UCP with a minimal PATH, so the server will not "
+                "start. Install it, or register its absolute path"
+            )
+        resolved = os.path.abspath(found)
+    update: dict[str, Any] = {}
+    notes = []
+    if resolved != server.command:
+        update["command"] = resolved
+        notes.append(f"command {server.command!r} -> {resolved}")
+    interpreter = _shebang_interpreter(resolved)
+    if interpreter and "PATH" not in server.env and shutil.which(interpreter, path=HOST_PATH or None) is None:
+        where = shutil.which(interpreter, path=path)
+        if where is not None:
+            folder = os.path.dirname(os.path.abspath(where))
+            update["env"] = {**server.env, "PATH": folder + os.pathsep + "${PATH}"}
+            notes.append(
+                f"env PATH starts with {folder} ({os.path.basename(resolved)} runs through {interpreter})"
+            )
+    if not update:
+        return server, None
+    return server.model_copy(update=update), "; ".join(notes)
+
+
 def host_only_refs(server: ServerConfig) -> list[str]:
     """``${input:...}``-style references in a server's strings that only a host can resolve."""
     found: list[str] = []
@@ -139,9 +207,15 @@ class ImportReport:
     format: str
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # already registered exactly like this
     skipped: list[Skipped] = field(default_factory=list)
     renamed: dict[str, str] = field(default_factory=dict)
     written: bool = False
+
+    def moved_keys(self) -> list[str]:
+        """The host-file keys of every entry now in the registry (added, replaced or unchanged)."""
+        back = {new: old for old, new in self.renamed.items()}
+        return [back.get(n, n) for n in (*self.added, *self.replaced, *self.unchanged)]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -149,6 +223,7 @@ class ImportReport:
             "format": self.format,
             "added": self.added,
             "replaced": self.replaced,
+            "unchanged": self.unchanged,
             "skipped": [{"name": s.name, "reason": s.reason} for s in self.skipped],
             "renamed": self.renamed,
             "written": self.written,
@@ -173,22 +248,28 @@ class RegistryStore:
                 file=str(self.path),
             )
 
-    def _read_raw(self) -> dict[str, Any]:
+    def _read_raw(self) -> tomlkit.TOMLDocument:
+        import tomlkit  # lazy: the round-trip parser is only needed to change the file
+        import tomlkit.exceptions
+
         self._check_writable_format()
         if not self.path.exists():
-            return {}
+            return tomlkit.parse(HEADER)
         try:
             text = self.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read the registry: {exc}", file=str(self.path)) from None
         self._check_writable_format(text)
         try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
+            tomllib.loads(text)  # the loader's parser decides what is valid TOML
+            return tomlkit.parse(text)
+        except (tomllib.TOMLDecodeError, tomlkit.exceptions.TOMLKitError) as exc:
             raise ConfigError(f"invalid TOML (fix the file first): {exc}", file=str(self.path)) from None
 
     def _validate(self, raw: Mapping[str, Any]) -> Config:
-        return parse_ucp_toml(raw, file=str(self.path))
+        unwrap = getattr(raw, "unwrap", None)  # a tomlkit document
+        plain = unwrap() if callable(unwrap) else raw
+        return parse_ucp_toml(plain, file=str(self.path))
 
     def load(self) -> Config:
         """The registry as a validated config (an absent file is an empty registry)."""
@@ -214,7 +295,9 @@ class RegistryStore:
                 result, changed = change(raw, config)
                 if changed:
                     self._validate(raw)
-                    atomic_write_text(self.path, HEADER + tomli_w.dumps(raw))
+                    import tomlkit
+
+                    atomic_write_text(self.path, tomlkit.dumps(raw))
                 return result
         except filelock.Timeout:
             raise RegistryError(
@@ -229,7 +312,11 @@ class RegistryStore:
 
     @staticmethod
     def _servers(raw: dict[str, Any]) -> dict[str, Any]:
-        servers = raw.setdefault("servers", {})
+        if "servers" not in raw:
+            import tomlkit
+
+            raw["servers"] = tomlkit.table(is_super_table=True)
+        servers = raw["servers"]
         assert isinstance(servers, dict)  # checked by the validation of the file
         return servers
 
@@ -294,12 +381,20 @@ class RegistryStore:
         return config.servers[name]
 
     def import_host(
-        self, data: Any, *, source: str = "<import>", replace: bool = False, dry_run: bool = False
+        self,
+        data: Any,
+        *,
+        source: str = "<import>",
+        replace: bool = False,
+        dry_run: bool = False,
+        transform: Callable[[ServerConfig], ServerConfig] | None = None,
     ) -> ImportReport:
         """Take over the servers of a host config (``mcpServers`` or VS Code ``servers`` JSON).
 
         Entries that cannot be used are skipped with the reason; names already registered
-        are skipped unless ``replace``. With ``dry_run`` nothing is written.
+        are skipped unless ``replace`` (or reported ``unchanged`` when identical). ``transform``
+        rewrites each entry before it is stored (command resolution, secrets moved out). With
+        ``dry_run`` nothing is written.
         """
         parsed, fmt, skipped, renamed = parse_host_json(data, file=source)
         servers = parsed.servers
@@ -309,12 +404,17 @@ class RegistryStore:
         def change(raw: dict[str, Any], config: Config) -> tuple[ImportReport, bool]:
             for name, server in servers.items():
                 key = original.get(name, name)
+                if transform is not None and not host_only_refs(server):
+                    server = transform(server)
                 refs = host_only_refs(server)
                 if refs:
                     reason = f"uses {', '.join(sorted(set(refs)))}, which only the host can fill in; add it by hand with --env/--header"
                     report.skipped.append(Skipped(key, reason))
                 elif name == "cloud" and config.builtins:
                     report.skipped.append(Skipped(key, "the name 'cloud' is taken by UCP's built-in tools"))
+                elif name in config.servers and config.servers[name] == server:
+                    report.unchanged.append(name)
+                    continue
                 elif name in config.servers and not replace:
                     report.skipped.append(
                         Skipped(key, f"a server named {name!r} is already registered (use --replace)")

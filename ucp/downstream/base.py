@@ -52,6 +52,7 @@ class Capabilities:
     prompts: bool = False
     completions: bool = False
     list_changed: bool = False
+    subscribe: bool = False  # resources/subscribe is served (resources/updated follows)
 
 
 class DownstreamEvents(Protocol):
@@ -84,6 +85,12 @@ class DownstreamSession(Protocol):
     ) -> types.CallToolResult: ...
 
     async def read_resource(self, uri: str, *, timeout: float) -> types.ReadResourceResult: ...
+
+    async def subscribe_resource(self, uri: str, *, timeout: float) -> None:
+        """Ask for ``resources/updated`` of ``uri`` (only called when ``capabilities.subscribe``)."""
+        ...
+
+    async def unsubscribe_resource(self, uri: str, *, timeout: float) -> None: ...
 
     async def get_prompt(
         self, name: str, arguments: dict[str, str], *, timeout: float
@@ -118,6 +125,12 @@ class ToolsOnly:
 
     async def read_resource(self, uri: str, *, timeout: float) -> types.ReadResourceResult:
         raise UnknownResourceError(f"this server has no resources ({uri!r})", uri=uri)
+
+    async def subscribe_resource(self, uri: str, *, timeout: float) -> None:
+        raise UnknownResourceError(f"this server has no resources ({uri!r})", uri=uri)
+
+    async def unsubscribe_resource(self, uri: str, *, timeout: float) -> None:
+        return None
 
     async def get_prompt(
         self, name: str, arguments: dict[str, str], *, timeout: float

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from ucp.builtins.base import BuiltinServer
 from ucp.config.models import HttpServer, ServerConfig, SseServer, StdioServer, UtcpServer
@@ -36,6 +37,10 @@ def make_transport(
 
 
 def builtin_transport(
-    server: BuiltinServer | str, *, name: str | None = None, listing: Path | None = None
+    server: BuiltinServer | str,
+    *,
+    name: str | None = None,
+    listing: Path | None = None,
+    isolation: Literal["thread", "process"] = "thread",
 ) -> Transport:
-    return BuiltinTransport(server, name=name, listing=listing)
+    return BuiltinTransport(server, name=name, listing=listing, isolation=isolation)

@@ -143,6 +143,7 @@ class McpSession:
             prompts=caps.prompts is not None,
             completions=caps.completions is not None,
             list_changed=bool(caps.tools and caps.tools.list_changed),
+            subscribe=bool(caps.resources and caps.resources.subscribe),
         )
         info = client.server_info
         self.server_info = f"{info.name} {info.version}".strip() if info else ""
@@ -195,9 +196,25 @@ class McpSession:
 
     async def read_resource(self, uri: str, *, timeout: float) -> types.ReadResourceResult:
         with anyio.fail_after(timeout):
-            return await self._request(
+            return await self._request(  # type: ignore[no-any-return]
                 f"resources/read {uri}", self._client.read_resource(uri, cache_mode="bypass")
-            )  # type: ignore[no-any-return]
+            )
+
+    async def subscribe_resource(self, uri: str, *, timeout: float) -> None:
+        # Downstream connections are handshake-era (mode="legacy"), where resources/subscribe is the
+        # protocol; the SDK's helper is deprecated only for 2026-era peers, so send the request itself.
+        request = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=uri))
+        with anyio.fail_after(timeout):
+            await self._request(
+                f"resources/subscribe {uri}", self._client.session.send_request(request, types.EmptyResult)
+            )
+
+    async def unsubscribe_resource(self, uri: str, *, timeout: float) -> None:
+        request = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=uri))
+        with anyio.fail_after(timeout):
+            await self._request(
+                f"resources/unsubscribe {uri}", self._client.session.send_request(request, types.EmptyResult)
+            )
 
     async def get_prompt(
         self, name: str, arguments: dict[str, str], *, timeout: float

@@ -1,6 +1,6 @@
 """Bearer API keys for everything on HTTP but ``/healthz``.
 
-Keys are stored hashed (``sha256:<hex>`` in ``[http] api_keys``; ``ucp keys hash``
+Keys are stored hashed (``sha256:<hex>`` in ``[http] api_keys``; ``printf %s KEY | sha256sum``
 prints one) or come from the environment (``UCP_API_KEYS``, comma-separated,
 hashed on load and never logged). Comparison is constant-time on the hashes.
 
@@ -40,7 +40,8 @@ def load_keys(settings: HttpSettings, env: Mapping[str, str] | None = None) -> f
     for entry in settings.api_keys:
         if not entry.startswith("sha256:") or len(entry) != 7 + 64:
             raise ConfigError(
-                "API keys in the config must be hashes 'sha256:<64 hex>' (run `ucp keys hash`), never plain keys",
+                "API keys in the config must be hashes 'sha256:<64 hex>' (`printf %s KEY | sha256sum` gives the hex), "
+                "never plain keys; plain keys go in the UCP_API_KEYS environment variable",
                 field="http.api_keys",
             )
         hashes.add(entry.lower())

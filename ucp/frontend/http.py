@@ -9,8 +9,6 @@ included); a non-loopback bind without keys is refused before anything starts.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
-from typing import Any
 
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
@@ -18,12 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-import ucp
-from ucp.app import Gateway
 from ucp.errors import ConfigError
-from ucp.frontend.server import GatewayServer
-
-RouteFactory = Callable[[Gateway, GatewayServer], Sequence[BaseRoute]]
+from ucp.frontend.context import Fronts as Fronts
+from ucp.frontend.routes import auth_middleware, build_routes
+from ucp.frontend.server import build_mcp_server
 
 
 def is_loopback(host: str) -> bool:
@@ -46,30 +42,25 @@ def check_bind(host: str, has_keys: bool) -> None:
 
 
 async def healthz(request: Request) -> JSONResponse:
-    gateway: Gateway = request.app.state.gateway
-    servers = gateway.pool.status()
-    healthy = sum(1 for s in servers if s.healthy)
+    fronts: Fronts = request.app.state.fronts
+    health = fronts.admin.health()
     return JSONResponse(
         {
             "status": "ok",
-            "version": ucp.__version__,
-            "servers": {"total": len(servers), "healthy": healthy},
-            "tools": len(gateway.catalog),
-            "sessions": len(gateway.sessions),
-            "dense_ready": gateway.router.dense_ready,
-            "changed_definitions": len(gateway.pins.changed),
+            "version": health.version,
+            "servers": {"total": health.servers_total, "healthy": health.servers_healthy},
+            "tools": health.tools,
+            "sessions": health.sessions,
+            "dense_ready": health.dense_ready,
+            "changed_definitions": health.changed_definitions,
         }
     )
 
 
-def build_http_app(
-    gateway: Gateway,
-    server: GatewayServer,
-    *,
-    host: str = "127.0.0.1",
-    extra_routes: Sequence[RouteFactory] = (),
-    middleware: Sequence[Any] = (),
-) -> Starlette:
+def build_http_app(fronts: Fronts, *, host: str = "127.0.0.1") -> Starlette:
+    """MCP at /mcp (stateful streamable HTTP), /healthz, and the REST / UTCP / registry routes,
+    behind bearer auth and the body limit."""
+    server = build_mcp_server(fronts.api)
     if is_loopback(host):
         security = TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
@@ -79,19 +70,17 @@ def build_http_app(
     else:
         # Behind a non-loopback bind every request already needs a bearer key.
         security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
-    for factory in extra_routes:
-        routes.extend(factory(gateway, server))
+    routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"]), *build_routes(fronts)]
     app = server.streamable_http_app(
         streamable_http_path="/mcp",
         stateless_http=False,
         json_response=False,
         transport_security=security,
         host=host,
-        max_request_body_size=gateway.config.http.max_body_bytes,
+        max_request_body_size=fronts.http.max_body_bytes,
         custom_starlette_routes=list(routes),  # type: ignore[arg-type]
     )
-    app.state.gateway = gateway
-    for mw in middleware:
-        app.add_middleware(mw[0], **mw[1])
+    app.state.fronts = fronts
+    for middleware, options in auth_middleware(fronts):
+        app.add_middleware(middleware, **options)
     return app

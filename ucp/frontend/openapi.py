@@ -23,7 +23,7 @@ from ucp.errors import UCPError
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from ucp.app import Gateway
+    from ucp.frontend.context import Fronts
 
 
 class InvalidRequestError(UCPError):
@@ -68,7 +68,7 @@ class ErrorBody(BaseModel):
 class Call:
     """One request to an endpoint, with its query and body already validated."""
 
-    gateway: Gateway
+    fronts: Fronts
     request: Request
     params: dict[str, str]
     query: Any = None
@@ -141,8 +141,50 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     return out
 
 
+def _op(operation_id: str, summary: str, description: str, *, auth: bool = True) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": summary,
+        "description": description,
+        "tags": ["mcp and health"],
+        "responses": {"200": {"description": "OK"}},
+    }
+    if auth:
+        op["responses"]["401"] = {"description": _STATUS_TEXT[401]}
+    else:
+        op["security"] = []
+    return op
+
+
+_MCP = (
+    "Streamable HTTP MCP (stateful, `Mcp-Session-Id`), both protocol eras (the 2025 handshake and "
+    "2026-07-28). JSON-RPC in and out; see the MCP specification, not this document, for the messages."
+)
+# Routes that are not Endpoint declarations: MCP (the SDK's transport), /healthz and this document.
+SERVED_PATHS: dict[str, dict[str, Any]] = {
+    "/mcp": {
+        "post": _op("post_mcp", "Send MCP JSON-RPC messages", _MCP),
+        "get": _op("get_mcp", "Open the server-to-client SSE stream (notifications)", _MCP),
+        "delete": _op("delete_mcp", "End the MCP session", _MCP),
+    },
+    "/healthz": {
+        "get": _op(
+            "get_healthz",
+            "Liveness: version, server and tool counts, whether dense retrieval is ready",
+            "Never needs a key.",
+            auth=False,
+        )
+    },
+    "/openapi.json": {"get": _op("get_openapi_json", "This document", "OpenAPI 3.1 of every route.")},
+}
+
+
 def build_document(
-    endpoints: Sequence[Endpoint], *, version: str, title: str = "UCP HTTP API"
+    endpoints: Sequence[Endpoint],
+    *,
+    version: str,
+    title: str = "UCP HTTP API",
+    extra_paths: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """An OpenAPI 3.1 document for ``endpoints`` (schemas generated from their pydantic models)."""
     keys: list[tuple[type[BaseModel], Any]] = [(ErrorBody, "serialization")]
@@ -190,6 +232,8 @@ def build_document(
             }
         op["responses"] = responses
         paths.setdefault(ep.path, {})[ep.method.lower()] = op
+    for path, item in (extra_paths or {}).items():
+        paths.setdefault(path, {}).update(item)
     return {
         "openapi": "3.1.0",
         "info": {

@@ -10,12 +10,13 @@ fetch is refused with 400 ``unsafe_url`` and a stable ``details.reason``.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ucp.config.models import validate_server_name
 from ucp.frontend.openapi import Call, Endpoint, Reply
-from ucp.services import ServiceRecord, ServiceRegistry
+from ucp.session.api import AdminAPI
 
 
 class RegisterRequest(BaseModel):
@@ -92,22 +93,22 @@ class HealthReport(BaseModel):
     services: list[ServiceHealth]
 
 
-def _registry(call: Call) -> ServiceRegistry:
-    return call.gateway.services
+def _admin(call: Call) -> AdminAPI:
+    return call.fronts.admin
 
 
-def info(registry: ServiceRegistry, record: ServiceRecord) -> ServiceInfo:
-    data = record.to_dict()
+def info(admin: AdminAPI, record: dict[str, Any]) -> ServiceInfo:
+    name = record["name"]
     return ServiceInfo(
-        **data, health=ServiceHealth(**registry.health(record.name)), tools=registry.tools_of(record.name)
+        **record, health=ServiceHealth(**admin.service_health(name)), tools=admin.service_tools(name)
     )
 
 
 async def register(call: Call) -> Reply:
     body = call.body
     assert isinstance(body, RegisterRequest)
-    registry = _registry(call)
-    record, created = await registry.register(
+    admin = _admin(call)
+    record, created = await admin.register_service(
         body.name,
         manual_url=body.manual_url,
         base_url=body.base_url,
@@ -116,29 +117,29 @@ async def register(call: Call) -> Reply:
         environment=body.environment,
         description=body.description,
     )
-    result = info(registry, record)
+    result = info(admin, record)
     status = (201 if created else 200) if result.health.healthy else 202
     return Reply(result, status)
 
 
 async def list_services(call: Call) -> ServiceList:
-    registry = _registry(call)
-    return ServiceList(services=[info(registry, r) for r in registry.all()])
+    admin = _admin(call)
+    return ServiceList(services=[info(admin, r) for r in admin.services()])
 
 
 async def read_service(call: Call) -> ServiceInfo:
-    registry = _registry(call)
-    return info(registry, registry.get(call.params["name"]))
+    admin = _admin(call)
+    return info(admin, admin.service(call.params["name"]))
 
 
 async def deregister(call: Call) -> Removed:
-    record = await _registry(call).deregister(call.params["name"])
-    return Removed(removed=record.name)
+    record = await _admin(call).deregister_service(call.params["name"])
+    return Removed(removed=record["name"])
 
 
 async def health(call: Call) -> HealthReport:
-    registry = _registry(call)
-    services = [ServiceHealth(**registry.health(r.name)) for r in registry.all()]
+    admin = _admin(call)
+    services = [ServiceHealth(**admin.service_health(r["name"])) for r in admin.services()]
     return HealthReport(
         checked_at=time.time(),
         total=len(services),

@@ -10,23 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import mcp_types as types
 from pydantic import BaseModel, Field
 
-from ucp.app import Gateway
-from ucp.errors import UCPError
-from ucp.frontend.openapi import Call, Endpoint, InvalidRequestError, Reply
-from ucp.router.base import Ranking
-from ucp.router.catalog import CatalogEntry
-from ucp.session.state import Session
-from ucp.session.text import one_line, signature
+from ucp.frontend.openapi import Call, Endpoint, Reply
+from ucp.session.api import SearchResult as Found
+from ucp.session.api import Session, ToolView
+from ucp.session.text import one_line
 
 SESSION_HEADER = "x-ucp-session"
-
-
-class UnknownSessionError(UCPError):
-    code = "unknown_session"
-    http_status = 404
 
 
 # ---------------------------------------------------------------- models
@@ -119,80 +110,62 @@ class HistoryResponse(BaseModel):
 
 
 # ---------------------------------------------------------------- helpers
-def tool_info(gateway: Gateway, entry: CatalogEntry, score: float | None = None) -> ToolInfo:
+def tool_info(view: ToolView) -> ToolInfo:
     return ToolInfo(
-        name=entry.exposed,
-        server=entry.server,
-        description=one_line(entry.description),
-        signature=signature(entry.tool.input_schema),
-        healthy=gateway.catalog.is_healthy(entry.exposed),
-        score=round(score, 4) if score is not None else None,
+        name=view.name,
+        server=view.server,
+        description=one_line(view.description),
+        signature=view.signature,
+        healthy=view.healthy,
+        score=view.score,
     )
 
 
-def ranked(gateway: Gateway, ranking: Ranking) -> list[ToolInfo]:
-    return [tool_info(gateway, r.entry, r.score) for r in ranking.results]
-
-
-def get_session(gateway: Gateway, session_id: str) -> Session:
-    session = gateway.sessions.get(session_id)
-    if session is None:
-        raise UnknownSessionError(
-            f"no session {session_id!r} (sessions end when idle; create one with POST /api/v1/sessions)",
-            session_id=session_id,
-        )
-    return session
+def infos(found: Found) -> list[ToolInfo]:
+    return [tool_info(v) for v in found.tools]
 
 
 def session_info(session: Session) -> SessionInfo:
     return SessionInfo.model_validate(session.summary())
 
 
+def session_of(call: Call, session_id: str | None, *, client: str = "rest") -> Session:
+    """The named session, else the ``X-UCP-Session`` header's, else a new REST session."""
+    api = call.fronts.api
+    session_id = session_id or call.request.headers.get(SESSION_HEADER)
+    return api.get(session_id) if session_id else api.open(client_name=client, transport="rest")
+
+
 # ---------------------------------------------------------------- handlers
 async def list_tools(call: Call) -> ToolList:
-    gw, q = call.gateway, call.query
+    api, q = call.fronts.api, call.query
     assert isinstance(q, ToolsQuery)
-    session = get_session(gw, q.session_id) if q.session_id else None
+    session = api.get(q.session_id) if q.session_id else None
     if session is not None and q.context:
-        session.add_context(q.context)
+        api.add_context(session, q.context)
     text = q.context or (session.context_text() if session else "")
     if not text.strip():
-        entries = [e for e in gw.catalog.sorted_entries() if not q.server or e.server == q.server]
-        tools = [tool_info(gw, e) for e in entries]
+        tools = [tool_info(v) for v in api.tools(q.server)]
         return ToolList(tools=tools, count=len(tools), ranked=False, session_id=q.session_id)
-    context = gw.meta.context_for(session) if session else None
-    ranking = await gw.router.rank(text, limit=q.limit, server=q.server, context=context)
-    tools = ranked(gw, ranking)
-    return ToolList(tools=tools, count=len(tools), ranked=True, mode=ranking.mode, session_id=q.session_id)
+    ranker = session or Session(transport="rest")
+    found = await api.search(ranker, text, limit=q.limit, server=q.server, record=False)
+    tools = infos(found)
+    return ToolList(tools=tools, count=len(tools), ranked=True, mode=found.mode, session_id=q.session_id)
 
 
 async def search_tools(call: Call) -> SearchResult:
-    gw, q = call.gateway, call.query
+    api, q = call.fronts.api, call.query
     assert isinstance(q, SearchQuery)
-    session = get_session(gw, q.session_id) if q.session_id else Session(transport="rest")
-    args: dict[str, Any] = {"query": q.query, "limit": min(q.top_k, gw.meta.max_limit)}
-    if q.server:
-        args["server"] = q.server
-    result, ranking = await gw.meta.search(session, args)
-    if ranking is None:
-        raise InvalidRequestError(_text(result), field="query")
-    return SearchResult(
-        query=ranking.query, mode=ranking.mode, results=ranked(gw, ranking), session_id=q.session_id
-    )
-
-
-def _text(result: types.CallToolResult) -> str:
-    return " ".join(c.text for c in result.content if isinstance(c, types.TextContent))
+    session = api.get(q.session_id) if q.session_id else Session(transport="rest")
+    found = await api.search(session, q.query, limit=q.top_k, server=q.server)
+    return SearchResult(query=found.query, mode=found.mode, results=infos(found), session_id=q.session_id)
 
 
 async def call_tool(call: Call) -> CallResponse:
-    gw, body = call.gateway, call.body
+    body = call.body
     assert isinstance(body, CallRequest)
-    session_id = body.session_id or call.request.headers.get(SESSION_HEADER)
-    session = (
-        get_session(gw, session_id) if session_id else gw.new_session(client_name="rest", transport="rest")
-    )
-    result = await gw.service.call(session, body.name, body.arguments, validate=True)
+    session = session_of(call, body.session_id)
+    result = await call.fronts.api.call(session, body.name, body.arguments)
     return CallResponse(
         is_error=bool(result.is_error),
         content=[c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in result.content],
@@ -204,31 +177,28 @@ async def call_tool(call: Call) -> CallResponse:
 async def create_session(call: Call) -> Reply:
     body = call.body
     assert isinstance(body, SessionCreate)
-    session = call.gateway.new_session(client_name=body.client_name, transport="rest")
+    api = call.fronts.api
+    session = api.open(client_name=body.client_name, transport="rest")
     if body.context:
-        session.add_context(body.context)
+        api.add_context(session, body.context)
     return Reply(session_info(session), 201)
 
 
 async def read_session(call: Call) -> SessionInfo:
-    return session_info(get_session(call.gateway, call.params["session_id"]))
+    return session_info(call.fronts.api.get(call.params["session_id"]))
 
 
 async def add_context(call: Call) -> ContextResponse:
-    gw, body = call.gateway, call.body
+    api, body = call.fronts.api, call.body
     assert isinstance(body, ContextRequest)
-    session = get_session(gw, call.params["session_id"])
-    session.add_context(body.text)
-    ranking = await gw.router.rank(
-        session.context_text(), limit=body.top_k, context=gw.meta.context_for(session)
-    )
-    return ContextResponse(
-        session_id=session.id, history_length=len(session.history), tools=ranked(gw, ranking)
-    )
+    session = api.get(call.params["session_id"])
+    api.add_context(session, body.text)
+    found = await api.search(session, session.context_text(), limit=body.top_k, record=False)
+    return ContextResponse(session_id=session.id, history_length=len(session.history), tools=infos(found))
 
 
 async def history(call: Call) -> HistoryResponse:
-    session = get_session(call.gateway, call.params["session_id"])
+    session = call.fronts.api.get(call.params["session_id"])
     return HistoryResponse(session_id=session.id, history=[item.to_dict() for item in session.history])
 
 

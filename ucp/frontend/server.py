@@ -1,12 +1,13 @@
 """① The MCP server UCP exposes: a low-level SDK ``Server`` whose handlers delegate.
 
-Handlers are thin: find the session (``sessions.py``), ask its exposure strategy
-for the tool list or the call, forward resources and prompts through the
-directory, and map UCP errors to MCP (request errors -> JSON-RPC errors with a
-stable ``data.code``; downstream failures were already turned into ``is_error``
-results by the call path). ``listChanged: true`` is always advertised (Claude
-Code drops list_changed from servers that do not), and ``subscriptions/listen``
-is served for 2026-era clients.
+Handlers are thin: find the session (``sessions.py``) and ask ``SessionAPI`` —
+the tool list and calls (the session's exposure mode decides), resources,
+prompts, completions, resource subscriptions — and map UCP errors to MCP in
+``errors.py`` (downstream failures were already turned into ``is_error`` results
+by the call path). Change notifications come from ``notify.py``, started with
+the server's lifespan. ``listChanged: true`` is always advertised (Claude Code
+drops list_changed from servers that do not), and ``subscriptions/listen`` is
+served for 2026-era clients.
 """
 
 from __future__ import annotations
@@ -18,21 +19,16 @@ from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions
 from mcp.server.models import InitializationOptions
-from mcp.server.subscriptions import (
-    InMemorySubscriptionBus,
-    ListenHandler,
-    PromptsListChanged,
-    ResourcesListChanged,
-    ToolsListChanged,
-)
+from mcp.server.subscriptions import ListenHandler
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 import ucp
-from ucp.app import Gateway
-from ucp.downstream.base import CallHooks
-from ucp.errors import DownstreamError, UCPError, UnknownPromptError, UnknownResourceError
+from ucp.errors import UCPError
+from ucp.frontend.errors import to_mcp_error
+from ucp.frontend.notify import Notifier
 from ucp.frontend.sessions import session_for
 from ucp.log import get_logger
+from ucp.session.api import CallHooks, SessionAPI
 
 log = get_logger("ucp.frontend")
 
@@ -61,11 +57,6 @@ class GatewayServer(Server[Any]):
         )
 
 
-def to_mcp_error(exc: UCPError) -> MCPError:
-    data = {"code": exc.code, **{k: v for k, v in exc.details.items() if v is not None}}
-    return MCPError(exc.jsonrpc_code, exc.message, data)
-
-
 def _hooks(ctx: ServerRequestContext[Any]) -> CallHooks:
     """Progress relay and elicitation forwarding for one upstream call."""
 
@@ -91,107 +82,86 @@ def _hooks(ctx: ServerRequestContext[Any]) -> CallHooks:
     return CallHooks(progress=relay, elicit=elicit)
 
 
-def build_server(gateway: Gateway) -> GatewayServer:
-    bus = InMemorySubscriptionBus()
-
-    async def publish_all() -> None:
-        await bus.publish(ToolsListChanged())
-        await bus.publish(PromptsListChanged())
-        await bus.publish(ResourcesListChanged())
-
-    gateway.sessions.global_notifiers.append(publish_all)
+def build_mcp_server(api: SessionAPI) -> GatewayServer:
+    """The MCP server over ``api``; serve it over stdio, HTTP or an in-memory client."""
+    notifier = Notifier(api.events)
 
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        session = await session_for(gateway, ctx)
-        tools = gateway.exposure(session.mode).list_tools(session)
-        session.listed_version = gateway.catalog.version
-        return types.ListToolsResult(tools=tools)
+        session = await session_for(api, ctx)
+        return types.ListToolsResult(tools=api.list_tools(session))
 
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
-        session = await session_for(gateway, ctx)
+        session = await session_for(api, ctx)
         try:
-            return await gateway.exposure(session.mode).call_tool(
-                session, params.name, dict(params.arguments or {}), _hooks(ctx)
-            )
+            return await api.call_tool(session, params.name, dict(params.arguments or {}), _hooks(ctx))
         except UCPError as exc:
             raise to_mcp_error(exc) from None
 
     async def list_resources(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
-        await session_for(gateway, ctx)
-        return types.ListResourcesResult(resources=gateway.directory.list_resources())
+        await session_for(api, ctx)
+        return types.ListResourcesResult(resources=api.list_resources())
 
     async def list_templates(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
-        await session_for(gateway, ctx)
-        return types.ListResourceTemplatesResult(resource_templates=gateway.directory.list_templates())
+        await session_for(api, ctx)
+        return types.ListResourceTemplatesResult(resource_templates=api.list_resource_templates())
 
     async def read_resource(
         ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
-        await session_for(gateway, ctx)
-        uri = str(params.uri)
-        target = gateway.directory.resolve_resource(uri)
-        if target is None:
-            raise to_mcp_error(UnknownResourceError(f"no server publishes the resource {uri!r}", uri=uri))
-        server, own_uri = target
+        await session_for(api, ctx)
         try:
-            result = await gateway.pool.read_resource(server, own_uri)
-        except DownstreamError as exc:
+            return await api.read_resource(str(params.uri))
+        except UCPError as exc:
             raise to_mcp_error(exc) from None
-        if own_uri != uri:
-            result = result.model_copy(
-                update={"contents": [c.model_copy(update={"uri": uri}) for c in result.contents]}
-            )
-        return result
+
+    async def subscribe(
+        ctx: ServerRequestContext[Any], params: types.SubscribeRequestParams
+    ) -> types.EmptyResult:
+        session = await session_for(api, ctx)
+        try:
+            await api.subscribe_resource(session, str(params.uri))
+        except UCPError as exc:
+            raise to_mcp_error(exc) from None
+        return types.EmptyResult()
+
+    async def unsubscribe(
+        ctx: ServerRequestContext[Any], params: types.UnsubscribeRequestParams
+    ) -> types.EmptyResult:
+        session = await session_for(api, ctx)
+        try:
+            await api.unsubscribe_resource(session, str(params.uri))
+        except UCPError as exc:
+            raise to_mcp_error(exc) from None
+        return types.EmptyResult()
 
     async def list_prompts(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListPromptsResult:
-        await session_for(gateway, ctx)
-        return types.ListPromptsResult(prompts=gateway.directory.list_prompts())
+        await session_for(api, ctx)
+        return types.ListPromptsResult(prompts=api.list_prompts())
 
     async def get_prompt(
         ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams
     ) -> types.GetPromptResult:
-        await session_for(gateway, ctx)
-        target = gateway.directory.resolve_prompt(params.name)
-        if target is None:
-            raise to_mcp_error(UnknownPromptError(f"unknown prompt {params.name!r}", prompt=params.name))
-        server, name = target
+        await session_for(api, ctx)
         try:
-            return await gateway.pool.get_prompt(server, name, dict(params.arguments or {}))
-        except DownstreamError as exc:
+            return await api.get_prompt(params.name, dict(params.arguments or {}))
+        except UCPError as exc:
             raise to_mcp_error(exc) from None
 
     async def complete(
         ctx: ServerRequestContext[Any], params: types.CompleteRequestParams
     ) -> types.CompleteResult:
-        ref = params.ref
-        server: str | None = None
-        if isinstance(ref, types.PromptReference):
-            target = gateway.directory.resolve_prompt(ref.name)
-            if target:
-                server, own = target
-                ref = ref.model_copy(update={"name": own})
-        else:
-            server = gateway.directory.server_of_template(ref.uri)
-        empty = types.CompleteResult(completion=types.Completion(values=[]))
-        if server is None:
-            return empty
         context_args = params.context.arguments if params.context else None
-        try:
-            return await gateway.pool.complete(
-                server, ref, {params.argument.name: params.argument.value}, context_args
-            )
-        except DownstreamError:
-            return empty
+        return await api.complete(params.ref, {params.argument.name: params.argument.value}, context_args)
 
     return GatewayServer(
         "ucp",
@@ -199,13 +169,16 @@ def build_server(gateway: Gateway) -> GatewayServer:
         title="UCP",
         description="One MCP endpoint in front of every tool you use.",
         instructions=INSTRUCTIONS,
+        lifespan=notifier.lifespan,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
         on_list_resources=list_resources,
         on_list_resource_templates=list_templates,
         on_read_resource=read_resource,
+        on_subscribe_resource=subscribe,
+        on_unsubscribe_resource=unsubscribe,
         on_list_prompts=list_prompts,
         on_get_prompt=get_prompt,
         on_completion=complete,
-        on_subscriptions_listen=ListenHandler(bus),
+        on_subscriptions_listen=ListenHandler(notifier.bus),
     )

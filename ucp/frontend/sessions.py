@@ -2,9 +2,11 @@
 
 Handshake-era connections (stdio, a stateful HTTP ``Mcp-Session-Id``) are one
 SDK ``Connection`` each, which lives across requests: the UCP session is kept in
-that connection's ``state`` and removed when it closes. A 2026-07-28 request is
-its own connection (the era has no sessions; its tool list must not vary per
-connection), so it gets a throwaway session that is not registered.
+that connection's ``state``, attached to the run's ``Delivery`` (so it hears
+list changes and resource updates) and closed when the connection closes. A
+2026-07-28 request is its own connection (the era has no sessions; its tool list
+must not vary per connection), so it gets a throwaway session that is not
+registered.
 
 The SDK gives a low-level handler no public handle on the ``Connection``; the
 one private access is here (``_connection_of``).
@@ -18,8 +20,8 @@ from mcp.server import ServerRequestContext
 from mcp.server.connection import Connection
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from ucp.app import Gateway
-from ucp.session.state import Session
+from ucp.frontend.notify import Delivery
+from ucp.session.api import Session, SessionAPI
 
 _KEY = "ucp.session"
 
@@ -29,21 +31,21 @@ def _connection_of(ctx: ServerRequestContext[Any]) -> Connection | None:
     return conn if isinstance(conn, Connection) else None
 
 
-async def session_for(gateway: Gateway, ctx: ServerRequestContext[Any]) -> Session:
+async def session_for(api: SessionAPI, ctx: ServerRequestContext[Any]) -> Session:
     conn = _connection_of(ctx)
     if conn is not None:
         existing = conn.state.get(_KEY)
         if isinstance(existing, Session):
             existing.touch()
             return existing
-    await gateway.wait_ready()
+    await api.ready()
     params = ctx.session.client_params
     info = params.client_info if params else None
     modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
     header_id = None
     if ctx.request is not None and not modern:
         header_id = ctx.request.headers.get("mcp-session-id")
-    session = gateway.new_session(
+    session = api.open(
         client_name=info.name if info else "",
         client_version=info.version if info else "",
         protocol_version=ctx.protocol_version,
@@ -54,18 +56,9 @@ async def session_for(gateway: Gateway, ctx: ServerRequestContext[Any]) -> Sessi
     if conn is not None:
         conn.state[_KEY] = session
         if not modern:
-            server_session = ctx.session  # stays usable after the handler returns (standalone channel)
-
-            async def notify_tools() -> None:
-                await server_session.send_tool_list_changed()
-
-            async def notify_other(kind: str) -> None:
-                if kind == "prompts":
-                    await server_session.send_prompt_list_changed()
-                elif kind == "resources":
-                    await server_session.send_resource_list_changed()
-
-            session.notify_tools_changed = notify_tools
-            session.notify_changed = notify_other
-            conn.exit_stack.callback(gateway.sessions.remove, session.id)
+            delivery = ctx.lifespan_context
+            if isinstance(delivery, Delivery):
+                delivery.attach(session, ctx.session)
+                conn.exit_stack.callback(delivery.detach, session.id)
+            conn.exit_stack.callback(api.close, session.id)
     return session

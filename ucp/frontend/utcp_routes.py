@@ -13,6 +13,8 @@ clients raise it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 import mcp_types as types
@@ -29,9 +31,9 @@ from ucp.errors import (
 )
 from ucp.frontend.auth import load_keys
 from ucp.frontend.openapi import Call, Endpoint, InvalidJsonError, read_json
-from ucp.frontend.rest import SESSION_HEADER, get_session
+from ucp.frontend.rest import SESSION_HEADER
 from ucp.frontend.utcp_manual import build_manual
-from ucp.session.state import Session
+from ucp.session.api import Session
 
 AUTH_HEADER = "Bearer ${API_KEY}"
 _STATUS = {
@@ -106,25 +108,26 @@ def utcp_schema(schema: Any) -> dict[str, Any]:
 
 
 def manual(call: Call) -> dict[str, Any]:
-    gw = call.gateway
-    base = gw.config.http.public_url or str(call.request.base_url)
+    fronts = call.fronts
+    base = fronts.http.public_url or str(call.request.base_url)
     tools = []
-    for entry in gw.catalog.sorted_entries():
-        tool = entry.exposed_tool()
-        output = tool.output_schema if (tool.output_schema or {}).get("type") == "object" else None
+    views = fronts.api.tools()
+    for view in views:
+        output = view.output_schema if (view.output_schema or {}).get("type") == "object" else None
         tools.append(
             {
-                "name": entry.exposed,
-                "description": entry.description,
-                "input_schema": utcp_schema(tool.input_schema),
+                "name": view.name,
+                "description": view.description,
+                "input_schema": utcp_schema(view.input_schema),
                 "output_schema": utcp_schema(output) if output else None,
-                "tags": [entry.server, *entry.doc.tags],
+                "tags": [view.server, *view.tags],
             }
         )
-    keys = load_keys(gw.config.http, gw.env)
+    keys = load_keys(fronts.http, fronts.env)
+    digest = hashlib.sha256(json.dumps(tools, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return build_manual(
         tools,
-        manual_version=f"{ucp.__version__}+{gw.catalog.version}",
+        manual_version=f"{ucp.__version__}+{digest}",
         base_url=base,
         auth_header=AUTH_HEADER if keys else None,
     )
@@ -136,7 +139,7 @@ async def get_manual(call: Call) -> Response:
 
 def _session(call: Call) -> Session:
     session_id = call.request.headers.get(SESSION_HEADER)
-    return get_session(call.gateway, session_id) if session_id else Session(transport="utcp")
+    return call.fronts.api.get(session_id) if session_id else Session(transport="utcp")
 
 
 def _error(result: types.CallToolResult, name: str) -> Response:
@@ -157,7 +160,7 @@ async def call_tool(call: Call) -> Response:
     args = await read_json(call.request, optional=True)
     if not isinstance(args, dict):
         raise InvalidJsonError(f"the body must be a JSON object of {name}'s arguments")
-    result = await call.gateway.service.call(_session(call), name, args, validate=True)
+    result = await call.fronts.api.call(_session(call), name, args)
     if result.is_error:
         return _error(result, name)
     if result.structured_content is not None:

@@ -22,6 +22,7 @@ import mcp_types as types
 from ucp.config.models import PoolSettings
 from ucp.downstream.base import CallHooks, DownstreamSession, Elicitor, ListKind, Transport
 from ucp.errors import DownstreamBusyError, DownstreamError, DownstreamUnavailableError, UCPError
+from ucp.events import LISTS, Change, ChangeKind
 from ucp.log import get_logger, log_tracebacks
 from ucp.pool.backoff import backoff_delay
 
@@ -50,7 +51,7 @@ class Connection:
         settings: PoolSettings,
         timeout: float,
         max_concurrency: int,
-        on_change: Callable[[str, set[str]], None],
+        on_change: Callable[[Change], None],
         clock: Clock = time.monotonic,
         rng: random.Random | None = None,
         health_interval: float | None = None,
@@ -85,6 +86,7 @@ class Connection:
         self._dirty_event = anyio.Event()
         self._restart_requested = anyio.Event()
         self._elicitors: list[Elicitor] = []
+        self.subscriptions: set[str] = set()  # resource URIs (the server's own) clients subscribed to
 
     # ------------------------------------------------------------ events from the downstream
     def list_changed(self, kind: ListKind) -> None:
@@ -92,7 +94,7 @@ class Connection:
         self._dirty_event.set()
 
     def resource_updated(self, uri: str) -> None:
-        self._on_change(self.name, {"resource_updated:" + uri})
+        self._on_change(Change.of(self.name, ChangeKind.RESOURCE_UPDATED, uri=uri))
 
     async def elicit(self, params: types.ElicitRequestParams) -> types.ElicitResult:
         """Forward to the most recent in-flight upstream call that can ask its user; else decline.
@@ -150,7 +152,8 @@ class Connection:
                         info=self.server_info,
                     )
                     self._first_attempt_over()
-                    self._on_change(self.name, {"state", "tools", "resources", "prompts"})
+                    self._on_change(Change.of(self.name, ChangeKind.STATE, *LISTS))
+                    await self._resubscribe(session)
                     await self._supervise(session)
             except Exception as exc:  # a downstream must never take UCP down
                 if self.state != "ready":
@@ -174,7 +177,7 @@ class Connection:
             was_ready = self.state == "ready"
             self.state = "restarting" if was_ready else "failed"
             self.restarts += 1
-            self._on_change(self.name, {"state"})
+            self._on_change(Change.of(self.name, ChangeKind.STATE))
             delay = backoff_delay(
                 attempt,
                 initial=self.settings.backoff_initial,
@@ -189,7 +192,17 @@ class Connection:
             with anyio.move_on_after(delay):
                 await self._stop.wait()
         self.state = "stopped"
-        self._on_change(self.name, {"state"})
+        self._on_change(Change.of(self.name, ChangeKind.STATE))
+
+    async def _resubscribe(self, session: DownstreamSession) -> None:
+        """A reconnected server forgot its subscriptions: ask again for each."""
+        if not session.capabilities.subscribe:
+            return
+        for uri in sorted(self.subscriptions):
+            try:
+                await session.subscribe_resource(uri, timeout=self.timeout)
+            except (DownstreamError, TimeoutError) as exc:
+                log.warning("downstream_resubscribe_failed", server=self.name, uri=uri, error=str(exc)[:200])
 
     def _first_attempt_over(self) -> None:
         self.first_attempt_done.set()
@@ -225,7 +238,7 @@ class Connection:
             except DownstreamError as exc:
                 log.warning("downstream_refresh_failed", server=self.name, error=str(exc)[:300])
                 continue
-            self._on_change(self.name, {str(k) for k in kinds})
+            self._on_change(Change.of(self.name, *kinds))
 
     def _checked(self, ok: bool, started: float) -> None:
         self.last_check_at = time.time()

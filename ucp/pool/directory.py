@@ -49,6 +49,13 @@ class Directory:
         self.resources = {k: v for k, v in self.resources.items() if v[0] != server}
         self.templates.pop(server, None)
 
+    def exposed_uri(self, server: str, uri: str) -> str:
+        """The URI clients know for ``server``'s own ``uri`` (the same unless two servers collided)."""
+        for exposed, (owner, own, _r) in self.resources.items():
+            if owner == server and own == uri:
+                return exposed
+        return uri
+
     # ------------------------------------------------------------ listing
     def list_prompts(self) -> list[types.Prompt]:
         return [p.model_copy(update={"name": name}) for name, (_s, p) in sorted(self.prompts.items())]

@@ -1,15 +1,14 @@
 """The connection pool: one ``Connection`` task per downstream, in one task group.
 
 Servers can be added, replaced and removed while UCP runs (registry hot
-reload, self-registered services). Listeners get ``(server, kinds)`` change
-events (``tools``, ``resources``, ``prompts``, ``state``) and rebuild what they
-derive (the catalog, the router index, list_changed upstream).
+reload, self-registered services). Every change of a downstream is published as
+a typed ``Change`` (``ucp.events``) on the pool's bus; subscribers rebuild what
+they derive (the catalog, the router index, notifications upstream).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -21,14 +20,13 @@ from anyio.abc import TaskGroup
 from ucp.config.models import PoolSettings
 from ucp.downstream.base import CallHooks, Transport
 from ucp.errors import DownstreamError, DownstreamUnavailableError, UnknownServerError
+from ucp.events import LISTS, Change, ChangeBus, ChangeKind
 from ucp.log import get_logger
 from ucp.pool.connection import Connection
 from ucp.pool.listcache import ListCache
 from ucp.pool.outputs import OutputChecker
 
 log = get_logger("ucp.pool")
-
-Listener = Callable[[str, set[str]], None]
 
 
 @dataclass(frozen=True)
@@ -66,12 +64,17 @@ class ServerStatus:
 
 
 class Pool:
-    def __init__(self, settings: PoolSettings | None = None, list_cache: ListCache | None = None) -> None:
+    def __init__(
+        self,
+        settings: PoolSettings | None = None,
+        list_cache: ListCache | None = None,
+        events: ChangeBus | None = None,
+    ) -> None:
         self.settings = settings or PoolSettings()
         self.list_cache = list_cache
+        self.events = events or ChangeBus()
         self.connections: dict[str, Connection] = {}
         self.specs: dict[str, ServerSpec] = {}
-        self._listeners: list[Listener] = []
         self._tg: TaskGroup | None = None
         self._done: dict[str, anyio.Event] = {}
         self.outputs = OutputChecker()
@@ -90,26 +93,15 @@ class Pool:
         assert self._tg is not None
         return await self._tg.__aexit__(exc_type, exc, tb)
 
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
-
-    def _emit(self, server: str, kinds: set[str]) -> None:
+    def _emit(self, change: Change) -> None:
+        server = change.server
         conn = self.connections.get(server)
-        if "tools" in kinds and conn is not None:
+        if change.has(ChangeKind.TOOLS) and conn is not None:
             self.outputs.forget_server(server, keep={t.name for t in conn.snapshot.tools})
         cache = self._cache_for(server)
-        if (
-            cache is not None
-            and conn is not None
-            and conn.healthy
-            and kinds & {"tools", "resources", "prompts"}
-        ):
+        if cache is not None and conn is not None and conn.healthy and change.has(*LISTS):
             cache.save(server, self.specs[server].fingerprint, conn.snapshot)
-        for listener in list(self._listeners):
-            try:
-                listener(server, kinds)
-            except Exception:  # a listener bug must not kill the connection task
-                log.exception("pool_listener_failed", server=server)
+        self.events.publish(change)  # a subscriber's bug is logged by the bus, never kills this task
 
     # ------------------------------------------------------------ membership
     def add(self, spec: ServerSpec) -> None:
@@ -134,7 +126,7 @@ class Pool:
             if last_known is not None:
                 conn.seed(last_known)
                 log.info("pool_server_listed_from_cache", server=spec.name, tools=len(last_known.tools))
-                self._emit(spec.name, {"tools", "resources", "prompts"})
+                self._emit(Change.of(spec.name, *LISTS))
         done = anyio.Event()
         self._done[spec.name] = done
 
@@ -169,7 +161,7 @@ class Pool:
         self._done.pop(name, None)
         self.outputs.forget_server(name, keep=set())
         log.info("pool_server_removed", server=name)
-        self._emit(name, {"state", "tools", "resources", "prompts", "removed"})
+        self._emit(Change.of(name, ChangeKind.STATE, ChangeKind.REMOVED, *LISTS))
 
     async def replace(self, spec: ServerSpec) -> None:
         if spec.name in self.connections:
@@ -242,13 +234,36 @@ class Pool:
                     problem=problem,
                     action="result passed through; output schema withdrawn from the listing",
                 )
-                self._emit(server, {"tools"})
+                self._emit(Change.of(server, ChangeKind.TOOLS))
         return result
 
     async def read_resource(self, server: str, uri: str) -> types.ReadResourceResult:
         conn = self.get(server)
         session = await conn.use(wait=conn.timeout)
         return await session.read_resource(uri, timeout=conn.timeout)
+
+    async def subscribe_resource(self, server: str, uri: str) -> bool:
+        """Ask ``server`` for updates of its resource ``uri`` (kept across reconnects);
+        ``False`` when the server does not serve subscriptions."""
+        conn = self.get(server)
+        session = await conn.use(wait=conn.timeout)
+        if not session.capabilities.subscribe:
+            return False
+        if uri not in conn.subscriptions:
+            await session.subscribe_resource(uri, timeout=conn.timeout)
+            conn.subscriptions.add(uri)
+        return True
+
+    async def unsubscribe_resource(self, server: str, uri: str) -> None:
+        conn = self.connections.get(server)
+        if conn is None or uri not in conn.subscriptions:
+            return
+        conn.subscriptions.discard(uri)
+        if conn.session is not None and conn.session.capabilities.subscribe:
+            try:
+                await conn.session.unsubscribe_resource(uri, timeout=conn.timeout)
+            except DownstreamError as exc:
+                log.info("downstream_unsubscribe_failed", server=server, uri=uri, error=str(exc)[:200])
 
     async def get_prompt(self, server: str, name: str, arguments: dict[str, str]) -> types.GetPromptResult:
         conn = self.get(server)

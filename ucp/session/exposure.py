@@ -20,15 +20,18 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ucp.config.models import ExposureMode, ExposureSettings
 from ucp.downstream.base import CallHooks
+from ucp.events import Change, ChangeBus, ChangeKind
 from ucp.router.catalog import Catalog
 from ucp.session import metatools
+from ucp.session.calls import CallPath
 from ucp.session.metatools import MetaTools
-from ucp.session.service import ToolService
 from ucp.session.state import Session
 from ucp.session.tokens import tool_tokens
 from ucp.session.working_set import WorkingSet
 
 # clientInfo.name substrings of hosts that act on tools/list_changed (notes §2). Lower case.
+SELF = "ucp"  # the server name of changes UCP itself makes (a session's working set)
+
 HONOURS_LIST_CHANGED = (
     "visual studio code",
     "claude-code",
@@ -71,7 +74,7 @@ class Exposure(Protocol):
 class FullExposure:
     mode: ExposureMode = "full"
 
-    def __init__(self, catalog: Catalog, service: ToolService) -> None:
+    def __init__(self, catalog: Catalog, service: CallPath) -> None:
         self.catalog = catalog
         self.service = service
 
@@ -89,7 +92,7 @@ class SearchExposure:
 
     mode: ExposureMode = "search"
 
-    def __init__(self, catalog: Catalog, service: ToolService, meta: MetaTools) -> None:
+    def __init__(self, catalog: Catalog, service: CallPath, meta: MetaTools) -> None:
         self.catalog = catalog
         self.service = service
         self.meta = meta
@@ -121,10 +124,16 @@ class DynamicExposure(SearchExposure):
     mode: ExposureMode = "dynamic"
 
     def __init__(
-        self, catalog: Catalog, service: ToolService, meta: MetaTools, settings: ExposureSettings
+        self,
+        catalog: Catalog,
+        service: CallPath,
+        meta: MetaTools,
+        settings: ExposureSettings,
+        events: ChangeBus,
     ) -> None:
         super().__init__(catalog, service, meta)
         self.settings = settings
+        self.events = events  # the client-facing bus: a working-set change concerns this session only
 
     def working_set(self, session: Session) -> WorkingSet:
         if session.working_set is None:
@@ -165,16 +174,22 @@ class DynamicExposure(SearchExposure):
             entry = self.catalog.resolve(name)
             if entry is not None and not result.is_error:
                 changed = ws.touch_call(entry.exposed, tool_tokens(entry.exposed_tool()))
-        if changed and session.notify_tools_changed is not None:
-            await session.notify_tools_changed()
+        if changed:
+            self.events.publish(Change(SELF, frozenset({ChangeKind.TOOLS}), session_id=session.id))
         return result
 
 
 def make_exposure(
-    mode: ExposureMode, *, catalog: Catalog, service: ToolService, meta: MetaTools, settings: ExposureSettings
+    mode: ExposureMode,
+    *,
+    catalog: Catalog,
+    service: CallPath,
+    meta: MetaTools,
+    settings: ExposureSettings,
+    events: ChangeBus,
 ) -> Exposure:
     if mode == "full":
         return FullExposure(catalog, service)
     if mode == "search":
         return SearchExposure(catalog, service, meta)
-    return DynamicExposure(catalog, service, meta, settings)
+    return DynamicExposure(catalog, service, meta, settings, events)

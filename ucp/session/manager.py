@@ -1,12 +1,9 @@
-"""All live sessions, bounded; broadcasts list changes to them."""
+"""All live sessions, bounded by count and idle time (notifications travel on the change bus)."""
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-
-import anyio
 
 from ucp.log import get_logger
 from ucp.session.state import Session
@@ -19,7 +16,6 @@ class SessionManager:
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self.max_sessions = max_sessions
         self.idle_timeout = idle_timeout
-        self.global_notifiers: list[Callable[[], Awaitable[None]]] = []
 
     def add(self, session: Session) -> Session:
         self._sessions[session.id] = session
@@ -48,23 +44,3 @@ class SessionManager:
             self._sessions.pop(sid, None)
         while len(self._sessions) > self.max_sessions:
             self._sessions.popitem(last=False)
-
-    async def broadcast_tools_changed(self, other_kinds: tuple[str, ...] = ()) -> None:
-        """Tell every session (and 2026-era listen streams) that the tool list changed
-        (and the prompt/resource lists, when ``other_kinds`` says so)."""
-        for session in self.all():
-            if session.notify_tools_changed is None:
-                continue
-            try:
-                with anyio.move_on_after(5):
-                    await session.notify_tools_changed()
-                    if session.notify_changed is not None:
-                        for kind in other_kinds:
-                            await session.notify_changed(kind)
-            except Exception as exc:  # a gone client must not stop the others
-                log.debug("notify_failed", session_id=session.id, error=repr(exc)[:200])
-        for notify in list(self.global_notifiers):
-            try:
-                await notify()
-            except Exception as exc:
-                log.debug("notify_failed", target="bus", error=repr(exc)[:200])

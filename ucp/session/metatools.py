@@ -18,7 +18,7 @@ from ucp.downstream.base import CallHooks
 from ucp.errors import InvalidArgumentsError, UnknownToolError
 from ucp.router.base import RankContext, Ranker, Ranking
 from ucp.router.catalog import CatalogEntry
-from ucp.session.service import ToolService, error_result
+from ucp.session.calls import CallPath, check_arguments, error_result
 from ucp.session.state import HistoryItem, Session
 from ucp.session.text import one_line, signature
 
@@ -181,72 +181,100 @@ def describe(entry: CatalogEntry, *, changed: bool = False) -> types.CallToolRes
 
 
 class MetaTools:
-    """Handlers of the meta-tools for one gateway."""
+    """Handlers of the meta-tools for one gateway. Each validates its arguments against the
+    schema it publishes (``definitions``) before doing anything."""
 
     def __init__(
-        self, service: ToolService, ranker: Ranker, default_limit: int = 5, max_limit: int = 50
+        self,
+        calls: CallPath,
+        ranker: Ranker,
+        *,
+        flagged: Callable[[str], bool] = lambda _name: False,
+        default_limit: int = 5,
+        max_limit: int = 50,
     ) -> None:
-        self.service = service
+        self.calls = calls
         self.ranker = ranker
         self.default_limit = default_limit
         self.max_limit = max_limit
-        self.flagged: Callable[[str], bool] = lambda _name: False
+        self._flagged = flagged
+        self._schemas = {t.name: t.input_schema for t in definitions(max_limit)}
+
+    def check(self, name: str, arguments: Any) -> types.CallToolResult | None:
+        """``None`` when ``arguments`` match the published schema of ``name``, else the error result."""
+        try:
+            check_arguments(name, self._schemas[name], arguments, key=f"meta:{name}:{self.max_limit}")
+        except InvalidArgumentsError as exc:
+            return error_result(exc.message, exc.code, field=exc.details.get("field", ""))
+        return None
 
     def context_for(self, session: Session) -> RankContext:
-        calls = tuple(i.tool for i in session.history if i.kind == "call" and i.tool)[-5:]
         return RankContext(
             session_id=session.id,
             context=session.context_text(),
             last_called=session.last_called,
-            recent_calls=calls,
+            recent_calls=session.recent_calls(5),
         )
 
-    async def search(
-        self, session: Session, arguments: dict[str, Any]
-    ) -> tuple[types.CallToolResult, Ranking | None]:
-        query = arguments.get("query")
-        if not isinstance(query, str) or not query.strip():
-            return error_result(
-                "ucp__search_tools needs a non-empty 'query' string.", "invalid_arguments", field="query"
-            ), None
-        limit = arguments.get("limit", self.default_limit)
-        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= self.max_limit:
-            return error_result(
-                f"'limit' must be an integer from 1 to {self.max_limit}.", "invalid_arguments", field="limit"
-            ), None
-        server = arguments.get("server")
-        if server is not None and not isinstance(server, str):
-            return error_result("'server' must be a string.", "invalid_arguments", field="server"), None
+    async def rank(
+        self, session: Session, query: str, *, limit: int, server: str | None = None, record: bool = True
+    ) -> Ranking:
+        """Rank for ``query`` in the session's context; ``record`` keeps it in the session's history."""
         query = query.strip()[:2000]
         ranking = await self.ranker.rank(
             query, limit=limit, server=server or None, context=self.context_for(session)
         )
-        session.record(
-            HistoryItem(
-                kind="search",
-                at=time.time(),
-                text=query,
-                results=tuple(r.entry.exposed for r in ranking.results),
+        if record:
+            session.record(
+                HistoryItem(
+                    kind="search",
+                    at=time.time(),
+                    text=query,
+                    results=tuple(r.entry.exposed for r in ranking.results),
+                )
             )
-        )
+        return ranking
+
+    async def search(
+        self, session: Session, arguments: dict[str, Any]
+    ) -> tuple[types.CallToolResult, Ranking | None]:
+        invalid = self.check(SEARCH, arguments)
+        if invalid is not None:
+            return invalid, None
+        query = arguments["query"]
+        if not query.strip():
+            return error_result(
+                "ucp__search_tools needs a non-empty 'query' string.", "invalid_arguments", field="query"
+            ), None
+        limit = arguments.get("limit", self.default_limit)
+        ranking = await self.rank(session, query, limit=limit, server=arguments.get("server"))
         return render_ranking(ranking), ranking
 
     def describe(self, session: Session, arguments: dict[str, Any]) -> types.CallToolResult:
-        name = arguments.get("name")
-        if not isinstance(name, str) or not name:
+        invalid = self.check(DESCRIBE, arguments)
+        if invalid is not None:
+            return invalid
+        name = arguments["name"]
+        if not name:
             return error_result("ucp__describe_tool needs a 'name'.", "invalid_arguments", field="name")
         try:
-            entry = self.service.resolve(name)
+            entry = self.calls.resolve(name)
         except UnknownToolError as exc:
             return error_result(exc.message, exc.code, suggestions=exc.details.get("suggestions", []))
         session.record(HistoryItem(kind="describe", at=time.time(), tool=entry.exposed))
-        return describe(entry, changed=self.flagged(entry.exposed))
+        return describe(entry, changed=self._flagged(entry.exposed))
+
+    def is_flagged(self, exposed: str) -> bool:
+        return self._flagged(exposed)
 
     async def call(
         self, session: Session, arguments: dict[str, Any], hooks: CallHooks | None
     ) -> tuple[types.CallToolResult, CatalogEntry | None]:
-        name = arguments.get("name")
-        if not isinstance(name, str) or not name:
+        invalid = self.check(CALL, arguments)
+        if invalid is not None:
+            return invalid, None
+        name = arguments["name"]
+        if not name:
             return error_result(
                 "ucp__call_tool needs the 'name' of a tool.", "invalid_arguments", field="name"
             ), None
@@ -256,9 +284,9 @@ class MetaTools:
             ), None
         args = arguments.get("arguments") or {}
         try:
-            result = await self.service.call(session, name, args, hooks=hooks, validate=True)
+            result = await self.calls.call(session, name, args, hooks=hooks, validate=True)
         except UnknownToolError as exc:
             return error_result(exc.message, exc.code, suggestions=exc.details.get("suggestions", [])), None
         except InvalidArgumentsError as exc:
             return error_result(exc.message, exc.code, field=exc.details.get("field", "")), None
-        return result, self.service.catalog.resolve(name)
+        return result, self.calls.catalog.resolve(name)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ucp.config.models import ExposureMode
+from ucp.session.working_set import WorkingSet
 
 HistoryKind = Literal["search", "call", "context", "describe"]
 MAX_HISTORY = 200
@@ -53,10 +53,9 @@ class Session:
     created_at: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.time)
     history: deque[HistoryItem] = field(default_factory=lambda: deque(maxlen=MAX_HISTORY))
-    notify_tools_changed: Callable[[], Awaitable[None]] | None = None
-    notify_changed: Callable[[str], Awaitable[None]] | None = None  # "prompts" / "resources"
-    working_set: Any = None  # session.working_set.WorkingSet in dynamic mode
+    working_set: WorkingSet | None = None  # dynamic mode only
     listed_version: int = -1
+    subscriptions: set[str] = field(default_factory=set)  # resource URIs (as exposed) subscribed to
 
     def touch(self) -> None:
         self.last_seen = time.time()
@@ -68,12 +67,24 @@ class Session:
     def add_context(self, text: str) -> None:
         self.record(HistoryItem(kind="context", at=time.time(), text=text[:4000]))
 
+    def calls(self) -> list[str]:
+        """Exposed names of the tools called in this session, oldest first."""
+        return [i.tool for i in self.history if i.kind == "call" and i.tool]
+
+    def recent_calls(self, n: int = 5) -> tuple[str, ...]:
+        """The last ``n`` calls, oldest first."""
+        return tuple(self.calls()[-n:]) if n > 0 else ()
+
     @property
     def last_called(self) -> str | None:
-        for item in reversed(self.history):
-            if item.kind == "call" and item.tool:
-                return item.tool
-        return None
+        """The most recent call (the one just recorded, when asked from a call observer)."""
+        recent = self.recent_calls(1)
+        return recent[0] if recent else None
+
+    def previous_call(self) -> str | None:
+        """The call before the most recent one: what a call observer calls "the call before this one"."""
+        recent = self.recent_calls(2)
+        return recent[0] if len(recent) == 2 else None
 
     def context_text(self, max_items: int = 6) -> str:
         """Recent queries, context and called tools, newest first: the session's context signal."""

@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from ucp.builtins.base import BuiltinTool, ToolInputError
-from ucp.builtins.cloud import common
+from ucp.builtins.cloud.common import envelope
 
 FROZEN_TODAY = date(2026, 11, 23)
 
@@ -53,5 +53,5 @@ def series(
 
 @pytest.fixture(autouse=True)
 def frozen_today(monkeypatch: pytest.MonkeyPatch) -> date:
-    monkeypatch.setattr(common, "today", lambda: FROZEN_TODAY)
+    monkeypatch.setattr(envelope, "today", lambda: FROZEN_TODAY)
     return FROZEN_TODAY

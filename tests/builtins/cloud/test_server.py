@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from ucp.builtins.base import BuiltinServer
-from ucp.builtins.cloud import SERVER
-from ucp.builtins.cloud.common import Envelope
+from ucp.builtins.cloud.common.envelope import Envelope
+from ucp.builtins.cloud.server import SERVER
 
 EXPECTED = {
     "lookup_instance_prices",
@@ -94,3 +94,61 @@ def test_served_through_the_builtin_adapter() -> None:
     apply_def = tool_definition(tools["apply_schedule"])
     assert apply_def.annotations is not None
     assert apply_def.annotations.destructive_hint is True
+
+
+def _cloud_imports() -> dict[str, set[str]]:
+    """Module -> the ucp.builtins.cloud modules it imports (top level, in functions, TYPE_CHECKING)."""
+    import ast
+    from pathlib import Path
+
+    import ucp.builtins.cloud as pkg
+
+    root = Path(pkg.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root.parents[1]).with_suffix("")
+        name = ".".join(("ucp", *rel.parts)).removesuffix(".__init__")
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("ucp.builtins.cloud")
+            ):
+                deps.update(f"{node.module}.{a.name}" for a in node.names)
+                deps.add(node.module)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names if a.name.startswith("ucp.builtins.cloud"))
+        graph[name] = deps
+    return {m: {d for d in deps if d in graph} for m, deps in graph.items()}
+
+
+def test_package_init_is_import_free_and_there_is_no_import_cycle() -> None:
+    graph = _cloud_imports()
+    assert graph["ucp.builtins.cloud"] == set()
+    packages = {m for m in graph if any(o.startswith(m + ".") for o in graph)}
+    assert {"ucp.builtins.cloud.rightsizing", "ucp.builtins.cloud.common"} <= packages
+    for name in packages:  # every package __init__ is import-free
+        assert graph[name] == set(), name
+    state: dict[str, int] = {}
+
+    def visit(m: str, stack: list[str]) -> None:
+        state[m] = 1
+        for d in graph[m]:
+            if d == m or d in {s for s in graph if m.startswith(s + ".")}:
+                continue  # a module importing its own package's __init__ (import-free) is no cycle
+            assert state.get(d) != 1, f"import cycle: {' -> '.join([*stack, m, d])}"
+            if d not in state:
+                visit(d, [*stack, m])
+        state[m] = 2
+
+    for m in graph:
+        if m not in state:
+            visit(m, [])
+
+
+def test_server_spec_string_loads_the_server() -> None:
+    import importlib
+
+    module, _, attr = "ucp.builtins.cloud.server:SERVER".partition(":")
+    assert getattr(importlib.import_module(module), attr) is SERVER

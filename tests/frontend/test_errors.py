@@ -1,0 +1,21 @@
+"""One mapping per protocol: UCP errors as JSON-RPC errors and as HTTP JSON errors."""
+
+from __future__ import annotations
+
+import json
+
+from ucp.errors import DownstreamTimeoutError, InvalidArgumentsError
+from ucp.frontend.errors import error_response, to_mcp_error
+
+
+def test_mcp_error_keeps_the_stable_code_and_details() -> None:
+    err = to_mcp_error(InvalidArgumentsError("bad field", tool="t", field="x", extra=None))
+    assert err.error.code == InvalidArgumentsError.jsonrpc_code
+    assert err.error.data == {"code": "invalid_arguments", "tool": "t", "field": "x"}
+
+
+def test_http_error_has_the_status_of_its_class() -> None:
+    response = error_response(DownstreamTimeoutError("slow", server="s"))
+    assert response.status_code == 504
+    body = json.loads(bytes(response.body))
+    assert body == {"error": {"code": "downstream_timeout", "message": "slow", "details": {"server": "s"}}}

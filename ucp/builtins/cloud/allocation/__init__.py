@@ -1,0 +1,1 @@
+"""OpenCost-style cost allocation (cloud__allocate_costs)."""

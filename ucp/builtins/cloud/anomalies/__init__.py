@@ -1,0 +1,1 @@
+"""Anomaly detection in usage/cost series (cloud__detect_anomalies)."""

@@ -1,0 +1,1 @@
+"""Container requests/limits, VPA-style (cloud__recommend_container_resources)."""

@@ -1,0 +1,1 @@
+"""Usage forecasts with per-series model selection (cloud__forecast_usage)."""

@@ -1,0 +1,1 @@
+"""Pod-to-node bin packing and consolidation (cloud__plan_bin_packing)."""

@@ -1,0 +1,1 @@
+"""Instance prices from the shipped catalog snapshots (cloud__lookup_instance_prices)."""

@@ -1,0 +1,1 @@
+"""VM rightsizing from usage percentiles (cloud__rightsize_vm)."""

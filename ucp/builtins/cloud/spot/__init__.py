@@ -1,0 +1,1 @@
+"""Spot pool advice from the Spot Instance Advisor snapshot (cloud__recommend_spot)."""
