@@ -54,7 +54,7 @@ def stats(
         answer = ask(lambda: remote.get("/api/v1/cli/stats", days=days))
         rows, daily, events = answer["tools"], answer["daily"], answer["events"]
         db = Path(answer["path"]) if answer.get("path") else db
-        _print(rows, daily, events, db, limit, as_json)
+        _print(rows, daily, events, db, limit, as_json, answer.get("arms") or [])
         return
     if not db.exists():
         if as_json:
@@ -73,11 +73,17 @@ def stats(
         events = store.count_events()
     finally:
         store.close()
-    _print(rows, daily, events, db, limit, as_json)
+    _print(rows, daily, events, db, limit, as_json, arms)
 
 
 def _print(
-    rows: list[dict[str, Any]], daily: list[dict[str, Any]], events: int, db: Path, limit: int, as_json: bool
+    rows: list[dict[str, Any]],
+    daily: list[dict[str, Any]],
+    events: int,
+    db: Path,
+    limit: int,
+    as_json: bool,
+    arms: list[dict[str, Any]],
 ) -> None:
     if as_json:
         print_json({"tools": rows, "daily": daily, "arms": arms, "events": events, "path": str(db)})
@@ -113,15 +119,15 @@ def _print(
         print_arms(arms)
 
 
-def print_arms(arms: list[dict[str, object]]) -> None:
+def print_arms(arms: list[dict[str, Any]]) -> None:
     """A/B comparison: hit rate per served model version (``ucp model ab``), with the ratio to base."""
     base = next((a for a in arms if a["arm"] == "base"), None)
     t = Table(title="A/B: top-k hit rate per served model (ucp model list)")
     for col in ("model", "rankings", "hits", "hit rate", "vs base"):
         t.add_column(col, justify="right" if col != "model" else "left")
     for a in arms:
-        rate = float(a["hit_rate"])  # type: ignore[arg-type]
-        ref = float(base["hit_rate"]) if base else 0.0  # type: ignore[arg-type]
+        rate = float(a["hit_rate"])
+        ref = float(base["hit_rate"]) if base else 0.0
         t.add_row(
             str(a["arm"]),
             str(a["rankings"]),
