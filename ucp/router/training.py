@@ -34,7 +34,7 @@ from ucp.router.hybrid import HybridRetriever
 
 TAU = 0.05
 MARGIN = 0.1
-REG = 1e-3
+REG = 1e-2  # 1e-3 / 1e-2 / 3e-2 measured: see RETRIEVAL.md (cross-catalog harm vs in-stream gain)
 EPOCHS = 40
 LR = 2e-3
 BATCH = 256
