@@ -19,7 +19,7 @@ STAMP  := $(VENV)/.ucp-installed
 NODE_STAMP := $(NODE_DIR)/node_modules/.ucp-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup node run serve wheel test lint typecheck unit integration bench bench-quick manual clean
+.PHONY: setup node browser run serve wheel test lint typecheck unit integration bench bench-quick bench-reliability fuzz manual clean
 
 setup: $(STAMP)
 
@@ -41,6 +41,11 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
+## Debian's Chromium for the dashboard's real-browser test (Playwright drives it; it cannot fetch its own).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 ## Run UCP on its embedded defaults (built-in tools, no server registered needed), over HTTP.
 run: setup
 	@echo "==> serving UCP over HTTP at http://$(HOST):$(PORT)/mcp (registry: \$$UCP_HOME/ucp.toml; Ctrl-C stops)"
@@ -61,7 +66,7 @@ typecheck: setup
 	$(BIN)/mypy
 
 ## The whole suite: lint, types, unit and integration tests (real servers and clients).
-test: setup node
+test: setup node browser
 	$(BIN)/ruff check ucp tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -69,7 +74,7 @@ test: setup node
 unit: setup
 	$(BIN)/python -m pytest -m "not integration and not slow" $(PYTEST_ARGS)
 
-integration: setup node
+integration: setup node browser
 	$(BIN)/python -m pytest -m integration $(PYTEST_ARGS)
 
 ## Benchmarks: print tables; figures go in the README. DATA points at the tool-retrieval data sets.
@@ -89,3 +94,11 @@ manual: setup
 
 clean:
 	rm -rf $(VENV) $(NODE_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache
+
+## Reliability: load held, faults survived (recovery times), bad input refused. Loopback and pipes only.
+bench-reliability: setup
+	$(BIN)/python -m ucp.bench.reliability --sessions 20 --calls 100 --mutations 1000
+
+## The fuzz tier, long run (CI runs the bounded profile with the unit tests).
+fuzz: setup
+	UCP_FUZZ_PROFILE=long $(BIN)/python -m pytest tests/fuzz -q

@@ -20,7 +20,7 @@ from ucp.bench.proxy import free_port as free_port  # re-exported for the tests
 from ucp.bench.proxy import wait_port
 from ucp.config.models import Config, ServerConfig, StdioServer
 from ucp.config.paths import Paths
-from ucp.frontend.http import Fronts, build_http_app
+from ucp.frontend.http import build_http_app
 from ucp.frontend.server import build_mcp_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,8 +95,7 @@ async def subscribe(client: Client, uri: str, *, unsubscribe: bool = False) -> N
 
 def api_client(gateway: Gateway, base_url: str = "http://127.0.0.1:8765") -> httpx2.AsyncClient:
     """An HTTP client on UCP's whole HTTP app (MCP, REST, UTCP, registry routes, auth), in process."""
-    fronts = Fronts(api=gateway.api, admin=gateway.admin, http=gateway.config.http, env=gateway.env)
-    app = build_http_app(fronts)
+    app = build_http_app(gateway.fronts())
     return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=base_url)
 
 

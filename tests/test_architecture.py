@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent / "ucp"
 
-FOUNDATION = {"errors", "log", "naming", "fileio", "events", "config"}
+FOUNDATION = {"errors", "log", "naming", "fileio", "events", "config", "safeparse"}
 
 # component -> the components it may import (besides itself). Read top-down: a request goes
 # cli -> app -> frontend -> session -> router | pool -> downstream -> builtins, over the foundation.
@@ -18,17 +18,48 @@ LAYERS: dict[str, set[str]] = {
     "fileio": set(),
     "naming": set(),
     "log": set(),
+    "safeparse": set(),  # bounded JSON/YAML parsing, for every document UCP reads
     "events": {"log"},
-    "config": {"errors", "fileio", "naming", "log"},
+    "config": {"errors", "fileio", "naming", "log", "safeparse"},
+    # metrics, traces, call records, analytics: over the foundation only, so every layer may report to it
+    "observe": {"config", "errors", "fileio", "log"},
     "builtins": FOUNDATION,
-    "downstream": FOUNDATION | {"builtins"},
+    "downstream": FOUNDATION | {"builtins", "observe"},
     "pool": FOUNDATION | {"downstream"},
     "router": FOUNDATION,
-    "session": FOUNDATION | {"router", "pool", "downstream"},
-    "frontend": FOUNDATION | {"session"},
-    "app": FOUNDATION | {"session", "router", "pool", "downstream", "frontend"},
-    "bench": FOUNDATION | {"session", "router", "pool", "downstream", "frontend", "app", "builtins"},
-    "cli": FOUNDATION | {"session", "router", "pool", "downstream", "frontend", "app", "builtins", "bench"},
+    "identity": FOUNDATION,  # who is calling: API keys, OAuth tokens -> Identity
+    "policy": FOUNDATION | {"identity"},  # what an identity may do, how often, and the audit log
+    "session": FOUNDATION | {"router", "pool", "downstream", "observe", "identity", "policy"},
+    "frontend": FOUNDATION | {"session", "observe", "identity"},
+    "app": FOUNDATION
+    | {"session", "router", "pool", "downstream", "frontend", "observe", "identity", "policy"},
+    "bench": FOUNDATION
+    | {
+        "session",
+        "router",
+        "pool",
+        "downstream",
+        "frontend",
+        "app",
+        "builtins",
+        "observe",
+        "identity",
+        "policy",
+    },
+    "cli": FOUNDATION
+    | {
+        "session",
+        "router",
+        "pool",
+        "downstream",
+        "frontend",
+        "app",
+        "builtins",
+        "bench",
+        "observe",
+        "identity",
+        "policy",
+    },
     "__main__": {"cli"},
     "__init__": FOUNDATION | {"app", "session"},  # the public API (lazy, see ucp/__init__.py)
 }

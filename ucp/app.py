@@ -32,6 +32,10 @@ from ucp.downstream.prespawn import Prespawned
 from ucp.errors import ConfigError
 from ucp.events import ChangeBus
 from ucp.log import get_logger
+from ucp.observe.telemetry import Telemetry
+from ucp.policy.audit import AuditLog
+from ucp.policy.limits import RateLimiter
+from ucp.policy.rules import Policy
 from ucp.pool.directory import Directory
 from ucp.pool.listcache import ListCache
 from ucp.pool.pool import Pool, ServerSpec
@@ -43,12 +47,16 @@ from ucp.session import metatools
 from ucp.session.admin import AdminFacade
 from ucp.session.calls import CallPath
 from ucp.session.facade import SessionFacade
+from ucp.session.guard import Guard
 from ucp.session.manager import SessionManager
 from ucp.session.metatools import MetaTools
 from ucp.session.state import Session
 from ucp.session.sync import CatalogSync
 
 if TYPE_CHECKING:
+    from ucp.frontend.context import Fronts
+    from ucp.identity import Identity
+    from ucp.identity.authenticator import Authenticator
     from ucp.router.learner import Learner
 
 log = get_logger("ucp.app")
@@ -114,6 +122,7 @@ class Gateway:
         watch_config: bool = False,
         dense: bool | None = None,
         prespawned: Mapping[str, Prespawned] | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.config = config
         self.paths = paths
@@ -123,15 +132,24 @@ class Gateway:
         self._prespawned = dict(prespawned or {})
         self._config_mtime: float | None = None
         self._stack: AsyncExitStack | None = None
+        self._authenticator: Authenticator | None = None
 
         self.downstream_events = ChangeBus()  # what downstreams did (published by the pool)
         self.client_events = ChangeBus()  # what clients must hear (published by the session layer)
         self.pool = Pool(
-            config.pool, list_cache=ListCache(paths.index_dir / "lists"), events=self.downstream_events
+            config.pool,
+            list_cache=ListCache(paths.index_dir / "lists"),
+            events=self.downstream_events,
+            enable_dir=paths.enable_requests,
         )
         self.catalog = Catalog()
         self.directory = Directory()
-        self.pins = PinStore(paths.pins)
+        self.pins = PinStore(
+            paths.pins,
+            withhold=config.trust.changed_tools == "withhold",
+            flag_injection=config.trust.flag_injection,
+        )
+        self.pool.guard = self.pins.guard  # a withheld tool's calls are refused before they are sent
         self.router = Router(
             self.catalog,
             settings=config.router,
@@ -141,13 +159,33 @@ class Gateway:
             learner_factory=(lambda: _open_learner(config, paths)) if config.learning.enabled else None,
         )
         self.catalog.subscribe(self.router.on_catalog_change)
+        self.sessions = SessionManager()
+        self.telemetry = telemetry or Telemetry(
+            config.telemetry,
+            env=self.env,
+            records_path=paths.state_dir / "calls.sqlite",
+            learning_db=paths.learning_db if config.learning.enabled else None,
+            servers=lambda: [s.to_dict() for s in self.pool.status()],
+            sessions=lambda: [(s.mode, s.client_name) for s in self.sessions.all()],
+        )
+        self.client_events.subscribe(lambda change: self.telemetry.metrics.list_changed(change.kinds))
+        self.audit = AuditLog(paths.audit_dir, config.audit)
+        self.guard = Guard(Policy(config.policy, config.tenants), RateLimiter(config.rate_limits), self.audit)
         self.calls = CallPath(
-            self.catalog, self.pool, observers=[_PriorsObserver(self.router)], extra_names=metatools.NAMES
+            self.catalog,
+            self.pool,
+            observers=[_PriorsObserver(self.router)],
+            extra_names=metatools.NAMES,
+            guard=self.guard,
+            telemetry=self.telemetry,
         )
         self.meta = MetaTools(
-            self.calls, self.router, flagged=self.pins.is_changed, default_limit=config.exposure.search_limit
+            self.calls,
+            self.router,
+            flagged=self.pins.is_changed,
+            warning=self.pins.warning_for,
+            default_limit=config.exposure.search_limit,
         )
-        self.sessions = SessionManager()
         self.api = SessionFacade(
             catalog=self.catalog,
             pool=self.pool,
@@ -196,6 +234,8 @@ class Gateway:
                 "max_bytes": self.config.http.max_response_bytes,
             },
             prespawned=self._prespawned.pop(server.name, None),
+            oauth_dir=self.paths.oauth_dir,
+            max_line_bytes=self.config.pool.max_message_bytes,
         )
         return ServerSpec(
             name=server.name,
@@ -203,6 +243,42 @@ class Gateway:
             timeout=server.timeout,
             max_concurrency=server.max_concurrency,
             fingerprint=_fingerprint(server),
+        )
+
+    def authenticator(self) -> Authenticator:
+        """Who may use the HTTP fronts (OAuth tokens, API keys): the one the last ``fronts()`` built."""
+        if self._authenticator is None:
+            from ucp.identity.authenticator import Authenticator
+
+            self._authenticator = Authenticator(
+                self.config.auth, self.config.http, self.env, key_file=self.paths.keys
+            )
+        return self._authenticator
+
+    def fronts(self) -> Fronts:
+        """What the HTTP fronts get: the facades, the settings, a new authenticator (it reads the
+        environment's keys now) and the audit hook."""
+        from ucp.frontend.context import Fronts
+
+        self._authenticator = None
+
+        def denied(reason: str, path: str) -> None:
+            self.audit.record("auth_denied", outcome="denied", reason=reason, path=path)
+            self.telemetry.metrics.auth_denied(reason)
+
+        def admin_action(action: str, identity: Identity, name: str, outcome: str) -> None:
+            self.audit.record("admin", identity=identity, action=action, name=name, outcome=outcome)
+
+        return Fronts(
+            api=self.api,
+            admin=self.admin,
+            http=self.config.http,
+            env=self.env,
+            auth=self.authenticator(),
+            on_auth_denied=denied,
+            may_administer=self.guard.policy.may_administer,
+            on_admin=admin_action,
+            telemetry=self.telemetry,
         )
 
     @property
@@ -215,6 +291,8 @@ class Gateway:
         await stack.__aenter__()
         self._stack = stack
         try:
+            stack.callback(self.audit.close)
+            stack.callback(self.telemetry.close)
             stack.push_async_callback(self._close_learner)
             stack.callback(self.router.close)
             stack.callback(self.sync.close)
@@ -279,18 +357,24 @@ class Gateway:
         )
 
     async def _save_learning_loop(self, interval: float = 2.0) -> None:
-        """Persist learning state off the protocol loop; compact the event log hourly."""
-        last_compact = 0.0
+        """Persist learning state and call records off the protocol loop; compact both hourly."""
+        last_compact = anyio.current_time()
         while True:
             await anyio.sleep(interval)
+            await anyio.to_thread.run_sync(self.telemetry.flush)
+            now = anyio.current_time()
+            compact = now - last_compact > 3600
+            if compact:
+                last_compact = now
+                records = self.telemetry.records
+                if records is not None:
+                    await anyio.to_thread.run_sync(records.compact)
             learner = self.router.learner_loaded
             if learner is None:
                 continue
             try:
                 await anyio.to_thread.run_sync(learner.save)
-                now = anyio.current_time()
-                if now - last_compact > 3600 and learner.store is not None:
-                    last_compact = now
+                if compact and learner.store is not None:
                     await anyio.to_thread.run_sync(learner.store.compact)
             except Exception:
                 log.exception("learning_save_failed")
@@ -345,13 +429,20 @@ async def serve_stdio(gateway: Gateway) -> None:
     from ucp.frontend.run import run_stdio
     from ucp.frontend.server import build_mcp_server
 
-    await run_stdio(build_mcp_server(gateway.api))
+    await run_stdio(build_mcp_server(gateway.api, telemetry=gateway.telemetry))
 
 
 async def serve_http(gateway: Gateway, host: str, port: int) -> None:
     """MCP at /mcp plus the REST, UTCP and service-registry routes, over HTTP."""
-    from ucp.frontend.http import Fronts, build_http_app
+    from ucp.frontend.http import build_http_app
     from ucp.frontend.run import run_http
 
-    fronts = Fronts(api=gateway.api, admin=gateway.admin, http=gateway.config.http, env=gateway.env)
-    await run_http(build_http_app(fronts, host=host), host, port)
+    try:
+        await run_http(
+            build_http_app(gateway.fronts(), host=host),
+            host,
+            port,
+            header_timeout=gateway.config.http.header_timeout,
+        )
+    finally:
+        await gateway.authenticator().aclose()

@@ -113,6 +113,14 @@ class UnknownPromptError(UCPError):
     http_status = 404
 
 
+class ToolWithheldError(UCPError):
+    """A tool whose definition changed since it was approved is withheld (trust fails closed)."""
+
+    code = "tool_withheld"
+    jsonrpc_code = INVALID_PARAMS
+    http_status = 403
+
+
 class UnknownSessionError(UCPError):
     """No live session has this id (sessions end when idle or when their connection closes)."""
 
@@ -181,3 +189,20 @@ class ManualError(UCPError):
 
     code = "manual_invalid"
     http_status = 422
+
+
+# ---------------------------------------------------------------- policy and limits
+class PolicyDeniedError(UCPError):
+    """The caller's policy does not allow this tool or these arguments; ``details['rule']`` names the rule."""
+
+    code = "policy_denied"
+    jsonrpc_code = INVALID_PARAMS
+    http_status = 403
+
+
+class RateLimitedError(UCPError):
+    """A rate limit was reached; ``details['retry_after']`` says when to try again (seconds)."""
+
+    code = "rate_limited"
+    jsonrpc_code = INVALID_PARAMS
+    http_status = 429

@@ -17,9 +17,12 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_the_registry_example_is_a_valid_registry() -> None:
-    (block,) = re.findall(r"```toml\n(.*?)```", README, re.S)
-    config = parse_ucp_toml(tomllib.loads(block), file="README.md")
+    """Every TOML block of the README (the registry example, then the team sections) together
+    is one valid registry."""
+    blocks = re.findall(r"```toml\n(.*?)```", README, re.S)
+    config = parse_ucp_toml(tomllib.loads("\n".join(blocks)), file="README.md")
     assert {"time", "github", "weather"} <= set(config.servers)
+    assert config.auth.resource and config.policy.roles and config.tenants and config.rate_limits.tool
 
 
 def _commands() -> dict[tuple[str, ...], set[str]]:

@@ -470,3 +470,11 @@ def test_check_reports_a_server_that_cannot_start(cli: Cli, tmp_path: Path) -> N
     assert probe["name"] == "ghost"
     assert probe["ok"] is False
     assert probe["error"]
+
+
+def test_enable_of_an_enabled_server_asks_a_running_ucp_to_retry_it(seeded: Cli) -> None:
+    """A parked server (issue 12 item 8) is retried by `ucp registry enable NAME`."""
+    result = seeded("registry", "enable", "web", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["retry"] is True
+    assert (seeded.home / "state" / "enable" / "web").exists()

@@ -10,24 +10,29 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from ucp.config.models import HttpSettings
+from ucp.config.models import AuthSettings, HttpSettings
 from ucp.errors import ConfigError
-from ucp.frontend.auth import BearerAuth, hash_key, load_keys
+from ucp.frontend.auth import Authenticate, hash_key, load_keys
+from ucp.identity.authenticator import Authenticator
 
 pytestmark = pytest.mark.anyio
 
 
-def guarded(hashes: frozenset[str]) -> BearerAuth:
+def authenticator(hashes: frozenset[str]) -> Authenticator:
+    return Authenticator(AuthSettings(), HttpSettings(api_keys=tuple(sorted(hashes))), {})
+
+
+def guarded(hashes: frozenset[str]) -> Authenticate:
     async def ok(request: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
-    return BearerAuth(
+    return Authenticate(
         Starlette(routes=[Route("/healthz", ok), Route("/api", ok), Route("/mcp", ok, methods=["POST"])]),
-        hashes=hashes,
+        authenticator=authenticator(hashes),
     )
 
 
-def client(asgi: BearerAuth, base: str = "http://127.0.0.1:8765") -> httpx2.AsyncClient:
+def client(asgi: Authenticate, base: str = "http://127.0.0.1:8765") -> httpx2.AsyncClient:
     return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=asgi), base_url=base)
 
 
@@ -99,9 +104,9 @@ async def test_websockets_are_checked_too() -> None:
         "headers": [(b"host", b"127.0.0.1:8765")],
         "server": ("127.0.0.1", 8765),
     }
-    await BearerAuth(app, hashes=frozenset({hash_key("k")}))(scope, receive, send)
+    await Authenticate(app, authenticator=authenticator(frozenset({hash_key("k")})))(scope, receive, send)
     assert sent == [{"type": "websocket.close", "code": 1008}]
     assert reached == []
     keyed = {**scope, "headers": [*scope["headers"], (b"authorization", b"Bearer k")]}
-    await BearerAuth(app, hashes=frozenset({hash_key("k")}))(keyed, receive, send)
+    await Authenticate(app, authenticator=authenticator(frozenset({hash_key("k")})))(keyed, receive, send)
     assert reached == ["websocket"]

@@ -33,6 +33,11 @@ EXPECTED = {
     ("post", "/api/v1/cli/call"),
     ("get", "/api/v1/cli/explain"),
     ("get", "/api/v1/cli/stats"),
+    ("get", "/api/v1/analytics/usage"),
+    ("get", "/api/v1/analytics/tools"),
+    ("get", "/api/v1/analytics/router/performance"),
+    ("get", "/api/v1/dashboard/overview"),
+    ("get", "/api/v1/dashboard/explain"),
 }
 NOT_ENDPOINTS = {
     ("post", "/mcp"),
@@ -102,7 +107,9 @@ def test_served_routes_match_the_declarations() -> None:
         for m in (r.methods or ())
         if m != "HEAD"
     }
-    assert served == EXPECTED | {("get", "/openapi.json")}
+    # plain routes outside the API: the document, the Prometheus exposition and the dashboard's files
+    plain = {("get", "/openapi.json"), ("get", "/metrics"), ("get", "/ui"), ("get", "/ui/{path:path}")}
+    assert served == EXPECTED | plain
 
 
 def test_openapi_spec_validates(document: dict[str, Any]) -> None:

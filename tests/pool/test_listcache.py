@@ -182,3 +182,14 @@ async def test_cache_lists_off(tmp_path: Path) -> None:
         pool.add(ServerSpec("f", FakeTransport(), fingerprint="fp"))
         await pool.wait_initial(5)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b'{"format": 1, "server": "s\xff"}', b"[" * 100_000, b'{"format": 1, "tools": [', b"\x00\x01"],
+)
+def test_a_corrupt_cache_file_is_ignored_not_fatal(tmp_path: Path, content: bytes) -> None:
+    """Issue 12 item 5: one non-UTF-8 byte made every `ucp serve` exit 1 with a traceback."""
+    cache = ListCache(tmp_path)
+    (tmp_path / "s.json").write_bytes(content)
+    assert cache.load("s", "fp") is None

@@ -69,7 +69,7 @@ async def test_modes_through_the_gateway(tmp_path: Path) -> None:
                 if mode == "full":
                     assert len(names) == 40
                     continue
-                assert len(names) == 3
+                assert len(names) == 4
                 found = await client.call_tool("ucp__search_tools", {"query": "tool number 7", "limit": 3})
                 assert found.structured_content is not None
                 top = [r["name"] for r in found.structured_content["results"]]

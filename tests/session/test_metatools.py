@@ -47,8 +47,16 @@ def test_one_line() -> None:
 
 def test_definitions_are_valid_and_stable() -> None:
     names = [t.name for t in definitions()]
-    assert names == ["ucp__search_tools", "ucp__describe_tool", "ucp__call_tool"]
+    assert names == ["ucp__search_tools", "ucp__describe_tool", "ucp__call_read_only_tool", "ucp__call_tool"]
     assert definitions() == definitions()
+
+
+def test_the_two_call_tools_carry_annotations_a_host_can_act_on() -> None:
+    by_name = {t.name: t for t in definitions()}
+    read = by_name["ucp__call_read_only_tool"].annotations
+    anything = by_name["ucp__call_tool"].annotations
+    assert read is not None and read.read_only_hint is True and read.destructive_hint is False
+    assert anything is not None and anything.destructive_hint is True and anything.read_only_hint is False
 
 
 def test_render_ranking_text_and_structure() -> None:

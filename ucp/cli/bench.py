@@ -90,6 +90,46 @@ def proxy(
     console.print(f"[dim]machine: {result['machine']}[/]")
 
 
+@app.command("auth")
+def auth(
+    calls: int = typer.Option(300, help="Calls per variant per round."),
+    rounds: int = typer.Option(3, help="Interleaved rounds."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Added latency per call of token validation + policy + rate limits + audit, over HTTP, vs auth off.
+
+    Example: ucp bench auth --calls 300
+    """
+    from ucp.bench.auth import run_auth_bench
+
+    result = run_auth_bench(calls=calls, rounds=rounds)
+    if as_json:
+        print_json(result)
+        return
+    table = Table(title=f"tools/call over HTTP, {calls} x {rounds} interleaved (ms)")
+    for col in ("variant", "p50", "p99", "mean", "added p50"):
+        table.add_column(col, justify="right" if col != "variant" else "left")
+    for label, row in result["http"].items():
+        table.add_row(
+            label,
+            f"{row['p50_ms']:.3f}",
+            f"{row['p99_ms']:.3f}",
+            f"{row['mean_ms']:.3f}",
+            f"{row['added_p50_ms']:+.3f}",
+        )
+    console.print(table)
+    steps = Table(title="the added steps alone, in process (µs per call)")
+    for col in ("step", "p50", "p99"):
+        steps.add_column(col, justify="right" if col != "step" else "left")
+    for label, row in result["steps"].items():
+        steps.add_row(label, f"{row['p50_us']:.1f}", f"{row['p99_us']:.1f}")
+    console.print(steps)
+    console.print(
+        f"added per call (JWT cached + policy + limits + audit, p50 sum): {result['added_per_call_us']:.1f} µs"
+    )
+    console.print(f"[dim]machine: {result['machine']}[/]")
+
+
 @app.command("tokens")
 def tokens(
     tools: Path = typer.Option(..., "--tools", help="tools.jsonl of a tool-retrieval data set."),
@@ -322,3 +362,38 @@ def cloud(as_json: bool = typer.Option(False, "--json", help="Print one JSON obj
         print_json(run_backtests())
         return
     backtest_main()
+
+
+@app.command("observe")
+def observe(
+    calls: int = typer.Option(2000, help="Calls per variant per round."),
+    rounds: int = typer.Option(5, help="Interleaved rounds."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Per-call overhead of metrics + call records + tracing, on vs off, side by side in one run.
+
+    Example: ucp bench observe --calls 1000 --rounds 3
+    """
+    from ucp.bench.observe import run_observe_bench
+
+    result = run_observe_bench(calls=calls, rounds=rounds)
+    if as_json:
+        print_json(result)
+        return
+    table = Table(
+        title=f"Per-call cost of observability ({result['rounds']} rounds x {result['calls_per_round']} calls)"
+    )
+    for column in ("variant", "calls", "p50 ms", "p95 ms", "mean ms", "overhead p50 ms", "x baseline"):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    for row in result["rows"]:
+        table.add_row(
+            row["variant"],
+            str(row["calls"]),
+            f"{row['p50_ms']:.4f}",
+            f"{row['p95_ms']:.4f}",
+            f"{row['mean_ms']:.4f}",
+            f"{row['overhead_p50_ms']:+.4f}",
+            f"{row['ratio_p50']:.3f}",
+        )
+    console.print(table)
+    console.print(f"[dim]machine: {result['machine']}[/]")

@@ -87,7 +87,7 @@ def _new_app() -> typer.Typer:
 
 
 def build_app() -> typer.Typer:
-    from ucp.cli import doctor, install, registry, route, stats, tools, trust
+    from ucp.cli import audit, auth, doctor, install, keys, registry, route, stats, tools, trust
     from ucp.cli.bench import app as bench_app
 
     app = _new_app()
@@ -101,6 +101,9 @@ def build_app() -> typer.Typer:
     app.command("index")(route.index)
     app.command("stats")(stats.stats)
     app.add_typer(trust.app, name="trust")
+    app.add_typer(keys.app, name="keys")
+    app.command("audit")(audit.audit)
+    app.add_typer(auth.app, name="auth")
     from ucp.cli import model, train
 
     app.command("train")(train.train)

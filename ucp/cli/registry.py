@@ -19,7 +19,7 @@ from ucp.config.hosts import ExportFormat, export_servers
 from ucp.config.known_servers import get_known, load_catalog
 from ucp.config.loader import env_is_set, env_refs, read_config_file
 from ucp.config.models import Config, HttpServer, ServerConfig, SseServer, StdioServer, UtcpServer
-from ucp.config.paths import config_path
+from ucp.config.paths import config_path, default_paths
 from ucp.config.registry import RegistryStore, build_server, parse_pairs, resolve_command, server_to_toml
 from ucp.errors import UCPError
 from ucp.naming import suggest
@@ -94,6 +94,9 @@ def _strings(server: ServerConfig) -> list[str]:
 
 
 def _done(message: str, store: RegistryStore) -> None:
+    from ucp.cli.audit import record_admin
+
+    record_admin("registry_changed", detail=message, file=str(store.path))
     console.print(f"{message} in {store.path}", highlight=False, soft_wrap=True)
 
 
@@ -259,12 +262,35 @@ def _set_enabled(name: str, enabled: bool, as_json: bool, config: Path | None) -
     except UCPError as exc:
         fail_error(exc)
     word = "enabled" if enabled else "disabled"
+    retried = enabled and _request_unpark(name)
     if as_json:
-        print_json({"name": name, "enabled": enabled, "changed": changed, "file": str(store.path)})
+        print_json(
+            {"name": name, "enabled": enabled, "changed": changed, "retry": retried, "file": str(store.path)}
+        )
     elif changed:
         _done(f"Server {name!r} {word}", store)
+    elif retried:
+        console.print(
+            f"Server {name!r} was already enabled; a running `ucp serve` retries it now if it was parked.",
+            highlight=False,
+        )
     else:
         console.print(f"Server {name!r} was already {word}; nothing changed.", highlight=False)
+
+
+def _request_unpark(name: str) -> bool:
+    """Tell a running `ucp serve` to retry a parked server (a file under state/enable/)."""
+    from ucp.config.models import SERVER_NAME_RE
+
+    if not SERVER_NAME_RE.match(name):
+        return False
+    directory = default_paths().enable_requests
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text("")
+    except OSError:
+        return False
+    return True
 
 
 @app.command("enable")

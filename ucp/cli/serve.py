@@ -101,11 +101,11 @@ def serve(
     bind_host = host or cfg.http.host
     bind_port = port if port is not None else cfg.http.port
     if use_http:
-        from ucp.frontend.auth import load_keys
         from ucp.frontend.http import check_bind
+        from ucp.identity.authenticator import Authenticator
 
         try:
-            check_bind(bind_host, bool(load_keys(cfg.http)))
+            check_bind(bind_host, Authenticator(cfg.auth, cfg.http, os.environ, key_file=paths.keys).enabled)
         except UCPError as exc:
             fail_error(exc)
         if bind_port and port_in_use(bind_host, bind_port):
@@ -156,61 +156,68 @@ def serve(
 
         token = None
         if use_http:
-            from ucp.frontend.auth import load_keys
+            from ucp.identity.authenticator import Authenticator
 
-            token = cli_token(bool(load_keys(cfg.http)))
+            token = cli_token(Authenticator(cfg.auth, cfg.http, os.environ, key_file=paths.keys).enabled)
         announced: Path | None = None
         try:
-            async with Gateway(
-                cfg,
-                paths,
-                config_path=loaded.path,
-                watch_config=True,
-                dense=False if no_dense else None,
-                prespawned=early,
-            ) as gateway:
-                if use_http:
-                    announced = await announce_http(bind_host, bind_port, token, "http")
-                    await serve_http(gateway, bind_host, bind_port)
-                    return
-                if not cli_listener:
-                    await serve_stdio(gateway)
-                    return
+            async with (
+                Gateway(
+                    cfg,
+                    paths,
+                    config_path=loaded.path,
+                    watch_config=True,
+                    dense=False if no_dense else None,
+                    prespawned=early,
+                ) as gateway,
+                anyio.create_task_group() as guard,
+            ):
+                guard.start_soon(_stop_on_sigterm, gateway, lambda: announced)
+                try:
+                    if use_http:
+                        announced = await announce_http(bind_host, bind_port, token, "http")
+                        await serve_http(gateway, bind_host, bind_port)
+                        return
+                    if not cli_listener:
+                        await serve_stdio(gateway)
+                        return
 
-                listener: dict[str, Any] = {}
+                    listener: dict[str, Any] = {}
 
-                async def listen_for_the_cli() -> None:
-                    """Loopback HTTP for ``ucp tools|route|stats`` (token required), opened once the
-                    host has been answered: off its critical path. Its own uvicorn server, so that
-                    it stops when stdio ends and never takes the process's signals."""
-                    nonlocal announced
-                    await anyio.sleep(1.0)
-                    import uvicorn
+                    async def listen_for_the_cli() -> None:
+                        """Loopback HTTP for ``ucp tools|route|stats`` (token required), opened once the
+                        host has been answered: off its critical path. Its own uvicorn server, so that
+                        it stops when stdio ends and never takes the process's signals."""
+                        nonlocal announced
+                        await anyio.sleep(1.0)
+                        import uvicorn
 
-                    from ucp.frontend.http import Fronts, build_http_app
+                        from ucp.frontend.http import Fronts, build_http_app
 
-                    port = free_loopback_port()
-                    token = cli_token(True)
-                    fronts = Fronts(
-                        api=gateway.api, admin=gateway.admin, http=gateway.config.http, env=gateway.env
-                    )
-                    app = build_http_app(fronts, host="127.0.0.1")
-                    config = uvicorn.Config(
-                        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
-                    )
-                    server = uvicorn.Server(config)
-                    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
-                    listener["server"] = server
-                    announced = await announce_http("127.0.0.1", port, token, "stdio")
-                    await server.serve()
+                        port = free_loopback_port()
+                        token = cli_token(True)
+                        fronts = Fronts(
+                            api=gateway.api, admin=gateway.admin, http=gateway.config.http, env=gateway.env
+                        )
+                        app = build_http_app(fronts, host="127.0.0.1")
+                        config = uvicorn.Config(
+                            app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+                        )
+                        server = uvicorn.Server(config)
+                        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+                        listener["server"] = server
+                        announced = await announce_http("127.0.0.1", port, token, "stdio")
+                        await server.serve()
 
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(listen_for_the_cli)
-                    await serve_stdio(gateway)
-                    if "server" in listener:
-                        listener["server"].should_exit = True  # graceful: the task ends by itself
-                    else:
-                        tg.cancel_scope.cancel()
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(listen_for_the_cli)
+                        await serve_stdio(gateway)
+                        if "server" in listener:
+                            listener["server"].should_exit = True  # graceful: the task ends by itself
+                        else:
+                            tg.cancel_scope.cancel()
+                finally:
+                    guard.cancel_scope.cancel()
         finally:
             if announced is not None:
                 withdraw(announced)
@@ -219,3 +226,36 @@ def serve(
         anyio.run(main)
     except KeyboardInterrupt:
         pass
+
+
+async def _stop_on_sigterm(gateway: Any, announced: Any = lambda: None) -> None:
+    """SIGTERM shuts down cleanly: every server's stdin is closed, it gets a grace period, then
+    its process group is killed; learning state is saved; UCP exits 0. (Over stdio the SDK's
+    stdin reader sits in a thread no cancellation can stop, hence the explicit exit. uvicorn
+    installs its own graceful SIGTERM handling while it serves HTTP.)"""
+    import os
+    import signal
+    import sys
+
+    if sys.platform == "win32":
+        return
+    with anyio.open_signal_receiver(signal.SIGTERM) as signals:
+        async for _ in signals:
+            from ucp.log import get_logger
+
+            log = get_logger("ucp.cli")
+            log.info("sigterm_received", action="stopping every server, then exiting")
+            await gateway.pool.drain(10.0)
+            learner = gateway.router.learner_loaded
+            if learner is not None:
+                try:
+                    learner.close()
+                except Exception:
+                    log.exception("learning_state_not_saved")
+            path = announced()
+            if path is not None:
+                from ucp.config.running import withdraw
+
+                withdraw(path)
+            log.info("stopped", reason="SIGTERM")
+            os._exit(0)

@@ -61,4 +61,7 @@ def approve(
     if unknown:
         fail(f"not flagged as changed: {', '.join(unknown)}", hint="`ucp trust list` shows the flagged tools")
     done = store.approve(None if all_ else names)
+    from ucp.cli.audit import record_admin
+
+    record_admin("trust_approved", tools=done)
     console.print(f"approved {len(done)} definition(s): {', '.join(done) or '-'}")

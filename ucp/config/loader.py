@@ -25,12 +25,35 @@ from pydantic import TypeAdapter, ValidationError
 
 from ucp.config.models import Config, ServerConfig, validate_server_name
 from ucp.errors import ConfigError
+from ucp.log import register_secret
+from ucp.safeparse import DocumentError, Limits, check_shape
 
 ConfigFormat = Literal["ucp", "mcpServers", "vscode", "empty"]
 
 _ENV_REF = re.compile(r"\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)\}")
 _SERVER_ADAPTER: TypeAdapter[ServerConfig] = TypeAdapter(ServerConfig)
-_SETTINGS_SECTIONS = ("exposure", "router", "learning", "http", "pool", "builtins", "log_level")
+_NOT_SECRET = frozenset(
+    {"HOME", "USER", "LOGNAME", "PATH", "PWD", "SHELL", "TMPDIR", "TMP", "TEMP", "LANG", "TERM", "UCP_HOME"}
+)
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+CONFIG_LIMITS = Limits(max_depth=64, max_nodes=500_000)
+_SETTINGS_SECTIONS = (
+    "exposure",
+    "router",
+    "learning",
+    "http",
+    "pool",
+    "trust",
+    "limits",
+    "auth",
+    "policy",
+    "tenants",
+    "rate_limits",
+    "audit",
+    "telemetry",
+    "builtins",
+    "log_level",
+)
 
 
 @dataclass(frozen=True)
@@ -90,6 +113,8 @@ def expand_env(value: str, env: Mapping[str, str] | None = None, *, where: str =
                 f"environment variable {name} is not set (referenced as ${{{name}}}); export it or remove the reference",
                 field=where or None,
             )
+        if name not in _NOT_SECRET and not name.startswith("XDG_"):
+            register_secret(environ[name])  # masked in every log line and error shown
         return environ[name]
 
     return _ENV_REF.sub(sub, value)
@@ -250,6 +275,11 @@ def read_config_file(path: Path) -> LoadedConfig:
     if not path.exists():
         return LoadedConfig(Config(), path, "empty")
     try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"the file is {size} bytes; a config may be at most {MAX_CONFIG_BYTES}", file=file
+            )
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the file: {exc}", file=file) from None
@@ -258,19 +288,49 @@ def read_config_file(path: Path) -> LoadedConfig:
 
         try:
             data = jsonc.loads(text) if text.strip() else {}
+            check_shape(data, CONFIG_LIMITS)
         except jsonc.JsoncError as exc:
             raise ConfigError(
                 f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file=file
             ) from None
-        if isinstance(data, dict) and ("mcpServers" in data or "servers" in data) and "exposure" not in data:
+        except RecursionError:
+            raise ConfigError(
+                f"invalid JSON: nested deeper than {CONFIG_LIMITS.max_depth} levels", file=file
+            ) from None
+        except ValueError as exc:  # DocumentError (too deep, too many values), a 5,000-digit number
+            raise ConfigError(f"invalid JSON: {str(exc)[:200]}", file=file) from None
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"the top level is a JSON {_json_kind(data)}; a config must be an object "
+                "(a UCP registry, or a host config with 'mcpServers' or 'servers')",
+                file=file,
+            )
+        if ("mcpServers" in data or "servers" in data) and "exposure" not in data:
             config, fmt, skipped, renamed = parse_host_json(data, file=file)
             return LoadedConfig(config, path, fmt, tuple(skipped), renamed)
         return LoadedConfig(parse_ucp_toml(data, file=file), path, "ucp")
     try:
         data = tomllib.loads(text)
+        check_shape(data, CONFIG_LIMITS)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", file=file) from None
+    except RecursionError:
+        raise ConfigError(
+            f"invalid TOML: nested deeper than {CONFIG_LIMITS.max_depth} levels", file=file
+        ) from None
+    except DocumentError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", file=file) from None
     return LoadedConfig(parse_ucp_toml(data, file=file), path, "ucp")
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool) or value is None:
+        return "literal"
+    return "number"
 
 
 def config_to_toml_data(config: Config) -> dict[str, Any]:
@@ -282,6 +342,9 @@ def config_to_toml_data(config: Config) -> dict[str, Any]:
             dumped = value.model_dump(mode="json", exclude_defaults=True)
             if dumped:
                 out[section] = dumped
+        elif isinstance(value, dict):
+            if value:
+                out[section] = {k: v.model_dump(mode="json", exclude_defaults=True) for k, v in value.items()}
         elif value != Config.model_fields[section].default:
             out[section] = value
     servers: dict[str, Any] = {}

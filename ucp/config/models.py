@@ -77,6 +77,13 @@ class HttpServer(ServerBase):
     headers: dict[str, str] = Field(
         default_factory=dict, description="Sent on every request; values may use ${VAR}."
     )
+    oauth: bool = Field(
+        False,
+        description="The server needs OAuth (MCP authorization spec): log in once with `ucp auth login`.",
+    )
+    oauth_scope: str | None = Field(
+        None, description="Scopes to ask for (default: what the server advertises)."
+    )
 
 
 class SseServer(ServerBase):
@@ -157,7 +164,8 @@ class HttpSettings(_Model):
     port: int = Field(8765, ge=0, le=65535)
     api_keys: tuple[str, ...] = Field(
         (),
-        description="sha256:<hex> hashes of accepted bearer keys (`printf %s KEY | sha256sum`); plain keys are refused.",
+        description="sha256:<hex> hashes of accepted bearer keys (`printf %s KEY | sha256sum`, or "
+        "`ucp keys create` for keys with scopes and expiry); plain keys are refused.",
     )
     api_keys_env: str = Field(
         "UCP_API_KEYS", description="Environment variable with comma-separated plain keys."
@@ -174,6 +182,16 @@ class HttpSettings(_Model):
         60.0, gt=0, description="Seconds between health checks of registered services."
     )
     public_url: str | None = Field(None, description="Base URL written into the served UTCP manual.")
+    header_timeout: float = Field(
+        10.0, gt=0, le=600, description="Seconds a client has to send a request's headers (slowloris)."
+    )
+    body_timeout: float = Field(
+        30.0, gt=0, le=3600, description="Seconds a client has to send a request's body."
+    )
+    session_idle_s: float = Field(
+        600.0, gt=0, description="An MCP HTTP session (2025-era) idle this long is closed."
+    )
+    max_sessions: int = Field(1000, ge=1, description="Most MCP HTTP sessions at once (then 503).")
 
 
 class PoolSettings(_Model):
@@ -186,6 +204,178 @@ class PoolSettings(_Model):
     cache_lists: bool = Field(
         True, description="Answer the first tools/list from each server's last-known lists while it connects."
     )
+    max_message_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=4096,
+        description="Longest JSON-RPC message (stdio line) read from a downstream; a longer one is dropped "
+        "and the connection restarted.",
+    )
+    max_result_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="Largest tool result passed upstream; a larger one is an error."
+    )
+    park_after: int = Field(
+        5,
+        ge=0,
+        description="Park a server after this many fast failures in a row (0: never): it is not retried "
+        "until its config changes or `ucp registry enable NAME`.",
+    )
+    fast_failure_s: float = Field(
+        10.0, gt=0, description="A connection that fails or drops within this many seconds is a fast failure."
+    )
+
+
+class TrustSettings(_Model):
+    """What happens to tools whose definition changed since it was approved (see router/pins.py)."""
+
+    changed_tools: Literal["withhold", "warn"] = Field(
+        "withhold",
+        description="withhold: listed with a warning, calls refused until `ucp trust approve`; warn: callable.",
+    )
+    flag_injection: bool = Field(
+        True, description="Mark descriptions that look like instructions to the model in listings."
+    )
+
+
+class LimitSettings(_Model):
+    """Bounds on every document UCP parses (manuals, OpenAPI, bodies, state files)."""
+
+    max_document_depth: int = Field(128, ge=8, le=10_000, description="Deepest nesting accepted.")
+    max_document_nodes: int = Field(
+        2_000_000, ge=1000, description="Most values in one document, counted as expanded (YAML aliases)."
+    )
+
+
+class ApiKeySettings(_Model):
+    """A static bearer key declared in the config (``ucp keys create`` keeps them in ``keys.json``)."""
+
+    hash: str = Field(pattern=r"^sha256:[0-9a-fA-F]{64}$", description="sha256:<hex> of the key.")
+    subject: str = Field("", description="Who holds it (the audit log's identity); default: the key's id.")
+    scopes: tuple[str, ...] = Field((), description="Scopes the key carries (mapped to roles by [policy]).")
+    roles: tuple[str, ...] = Field((), description="Roles granted directly.")
+    tenant: str = Field("default", description="The tenant the key's holder belongs to.")
+    expires: float | None = Field(None, description="Unix time after which the key is refused.")
+
+
+class AuthSettings(_Model):
+    """UCP as an OAuth 2.1 resource server (MCP authorization spec) and static API keys."""
+
+    resource: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="This UCP's resource URI (RFC 8707), e.g. https://ucp.example.com/mcp: the audience "
+        "tokens must name. Setting it (with issuer) turns OAuth on.",
+    )
+    issuer: str | None = Field(None, pattern=r"^https?://", description="The IdP's issuer URL.")
+    jwks_url: str | None = Field(
+        None, pattern=r"^https?://", description="The issuer's JWKS; default: from its discovery document."
+    )
+    audience: tuple[str, ...] = Field(
+        (), description="Accepted audiences; default: the resource URI (with and without trailing slash)."
+    )
+    algorithms: tuple[str, ...] = Field(("RS256", "ES256", "PS256", "EdDSA"), min_length=1)
+    leeway: float = Field(30.0, ge=0, le=600, description="Clock skew allowed on exp/nbf/iat, seconds.")
+    jwks_cache_seconds: float = Field(
+        600.0, ge=1, description="Keys are refetched after this long, or at once on an unknown kid."
+    )
+    introspection_url: str | None = Field(
+        None, pattern=r"^https?://", description="RFC 7662 endpoint for opaque (non-JWT) tokens."
+    )
+    introspection_client_id: str = ""
+    introspection_client_secret_env: str = Field(
+        "UCP_INTROSPECTION_SECRET", description="Environment variable holding the introspection secret."
+    )
+    required_scopes: tuple[str, ...] = Field((), description="Every token must carry these scopes.")
+    scopes_supported: tuple[str, ...] = Field((), description="Advertised in the resource metadata.")
+    scope_claim: str = Field("scope", description="Claim with the token's scopes (space-separated or list).")
+    groups_claim: str = Field("groups", description="Claim with the identity's groups.")
+    tenant_claim: str = Field("tenant", description="Claim naming the identity's tenant.")
+    subject_claim: str = Field("sub", description="Claim naming the identity.")
+    keys: dict[str, ApiKeySettings] = Field(default_factory=dict, description="Static keys by id.")
+
+
+class RoleSettings(_Model):
+    """What one role may see and call. Globs match exposed names (``server__tool``)."""
+
+    allow: tuple[str, ...] = Field(("*",), description="Tool globs this role may use.")
+    deny: tuple[str, ...] = Field((), description="Tool globs this role may not use (wins over allow).")
+    read_only: bool = Field(False, description="Only tools annotated readOnlyHint.")
+    max_argument_bytes: int | None = Field(None, ge=2, description="Largest JSON arguments of one call.")
+    scopes: tuple[str, ...] = Field((), description="Identities with any of these scopes get the role.")
+    groups: tuple[str, ...] = Field((), description="Identities in any of these groups get the role.")
+    admin: bool = Field(False, description="May change the service registry over HTTP (/registry).")
+
+
+class PolicySettings(_Model):
+    """Roles and what they allow. No roles: every identity may use everything (single-user installs)."""
+
+    roles: dict[str, RoleSettings] = Field(default_factory=dict)
+    default_role: str | None = Field(None, description="Role of an identity no binding matched.")
+
+
+class TenantSettings(_Model):
+    """A tenant's own servers: visible and callable only by its identities."""
+
+    servers: tuple[str, ...] = Field((), description="Server-name globs owned by this tenant.")
+    roles: tuple[str, ...] = Field((), description="If set, the only roles this tenant's identities get.")
+
+
+class RateSettings(_Model):
+    """A token bucket: ``rate`` calls per ``per`` seconds, bursts of up to ``burst`` (default: rate)."""
+
+    rate: float = Field(gt=0)
+    per: float = Field(60.0, gt=0)
+    burst: float | None = Field(None, gt=0)
+
+
+class RateLimitSettings(_Model):
+    """Call rate limits (in memory, per process)."""
+
+    identity: RateSettings | None = Field(None, description="Per identity, across its tools.")
+    tenant: RateSettings | None = Field(None, description="Per tenant, across its identities.")
+    tool: RateSettings | None = Field(None, description="Per tool, across everyone (protects downstreams).")
+    tools: dict[str, RateSettings] = Field(
+        default_factory=dict, description="Per tool glob (overrides `tool` for matching tools)."
+    )
+
+
+class AuditSettings(_Model):
+    """The append-only audit log (JSONL under UCP_HOME/audit)."""
+
+    enabled: bool = True
+    arguments: Literal["digest", "full"] = Field(
+        "digest", description="digest: only a SHA-256 of the arguments (default); full: the arguments too."
+    )
+    max_bytes: int = Field(10 * 1024 * 1024, ge=4096, description="Rotate the file past this size.")
+    keep: int = Field(5, ge=1, le=1000, description="Rotated files kept.")
+
+
+class TelemetrySettings(_Model):
+    """Metrics, traces and call records (``ucp/observe``). Metrics and call records are on by
+    default (in-process, cheap); traces are off unless enabled here or by ``OTEL_*`` variables."""
+
+    metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
+    max_tool_labels: int = Field(
+        200, ge=1, le=10_000, description="Distinct tool labels in metrics; tools beyond it count as `other`."
+    )
+    tracing: bool = Field(
+        False,
+        description="Emit OpenTelemetry traces (also on when OTEL_TRACES_EXPORTER or "
+        "OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT is set and OTEL_SDK_DISABLED is not true).",
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        description="OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces "
+        "(else OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT).",
+    )
+    sample_ratio: float = Field(
+        1.0, ge=0.0, le=1.0, description="Share of new traces sampled (parent-based: a sampled caller wins)."
+    )
+    service_name: str = Field("ucp", min_length=1, max_length=100, description="OTel service.name.")
+    record_arguments: bool = Field(
+        False, description="Put tool arguments in span attributes (off: they may hold secrets)."
+    )
+    call_records: bool = Field(True, description="Keep a bounded call log for the analytics API.")
+    max_call_records: int = Field(100_000, ge=1000, description="Most call records kept on disk.")
 
 
 class Config(_Model):
@@ -197,5 +387,13 @@ class Config(_Model):
     learning: LearningSettings = Field(default_factory=LearningSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     pool: PoolSettings = Field(default_factory=PoolSettings)
+    trust: TrustSettings = Field(default_factory=TrustSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    tenants: dict[str, TenantSettings] = Field(default_factory=dict)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     builtins: bool = Field(True, description="Serve the built-in cloud tools as the server `cloud`.")
     log_level: str = Field("info", pattern=r"^(?i)(debug|info|warning|error)$")

@@ -52,6 +52,26 @@ class Paths:
         return self.state_dir / "pins.json"
 
     @property
+    def keys(self) -> Path:
+        """API keys made by ``ucp keys create`` (hashed; 0600)."""
+        return self.home / "keys.json"
+
+    @property
+    def audit_dir(self) -> Path:
+        """The append-only audit log and its rotations."""
+        return self.home / "audit"
+
+    @property
+    def oauth_dir(self) -> Path:
+        """Tokens and client registrations for downstream servers that need OAuth (0600 files)."""
+        return self.home / "oauth"
+
+    @property
+    def enable_requests(self) -> Path:
+        """``ucp registry enable NAME`` drops a file NAME here; a running pool unparks NAME."""
+        return self.state_dir / "enable"
+
+    @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
 

@@ -21,13 +21,19 @@ def make_transport(
     logs_dir: Path | None = None,
     utcp_options: Mapping[str, object] | None = None,
     prespawned: Prespawned | None = None,
+    oauth_dir: Path | None = None,
+    max_line_bytes: int | None = None,
 ) -> Transport:
     if isinstance(config, StdioServer):
         # a stdio server's stderr goes to $UCP_HOME/logs/<server>.stderr.log
         errlog = logs_dir / f"{config.name}.stderr.log" if logs_dir else None
+        if max_line_bytes:
+            return McpTransport(
+                config, env=env, errlog_path=errlog, prespawned=prespawned, max_line_bytes=max_line_bytes
+            )
         return McpTransport(config, env=env, errlog_path=errlog, prespawned=prespawned)
     if isinstance(config, (HttpServer, SseServer)):
-        return McpTransport(config, env=env)
+        return McpTransport(config, env=env, oauth_dir=oauth_dir)
     if isinstance(config, UtcpServer):
         from ucp.downstream.utcp import UtcpTransport  # lazy: utcp imports aiohttp and plugins
 

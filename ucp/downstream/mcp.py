@@ -14,19 +14,16 @@ Choices, and why:
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import IO, Any, TextIO, cast
+from typing import Any
 
 import anyio
 import mcp_types as types
 from mcp import Client
 from mcp.client.session import IncomingMessage
 from mcp.client.sse import sse_client
-from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
@@ -36,9 +33,9 @@ import ucp
 from ucp.config.loader import expand_env
 from ucp.config.models import HttpServer, SseServer, StdioServer
 from ucp.downstream.base import Capabilities, DownstreamEvents, ProgressFn
-from ucp.downstream.prespawn import Prespawned
+from ucp.downstream.prespawn import Prespawned, SpawnError, spawn
 from ucp.downstream.repair import repair_result
-from ucp.downstream.stdio import adopted_stdio
+from ucp.downstream.stdio import DEFAULT_MAX_LINE, adopted_stdio
 from ucp.errors import (
     DownstreamError,
     DownstreamProtocolError,
@@ -46,7 +43,8 @@ from ucp.errors import (
     DownstreamUnavailableError,
     UCPError,
 )
-from ucp.log import get_logger
+from ucp.log import get_logger, mask_secrets
+from ucp.observe.tracing import inject, traceparent_of
 
 log = get_logger("ucp.downstream.mcp")
 
@@ -93,6 +91,7 @@ async def _guarded(
                 yield recv, write
             finally:
                 tg.cancel_scope.cancel()
+                await recv.aclose()
 
 
 def _map_error(exc: BaseException, server: str, what: str) -> UCPError:
@@ -101,6 +100,8 @@ def _map_error(exc: BaseException, server: str, what: str) -> UCPError:
         exc = exc.exceptions[0]
     if isinstance(exc, UCPError):
         return exc
+    if isinstance(exc, SpawnError):
+        return DownstreamUnavailableError(mask_secrets(str(exc)), server=server)
     if isinstance(exc, MCPError):
         if exc.error.code == REQUEST_TIMEOUT:
             return DownstreamTimeoutError(f"{what} timed out on server {server!r}", server=server)
@@ -109,7 +110,7 @@ def _map_error(exc: BaseException, server: str, what: str) -> UCPError:
                 f"server {server!r} closed the connection during {what}", server=server
             )
         return DownstreamError(
-            f"server {server!r} answered {what} with error {exc.error.code}: {exc.error.message}",
+            f"server {server!r} answered {what} with error {exc.error.code}: {mask_secrets(exc.error.message)[:500]}",
             server=server,
             downstream_code=exc.error.code,
         )
@@ -126,7 +127,9 @@ def _map_error(exc: BaseException, server: str, what: str) -> UCPError:
         return DownstreamProtocolError(
             f"server {server!r} sent an invalid {what} result: {str(exc)[:300]}", server=server
         )
-    return DownstreamError(f"{what} failed on server {server!r}: {name}: {str(exc)[:300]}", server=server)
+    return DownstreamError(
+        f"{what} failed on server {server!r}: {name}: {mask_secrets(str(exc))[:300]}", server=server
+    )
 
 
 class McpSession:
@@ -183,7 +186,13 @@ class McpSession:
     async def call_tool(
         self, name: str, arguments: dict[str, Any], *, timeout: float, progress: ProgressFn | None = None
     ) -> types.CallToolResult:
-        request = types.CallToolRequest(params=types.CallToolRequestParams(name=name, arguments=arguments))
+        trace = inject({})  # the W3C trace context of the current span, if one records (SEP-414 `_meta`)
+        params = (
+            types.CallToolRequestParams(name=name, arguments=arguments, _meta=dict(trace))
+            if trace
+            else types.CallToolRequestParams(name=name, arguments=arguments)
+        )
+        request = types.CallToolRequest(params=params)
         return await self._request(  # type: ignore[no-any-return]
             f"tools/call {name}",
             self._client.session.send_request(
@@ -257,12 +266,15 @@ class McpTransport:
         env: Mapping[str, str] | None = None,
         errlog_path: Path | None = None,
         prespawned: Prespawned | None = None,
+        oauth_dir: Path | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE,
     ) -> None:
         self.config = config
+        self._oauth_dir = oauth_dir  # tokens of servers that need OAuth (``oauth.py``)
         self._prespawned = prespawned
         self._env = env
         self._errlog_path = errlog_path
-        self._errlog: IO[str] | None = None
+        self.max_line_bytes = max_line_bytes
 
     @property
     def kind(self) -> str:
@@ -271,15 +283,7 @@ class McpTransport:
     def _open_transport(self) -> AbstractAsyncContextManager[Any]:
         cfg = self.config
         where = f"servers.{cfg.name}"
-        if isinstance(cfg, StdioServer):
-            params = StdioServerParameters(
-                command=expand_env(cfg.command, self._env, where=f"{where}.command"),
-                args=[expand_env(a, self._env, where=f"{where}.args") for a in cfg.args],
-                env={k: expand_env(v, self._env, where=f"{where}.env.{k}") for k, v in cfg.env.items()}
-                or None,
-                cwd=expand_env(cfg.cwd, self._env, where=f"{where}.cwd") if cfg.cwd else None,
-            )
-            return stdio_client(params, errlog=cast(TextIO, self._errlog or _stderr()))
+        assert not isinstance(cfg, StdioServer)  # stdio is spawned in connect()
         headers = {k: expand_env(v, self._env, where=f"{where}.headers.{k}") for k, v in cfg.headers.items()}
         url = expand_env(cfg.url, self._env, where=f"{where}.url")
         if isinstance(cfg, SseServer):
@@ -291,8 +295,16 @@ class McpTransport:
             )
         import httpx2  # lazy: only HTTP downstreams need it
 
+        auth = None
+        if isinstance(cfg, HttpServer) and cfg.oauth and self._oauth_dir is not None:
+            from ucp.downstream.oauth import provider
+
+            auth = provider(cfg.name, url, self._oauth_dir, scope=cfg.oauth_scope)
         http_client = httpx2.AsyncClient(
-            headers=headers, timeout=httpx2.Timeout(cfg.connect_timeout, read=max(300.0, cfg.timeout))
+            headers=headers,
+            timeout=httpx2.Timeout(cfg.connect_timeout, read=max(300.0, cfg.timeout)),
+            auth=auth,
+            event_hooks={"request": [_traceparent_header]},
         )
         return _owning(http_client, streamable_http_client(url, http_client=http_client))
 
@@ -327,14 +339,16 @@ class McpTransport:
             if adopted.errlog is not None:
                 adopted.errlog.close()
             adopted = None
-        self._errlog = (
-            _open_log(self._errlog_path) if isinstance(self.config, StdioServer) and not adopted else None
-        )
         try:
-            transport = adopted_stdio(adopted) if adopted is not None else self._open_transport()
+            if isinstance(self.config, StdioServer):
+                if adopted is None:
+                    adopted = await spawn(self.config, env=self._env, errlog_path=self._errlog_path)
+                transport: AbstractAsyncContextManager[Any] = adopted_stdio(
+                    adopted, max_line_bytes=self.max_line_bytes, server=name
+                )
+            else:
+                transport = self._open_transport()
         except Exception as exc:
-            if self._errlog is not None:
-                self._errlog.close()
             raise _map_error(exc, name, "connect") from exc
 
         async def on_elicit(
@@ -360,10 +374,6 @@ class McpTransport:
             if entered:
                 raise
             raise _map_error(exc, name, "connect") from exc
-        finally:
-            if self._errlog is not None:
-                self._errlog.close()
-                self._errlog = None
 
 
 @asynccontextmanager
@@ -373,27 +383,11 @@ async def _owning(http_client: Any, inner: AbstractAsyncContextManager[Any]) -> 
         yield streams
 
 
-def _stderr() -> IO[str]:
-    """UCP's stderr for a child, or the null device when stderr is not a real file (embedded use)."""
-    try:
-        sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        global _DEVNULL
-        if _DEVNULL is None:
-            _DEVNULL = open(os.devnull, "w")  # noqa: SIM115 - kept for the process lifetime
-        return _DEVNULL
-    return sys.stderr
-
-
-_DEVNULL: IO[str] | None = None
-
-
-def _open_log(path: Path | None) -> IO[str] | None:
-    """A stdio server's stderr goes to a log file (appended), or to UCP's stderr."""
-    if path is None:
-        return None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path.open("a", encoding="utf-8", buffering=1)
-    except OSError:
-        return None
+async def _traceparent_header(request: Any) -> None:
+    """Copy a JSON-RPC request's ``_meta.traceparent`` into the W3C header of its HTTP POST (the SDK
+    writes requests from its own task, where the caller's span is not current)."""
+    if request.method != "POST" or "traceparent" in request.headers:
+        return
+    value = traceparent_of(request.content)
+    if value:
+        request.headers["traceparent"] = value

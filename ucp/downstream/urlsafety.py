@@ -174,6 +174,32 @@ async def check_url(url: str, *, allow_private: bool = False, allow_loopback: bo
             )
 
 
+def check_url_sync(url: str, *, allow_private: bool = False, allow_loopback: bool = True) -> None:
+    """``check_url`` for synchronous callers (a redirect hook): resolves with the blocking resolver."""
+    host, port = parse_checked(url)
+    try:
+        addresses: list[IPAddress] = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            infos = []
+        addresses = []
+        for info in infos:
+            try:
+                addresses.append(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]))
+            except ValueError:
+                continue
+    if not addresses:
+        raise _unsafe(url, "unresolvable", f"the host {host!r} does not resolve")
+    for addr in addresses:
+        problem = address_problem(addr, allow_private=allow_private, allow_loopback=allow_loopback)
+        if problem is not None:
+            raise _unsafe(
+                url, problem, _MESSAGES[problem] + ("" if str(addr) == host else f" ({host} -> {addr})")
+            )
+
+
 def is_loopback_url(url: str) -> bool:
     try:
         host = (urlsplit(url).hostname or "").rstrip(".").lower()

@@ -11,7 +11,9 @@ family and ``text`` always; anything else (``cli`` runs commands) only when
 listed in ``allowed_protocols``. A remote manual may not point tools at
 private, link-local or metadata addresses, nor at loopback unless it was itself
 fetched from loopback; plain-http tool URLs must be loopback (utcp-http calls
-other hosts over https only).
+other hosts over https only). The same check runs again at every call, on the URL
+after variable and argument substitution (a ``{host}`` or ``{port}`` placeholder is
+no way round it), and on every redirect hop utcp-http follows during the call.
 
 Names: utcp registers ``<manual>.<tool>``; UCP lists the tool's own name,
 sanitized to ``[A-Za-z0-9_-]`` (collisions get a numeric suffix). A tool whose
@@ -26,6 +28,7 @@ them), so only call templates see variables, at call time.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import logging
@@ -37,13 +40,12 @@ from typing import Any
 
 import anyio
 import mcp_types as types
-import yaml
 
 from ucp.config.loader import expand_env
 from ucp.config.models import UtcpServer
 from ucp.downstream.base import Capabilities, DownstreamEvents, ProgressFn, ToolsOnly
 from ucp.downstream.repair import repair_input_schema
-from ucp.downstream.urlsafety import check_url, is_loopback_url, redact_url, safe_fetch
+from ucp.downstream.urlsafety import check_url, check_url_sync, is_loopback_url, redact_url, safe_fetch
 from ucp.errors import (
     DownstreamError,
     DownstreamProtocolError,
@@ -54,6 +56,7 @@ from ucp.errors import (
     UnsafeURLError,
 )
 from ucp.log import get_logger
+from ucp.safeparse import DocumentError, load_json, load_yaml
 
 log = get_logger("ucp.downstream.utcp")
 
@@ -109,17 +112,22 @@ class ManualSource:
 
 
 def _parse(raw: bytes, hint: str, where: str) -> dict[str, Any]:
+    """JSON or YAML, bounded (``ucp.safeparse``: depth, expanded size, no alias blow-up)."""
     text = raw.decode("utf-8", errors="replace")
     try:
         if hint.endswith((".yaml", ".yml")) or "yaml" in hint:
-            data = yaml.safe_load(text)
+            data = load_yaml(text)
         else:
             try:
-                data = json.loads(text)
-            except json.JSONDecodeError:
-                data = yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ManualError(f"{where} is neither JSON nor YAML: {str(exc)[:200]}", manual=where) from None
+                data = load_json(text)
+            except DocumentError as exc:
+                if exc.reason != "invalid_json":
+                    raise
+                data = load_yaml(text)
+    except DocumentError as exc:
+        raise ManualError(
+            f"{where} cannot be read as JSON or YAML: {str(exc)[:200]}", manual=where, reason=exc.reason
+        ) from None
     if not isinstance(data, dict):
         raise ManualError(f"{where} is not a UTCP manual or OpenAPI document (not an object)", manual=where)
     return data
@@ -172,6 +180,7 @@ class UtcpSession(ToolsOnly):
         self._source: ManualSource | None = None
         self._pending: ManualSource | None = None
         self._tools: list[types.Tool] = []
+        self._templates: dict[str, Any] = {}  # listed name -> its call template (checked per call)
         self._targets: dict[
             str, tuple[str, str | None]
         ] = {}  # listed name -> (utcp name, body field to wrap in)
@@ -249,7 +258,10 @@ class UtcpSession(ToolsOnly):
 
     async def _url_problem(self, url: str, remote: bool) -> str | None:
         if "{" in url:
-            return None  # a templated host is judged by utcp-http at call time
+            literal = _literal_origin(url)
+            if literal is None:
+                return None  # a templated host is checked at call time, after expansion
+            url = literal
         if url.lower().startswith("http://") and not is_loopback_url(url):
             return "insecure_http"  # utcp-http calls plain http on loopback only: the call would fail
         try:
@@ -291,6 +303,7 @@ class UtcpSession(ToolsOnly):
                 )
             )
             targets[listed] = (full, wrap)
+            self._templates[listed] = template
         return tools, targets
 
     @property
@@ -313,6 +326,8 @@ class UtcpSession(ToolsOnly):
             raise DownstreamError(f"server {self.name!r} has no tool {name!r}", server=self.name, tool=name)
         full, wrap = target
         args = {wrap: arguments} if wrap else dict(arguments)
+        await self._check_call_url(name, full, args)
+        token = _POLICY.set((self._t.allow_private, self._t.allow_loopback and not self._remote))
         try:
             with anyio.fail_after(timeout):
                 value = await self._client.call_tool(full, args)
@@ -322,7 +337,35 @@ class UtcpSession(ToolsOnly):
             ) from None
         except Exception as exc:
             raise _map_error(exc, self.name, name) from exc
+        finally:
+            _POLICY.reset(token)
         return to_result(value, self.name, self._t.max_bytes)
+
+    @property
+    def _remote(self) -> bool:
+        origin = self._source.origin if self._source is not None else None
+        return origin is not None and not is_loopback_url(origin)
+
+    async def _check_call_url(self, name: str, full: str, args: dict[str, Any]) -> None:
+        """The URL this call will fetch, after variable and argument substitution, checked as
+        strictly as at registration (a ``{host}`` or ``{port}`` placeholder is no way round it)."""
+        template = self._templates.get(name)
+        if template is None or str(getattr(template, "call_template_type", "")) not in HTTP_FAMILY:
+            return
+        substitute = getattr(self._client, "_substitute_call_template_variables", None)
+        if substitute is not None:
+            try:
+                template = substitute(template, full.split(".")[0])
+            except Exception:
+                return  # a missing variable: the call itself reports it
+        url = expand_url(template, args)
+        if url is None:
+            return
+        await check_url(
+            url,
+            allow_private=self._t.allow_private,
+            allow_loopback=self._t.allow_loopback and not self._remote,
+        )
 
     async def ping(self, *, timeout: float) -> None:
         """Re-read the manual (a URL is re-fetched): proves the service is up; a change is reloaded."""
@@ -340,6 +383,63 @@ class UtcpSession(ToolsOnly):
         if self._source is not None and source.digest != self._source.digest:
             self._pending = source
             self._events.list_changed("tools")
+
+
+def expand_url(template: Any, args: Mapping[str, Any]) -> str | None:
+    """The URL utcp-http will request for ``args`` (header and body fields removed, path
+    placeholders filled), or None when a placeholder has no argument (the call fails anyway)."""
+    url = getattr(template, "url", None)
+    if not isinstance(url, str):
+        return None
+    rest = dict(args)
+    for field_name in getattr(template, "header_fields", None) or []:
+        rest.pop(field_name, None)
+    body_field = getattr(template, "body_field", None)
+    if body_field:
+        rest.pop(body_field, None)
+    for name in re.findall(r"\{([^}]+)\}", url):
+        if name not in rest:
+            return None
+        url = url.replace("{" + name + "}", str(rest[name]))
+    return url
+
+
+def _literal_origin(url: str) -> str | None:
+    """``scheme://host/`` of a templated URL whose host is literal (a placeholder only in the port
+    or path), for the registration check; None when the host itself is a placeholder."""
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)", url)
+    if match is None:
+        return None
+    authority = match.group(2).rsplit("@", 1)[-1]
+    host = authority[: authority.index("]") + 1] if authority.startswith("[") else authority.split(":", 1)[0]
+    if not host or "{" in host:
+        return None
+    return f"{match.group(1)}://{host}/"
+
+
+_POLICY: contextvars.ContextVar[tuple[bool, bool] | None] = contextvars.ContextVar(
+    "ucp_utcp_policy", default=None
+)
+
+
+def _guard_redirects() -> None:
+    """utcp-http re-checks each redirect hop with its own ``ensure_secure_url`` (any https, or
+    http to loopback). Wrap it so a hop made during a UCP call is also held to UCP's policy
+    (no loopback unless allowed, no private, link-local or metadata address)."""
+    from utcp_http import _security
+
+    original = _security.ensure_secure_url
+    if getattr(original, "_ucp_guarded", False):
+        return
+
+    def ensure_secure_url(url: str, *, context: str | None = None) -> None:
+        original(url, context=context)
+        policy = _POLICY.get()
+        if policy is not None:
+            check_url_sync(url, allow_private=policy[0], allow_loopback=policy[1])
+
+    ensure_secure_url._ucp_guarded = True  # type: ignore[attr-defined]
+    _security.ensure_secure_url = ensure_secure_url
 
 
 def _body_only(inputs: dict[str, Any], body_field: Any) -> str | None:
@@ -457,7 +557,7 @@ class UtcpTransport:
             if len(raw) > self.max_bytes:
                 raise ManualError(f"{path} is larger than {self.max_bytes} bytes", manual=str(path))
             hint, origin, shown = path.suffix.lower(), None, str(path)
-        data = _parse(raw, hint, shown)
+        data = await anyio.to_thread.run_sync(_parse, raw, hint, shown)  # never on the event loop
         manual, openapi = to_manual(data, server=self.config.name, origin=origin, where=shown)
         return ManualSource(
             manual=manual, origin=origin, digest=hashlib.sha256(raw).hexdigest(), openapi=openapi
@@ -484,6 +584,7 @@ class UtcpTransport:
                     f"cannot start the UTCP client: {type(exc).__name__}: {exc}", server=self.config.name
                 ) from exc
             _guard_utcp_logs()  # after create(): the plugins' modules (and loggers) exist now
+            _guard_redirects()
             # set after create(): utcp would otherwise run $-substitution over the values themselves
             client.config.variables = self._variables()
             session = UtcpSession(self, client, events, http)

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from ucp.errors import PolicyDeniedError
+from ucp.frontend.auth import identity_of
 from ucp.frontend.openapi import Call, Endpoint
 from ucp.session.text import one_line
 
@@ -112,14 +114,17 @@ async def tools(call: Call) -> ToolRows:
     await call.fronts.api.ready()
     q = call.query
     assert isinstance(q, ServerQuery)
-    return ToolRows(tools=[tool_row(v) for v in call.fronts.api.tools(q.server)])
+    views = call.fronts.api.tools(q.server, identity=identity_of(call.request))
+    return ToolRows(tools=[tool_row(v) for v in views])
 
 
 async def search(call: Call) -> SearchRows:
     api, q = call.fronts.api, call.query
     await api.ready()
     assert isinstance(q, RankQuery)
-    session = api.open(client_name="ucp-cli", transport="cli", register=False)
+    session = api.open(
+        client_name="ucp-cli", transport="cli", register=False, identity=identity_of(call.request)
+    )
     found = await api.search(session, q.query, limit=q.limit, server=q.server, record=False)
     return SearchRows(query=q.query, mode=found.mode, results=[search_row(v) for v in found.tools])
 
@@ -127,14 +132,15 @@ async def search(call: Call) -> SearchRows:
 async def describe(call: Call) -> dict[str, Any]:
     api = call.fronts.api
     await api.ready()
-    return describe_row(api.describe(api.open(transport="cli", register=False), call.params["name"]))
+    session = api.open(transport="cli", register=False, identity=identity_of(call.request))
+    return describe_row(api.describe(session, call.params["name"]))
 
 
 async def call_tool(call: Call) -> CliCallResponse:
     api, body = call.fronts.api, call.body
     assert isinstance(body, CliCallRequest)
     await api.ready()
-    session = api.open(client_name="ucp-cli", transport="cli")
+    session = api.open(client_name="ucp-cli", transport="cli", identity=identity_of(call.request))
     try:
         result = await api.call(session, body.name, body.arguments)
     finally:
@@ -142,7 +148,15 @@ async def call_tool(call: Call) -> CliCallResponse:
     return CliCallResponse(result=result.model_dump(mode="json", by_alias=True, exclude_none=True))
 
 
+def _operator_only(call: Call, what: str) -> None:
+    """Rankings over the whole catalog and learning stats are the operator's (they name every tool)."""
+    identity = identity_of(call.request)
+    if call.fronts.may_administer is not None and not call.fronts.may_administer(identity):
+        raise PolicyDeniedError(f"{what} needs a role with admin = true", rule="policy.roles.admin")
+
+
 async def explain(call: Call) -> ExplainRows:
+    _operator_only(call, "ranking explanations")
     await call.fronts.api.ready()
     q = call.query
     assert isinstance(q, RankQuery)
@@ -151,6 +165,7 @@ async def explain(call: Call) -> ExplainRows:
 
 
 async def stats(call: Call) -> LearningStats:
+    _operator_only(call, "learning stats")
     q = call.query
     assert isinstance(q, StatsQuery)
     return LearningStats(**await call.fronts.admin.learning(q.days))

@@ -24,4 +24,7 @@ def to_mcp_error(exc: UCPError) -> MCPError:
 def error_response(exc: UCPError) -> JSONResponse:
     details = {k: v for k, v in exc.details.items() if v is not None}
     body = {"error": {"code": exc.code, "message": exc.message, "details": details}}
-    return JSONResponse(json.loads(json.dumps(body, default=str)), status_code=exc.http_status)
+    headers = {"retry-after": str(details["retry_after"])} if "retry_after" in details else None
+    return JSONResponse(
+        json.loads(json.dumps(body, default=str)), status_code=exc.http_status, headers=headers
+    )

@@ -17,7 +17,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from ucp.errors import ConfigError
+from ucp.frontend.auth import metadata_routes
 from ucp.frontend.context import Fronts as Fronts
+from ucp.frontend.hostcheck import LoopbackHostOnly
+from ucp.frontend.request_context import RequestContext
 from ucp.frontend.routes import auth_middleware, build_routes
 from ucp.frontend.server import build_mcp_server
 
@@ -32,11 +35,12 @@ def is_loopback(host: str) -> bool:
 
 
 def check_bind(host: str, has_keys: bool) -> None:
-    """Refuse to listen beyond loopback without auth."""
+    """Refuse to listen beyond loopback without auth (API keys or OAuth)."""
     if not is_loopback(host) and not has_keys:
         raise ConfigError(
-            f"refusing to listen on {host} without API keys: anyone on the network could call every tool. "
-            'Configure keys ([http] api_keys = ["sha256:..."] or UCP_API_KEYS) or bind 127.0.0.1',
+            f"refusing to listen on {host} without authentication: anyone on the network could call every "
+            "tool. Create an API key (`ucp keys create`), configure OAuth ([auth] resource and issuer) or bind "
+            "127.0.0.1",
             field="http.host",
         )
 
@@ -60,7 +64,7 @@ async def healthz(request: Request) -> JSONResponse:
 def build_http_app(fronts: Fronts, *, host: str = "127.0.0.1") -> Starlette:
     """MCP at /mcp (stateful streamable HTTP), /healthz, and the REST / UTCP / registry routes,
     behind bearer auth and the body limit."""
-    server = build_mcp_server(fronts.api)
+    server = build_mcp_server(fronts.api, telemetry=fronts.telemetry)
     if is_loopback(host):
         security = TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
@@ -70,7 +74,11 @@ def build_http_app(fronts: Fronts, *, host: str = "127.0.0.1") -> Starlette:
     else:
         # Behind a non-loopback bind every request already needs a bearer key.
         security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"]), *build_routes(fronts)]
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        *metadata_routes(fronts.authenticator().settings),  # OAuth protected-resource metadata (RFC 9728)
+        *build_routes(fronts),
+    ]
     app = server.streamable_http_app(
         streamable_http_path="/mcp",
         stateless_http=False,
@@ -78,9 +86,14 @@ def build_http_app(fronts: Fronts, *, host: str = "127.0.0.1") -> Starlette:
         transport_security=security,
         host=host,
         max_request_body_size=fronts.http.max_body_bytes,
+        session_idle_timeout=fronts.http.session_idle_s,
+        max_sessions=fronts.http.max_sessions,
         custom_starlette_routes=list(routes),  # type: ignore[arg-type]
     )
     app.state.fronts = fronts
     for middleware, options in auth_middleware(fronts):
         app.add_middleware(middleware, **options)
+    app.add_middleware(RequestContext, telemetry=fronts.telemetry)  # ids on auth's lines too
+    if is_loopback(host):
+        app.add_middleware(LoopbackHostOnly)  # outermost: a rebound name is refused before anything
     return app

@@ -9,7 +9,6 @@ so the document cannot drift from the code.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
 from ucp.errors import UCPError
+from ucp.safeparse import DocumentError, load_json
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -45,9 +45,9 @@ async def read_json(request: Request, *, optional: bool = False) -> Any:
             return {}
         raise InvalidJsonError("the request needs a JSON body")
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidJsonError(f"the body is not valid JSON: {exc}") from None
+        return load_json(raw)  # bounded: a 5,000-digit number or deep nesting is a 400, not a 500
+    except DocumentError as exc:
+        raise InvalidJsonError(f"the body is not valid JSON: {exc}", reason=exc.reason) from None
 
 
 class ErrorInfo(BaseModel):

@@ -15,6 +15,8 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ucp.config.models import validate_server_name
+from ucp.errors import PolicyDeniedError
+from ucp.frontend.auth import identity_of
 from ucp.frontend.openapi import Call, Endpoint, Reply
 from ucp.session.api import AdminAPI
 
@@ -93,8 +95,21 @@ class HealthReport(BaseModel):
     services: list[ServiceHealth]
 
 
-def _admin(call: Call) -> AdminAPI:
-    return call.fronts.admin
+def _admin(call: Call, action: str | None = None, name: str = "") -> AdminAPI:
+    """The admin API; for a change (``action``), only for identities allowed to administer
+    (a role with ``admin = true``; everyone when no roles are configured), and audited."""
+    fronts = call.fronts
+    if action is not None:
+        identity = identity_of(call.request)
+        allowed = fronts.may_administer(identity) if fronts.may_administer is not None else True
+        if fronts.on_admin is not None:
+            fronts.on_admin(action, identity, name, "ok" if allowed else "denied")
+        if not allowed:
+            raise PolicyDeniedError(
+                f"{identity.subject} may not change the service registry: that needs a role with admin = true",
+                rule="policy.roles.admin",
+            )
+    return fronts.admin
 
 
 def info(admin: AdminAPI, record: dict[str, Any]) -> ServiceInfo:
@@ -107,7 +122,7 @@ def info(admin: AdminAPI, record: dict[str, Any]) -> ServiceInfo:
 async def register(call: Call) -> Reply:
     body = call.body
     assert isinstance(body, RegisterRequest)
-    admin = _admin(call)
+    admin = _admin(call, "service_registered", body.name)
     record, created = await admin.register_service(
         body.name,
         manual_url=body.manual_url,
@@ -133,7 +148,9 @@ async def read_service(call: Call) -> ServiceInfo:
 
 
 async def deregister(call: Call) -> Removed:
-    record = await _admin(call).deregister_service(call.params["name"])
+    record = await _admin(call, "service_deregistered", call.params["name"]).deregister_service(
+        call.params["name"]
+    )
     return Removed(removed=record["name"])
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ucp.frontend.auth import identity_of
 from ucp.frontend.openapi import Call, Endpoint, Reply
 from ucp.session.api import SearchResult as Found
 from ucp.session.api import Session, ToolView
@@ -91,6 +92,8 @@ class SessionInfo(BaseModel):
     last_seen: float
     history_length: int
     working_set: list[str] | None = None
+    identity: str = Field("local", description="Who opened the session (its authenticated subject).")
+    tenant: str = "default"
 
 
 class ContextRequest(BaseModel):
@@ -131,23 +134,30 @@ def session_info(session: Session) -> SessionInfo:
 
 def session_of(call: Call, session_id: str | None, *, client: str = "rest") -> Session:
     """The named session, else the ``X-UCP-Session`` header's, else a new REST session."""
-    api = call.fronts.api
+    api, identity = call.fronts.api, identity_of(call.request)
     session_id = session_id or call.request.headers.get(SESSION_HEADER)
-    return api.get(session_id) if session_id else api.open(client_name=client, transport="rest")
+    if session_id:
+        return api.get(session_id, identity)
+    return api.open(client_name=client, transport="rest", identity=identity)
+
+
+def named_session(call: Call, session_id: str) -> Session:
+    return call.fronts.api.get(session_id, identity_of(call.request))
 
 
 # ---------------------------------------------------------------- handlers
 async def list_tools(call: Call) -> ToolList:
     api, q = call.fronts.api, call.query
     assert isinstance(q, ToolsQuery)
-    session = api.get(q.session_id) if q.session_id else None
+    identity = identity_of(call.request)
+    session = named_session(call, q.session_id) if q.session_id else None
     if session is not None and q.context:
         api.add_context(session, q.context)
     text = q.context or (session.context_text() if session else "")
     if not text.strip():
-        tools = [tool_info(v) for v in api.tools(q.server)]
+        tools = [tool_info(v) for v in api.tools(q.server, identity=identity)]
         return ToolList(tools=tools, count=len(tools), ranked=False, session_id=q.session_id)
-    ranker = session or Session(transport="rest")
+    ranker = session or Session(transport="rest", identity=identity)
     found = await api.search(ranker, text, limit=q.limit, server=q.server, record=False)
     tools = infos(found)
     return ToolList(tools=tools, count=len(tools), ranked=True, mode=found.mode, session_id=q.session_id)
@@ -156,7 +166,10 @@ async def list_tools(call: Call) -> ToolList:
 async def search_tools(call: Call) -> SearchResult:
     api, q = call.fronts.api, call.query
     assert isinstance(q, SearchQuery)
-    session = api.get(q.session_id) if q.session_id else Session(transport="rest")
+    if q.session_id:
+        session = named_session(call, q.session_id)
+    else:
+        session = Session(transport="rest", identity=identity_of(call.request))
     found = await api.search(session, q.query, limit=q.top_k, server=q.server)
     return SearchResult(query=found.query, mode=found.mode, results=infos(found), session_id=q.session_id)
 
@@ -178,27 +191,27 @@ async def create_session(call: Call) -> Reply:
     body = call.body
     assert isinstance(body, SessionCreate)
     api = call.fronts.api
-    session = api.open(client_name=body.client_name, transport="rest")
+    session = api.open(client_name=body.client_name, transport="rest", identity=identity_of(call.request))
     if body.context:
         api.add_context(session, body.context)
     return Reply(session_info(session), 201)
 
 
 async def read_session(call: Call) -> SessionInfo:
-    return session_info(call.fronts.api.get(call.params["session_id"]))
+    return session_info(named_session(call, call.params["session_id"]))
 
 
 async def add_context(call: Call) -> ContextResponse:
     api, body = call.fronts.api, call.body
     assert isinstance(body, ContextRequest)
-    session = api.get(call.params["session_id"])
+    session = named_session(call, call.params["session_id"])
     api.add_context(session, body.text)
     found = await api.search(session, session.context_text(), limit=body.top_k, record=False)
     return ContextResponse(session_id=session.id, history_length=len(session.history), tools=infos(found))
 
 
 async def history(call: Call) -> HistoryResponse:
-    session = call.fronts.api.get(call.params["session_id"])
+    session = named_session(call, call.params["session_id"])
     return HistoryResponse(session_id=session.id, history=[item.to_dict() for item in session.history])
 
 

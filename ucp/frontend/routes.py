@@ -1,5 +1,6 @@
 """HTTP routes beyond MCP (built from ``Endpoint`` declarations): the REST API, UTCP out, the service registry, ``/openapi.json``,
-and the middleware that guards them all (bearer keys, request body limit).
+and the middleware that guards them all (authentication,
+request body limit).
 
 Routes are built from the ``Endpoint`` declarations of ``rest.py``,
 ``registry_routes.py`` and ``utcp_routes.py``: the query and the JSON body are
@@ -21,11 +22,13 @@ from starlette.routing import BaseRoute, Route
 
 import ucp
 from ucp.errors import UCPError
-from ucp.frontend.auth import BearerAuth, load_keys
+from ucp.frontend.auth import Authenticate
 from ucp.frontend.cli_routes import ENDPOINTS as CLI_ENDPOINTS
 from ucp.frontend.context import Fronts
 from ucp.frontend.errors import error_response
 from ucp.frontend.limits import BodyLimit
+from ucp.frontend.observe_routes import ENDPOINTS as OBSERVE_ENDPOINTS
+from ucp.frontend.observe_routes import build_observe_routes
 from ucp.frontend.openapi import (
     SERVED_PATHS,
     Call,
@@ -44,7 +47,7 @@ log = get_logger("ucp.frontend.api")
 
 
 def endpoints() -> list[Endpoint]:
-    return [*REST_ENDPOINTS, *REGISTRY_ENDPOINTS, *UTCP_ENDPOINTS, *CLI_ENDPOINTS]
+    return [*REST_ENDPOINTS, *REGISTRY_ENDPOINTS, *UTCP_ENDPOINTS, *CLI_ENDPOINTS, *OBSERVE_ENDPOINTS]
 
 
 def _invalid(exc: ValidationError, where: str) -> InvalidRequestError:
@@ -148,14 +151,13 @@ def build_routes(fronts: Fronts) -> list[BaseRoute]:
         Route(f"/{prefix}/{{rest:path}}", fallback, methods=_METHODS)
         for prefix in ("api", "registry", "utcp")
     ]
-    return [*routes, Route("/openapi.json", openapi, methods=["GET"]), *fallbacks]
+    return [*routes, Route("/openapi.json", openapi, methods=["GET"]), *build_observe_routes(), *fallbacks]
 
 
 def auth_middleware(fronts: Fronts) -> list[tuple[Any, dict[str, Any]]]:
-    """Innermost first: the body limit, then bearer auth around everything (added last = outermost)."""
-    hashes = load_keys(fronts.http, fronts.env)
+    """Innermost first: the body limit, then authentication around everything (added last = outermost)."""
     middleware: Sequence[tuple[Any, dict[str, Any]]] = (
-        (BodyLimit, {"max_bytes": fronts.http.max_body_bytes}),
-        (BearerAuth, {"hashes": hashes}),
+        (BodyLimit, {"max_bytes": fronts.http.max_body_bytes, "body_timeout": fronts.http.body_timeout}),
+        (Authenticate, {"authenticator": fronts.authenticator(), "on_denied": fronts.on_auth_denied}),
     )
     return list(middleware)

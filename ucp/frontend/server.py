@@ -25,9 +25,11 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 import ucp
 from ucp.errors import UCPError
 from ucp.frontend.errors import to_mcp_error
+from ucp.frontend.mcp_tracing import McpTracing
 from ucp.frontend.notify import Notifier
 from ucp.frontend.sessions import session_for
 from ucp.log import get_logger
+from ucp.observe.telemetry import Telemetry
 from ucp.session.api import CallHooks, SessionAPI
 
 log = get_logger("ucp.frontend")
@@ -82,9 +84,11 @@ def _hooks(ctx: ServerRequestContext[Any]) -> CallHooks:
     return CallHooks(progress=relay, elicit=elicit)
 
 
-def build_mcp_server(api: SessionAPI) -> GatewayServer:
-    """The MCP server over ``api``; serve it over stdio, HTTP or an in-memory client."""
+def build_mcp_server(api: SessionAPI, *, telemetry: Telemetry | None = None) -> GatewayServer:
+    """The MCP server over ``api``; serve it over stdio, HTTP or an in-memory client. ``telemetry``
+    opens a server span per request (a child of the caller's ``traceparent``; ``mcp_tracing.py``)."""
     notifier = Notifier(api.events)
+    tel = telemetry if telemetry is not None else Telemetry.off()
 
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -163,7 +167,7 @@ def build_mcp_server(api: SessionAPI) -> GatewayServer:
         context_args = params.context.arguments if params.context else None
         return await api.complete(params.ref, {params.argument.name: params.argument.value}, context_args)
 
-    return GatewayServer(
+    server = GatewayServer(
         "ucp",
         version=ucp.__version__,
         title="UCP",
@@ -182,3 +186,5 @@ def build_mcp_server(api: SessionAPI) -> GatewayServer:
         on_completion=complete,
         on_subscriptions_listen=ListenHandler(notifier.bus),
     )
+    server.middleware = [McpTracing(tel)]  # UCP's tracer instead of the SDK's global-provider one
+    return server

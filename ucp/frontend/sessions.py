@@ -8,6 +8,9 @@ list changes and resource updates) and closed when the connection closes. A
 must not vary per connection), so it gets a throwaway session that is not
 registered.
 
+Each session carries the ``Identity`` the HTTP front authenticated (``auth.py``);
+a request presenting another identity's session is refused.
+
 The SDK gives a low-level handler no public handle on the ``Connection``; the
 one private access is here (``_connection_of``).
 """
@@ -20,8 +23,11 @@ from mcp.server import ServerRequestContext
 from mcp.server.connection import Connection
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from ucp.errors import UnknownSessionError
+from ucp.frontend.auth import identity_of
+from ucp.frontend.errors import to_mcp_error
 from ucp.frontend.notify import Delivery
-from ucp.session.api import Session, SessionAPI
+from ucp.session.api import LOCAL, Session, SessionAPI
 
 _KEY = "ucp.session"
 
@@ -33,9 +39,14 @@ def _connection_of(ctx: ServerRequestContext[Any]) -> Connection | None:
 
 async def session_for(api: SessionAPI, ctx: ServerRequestContext[Any]) -> Session:
     conn = _connection_of(ctx)
+    identity = identity_of(ctx.request) if ctx.request is not None else LOCAL
     if conn is not None:
         existing = conn.state.get(_KEY)
         if isinstance(existing, Session):
+            if not existing.belongs_to(identity):  # a session id presented with another identity's token
+                raise to_mcp_error(
+                    UnknownSessionError("this session belongs to another identity", session_id=existing.id)
+                )
             existing.touch()
             return existing
     await api.ready()
@@ -52,6 +63,7 @@ async def session_for(api: SessionAPI, ctx: ServerRequestContext[Any]) -> Sessio
         transport="http" if ctx.request is not None else "stdio",
         session_id=header_id,
         register=not modern,
+        identity=identity,
     )
     if conn is not None:
         conn.state[_KEY] = session

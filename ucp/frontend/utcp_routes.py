@@ -29,7 +29,7 @@ from ucp.errors import (
     DownstreamTimeoutError,
     DownstreamUnavailableError,
 )
-from ucp.frontend.auth import load_keys
+from ucp.frontend.auth import identity_of
 from ucp.frontend.openapi import Call, Endpoint, InvalidJsonError, read_json
 from ucp.frontend.rest import SESSION_HEADER
 from ucp.frontend.utcp_manual import build_manual
@@ -111,7 +111,7 @@ def manual(call: Call) -> dict[str, Any]:
     fronts = call.fronts
     base = fronts.http.public_url or str(call.request.base_url)
     tools = []
-    views = fronts.api.tools()
+    views = fronts.api.tools(identity=identity_of(call.request))
     for view in views:
         output = view.output_schema if (view.output_schema or {}).get("type") == "object" else None
         tools.append(
@@ -123,7 +123,7 @@ def manual(call: Call) -> dict[str, Any]:
                 "tags": [view.server, *view.tags],
             }
         )
-    keys = load_keys(fronts.http, fronts.env)
+    keys = fronts.authenticator().enabled
     digest = hashlib.sha256(json.dumps(tools, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return build_manual(
         tools,
@@ -139,7 +139,10 @@ async def get_manual(call: Call) -> Response:
 
 def _session(call: Call) -> Session:
     session_id = call.request.headers.get(SESSION_HEADER)
-    return call.fronts.api.get(session_id) if session_id else Session(transport="utcp")
+    identity = identity_of(call.request)
+    if session_id:
+        return call.fronts.api.get(session_id, identity)
+    return Session(transport="utcp", identity=identity)
 
 
 def _error(result: types.CallToolResult, name: str) -> Response:

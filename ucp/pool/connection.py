@@ -6,6 +6,17 @@ check fails, or it is stopped) and restarts with exponential backoff and
 jitter. Calls made while the server is down get a ``DownstreamUnavailableError``
 that names the server and its state; the pool turns it into an ``is_error``
 result. Nothing a downstream does can raise out of ``run``.
+
+Bounds that hold whatever the downstream does:
+- the per-call timeout is a deadline on the whole call (waiting for the connection, for a
+  concurrency slot, and the call itself); a call that hits it triggers a quick liveness
+  probe, so a frozen server is restarted within seconds, not at the next health check;
+- arguments that cannot be encoded (lone surrogates) are refused before anything is sent
+  (``arguments.py``), and results over ``[pool] max_result_bytes`` become an error;
+- a connection that fails or drops within ``fast_failure_s`` keeps its backoff growing
+  (no reset to the first delay), and after ``park_after`` such failures in a row the server
+  is **parked**: no more restarts, CPU or log lines until ``unpark()`` (its config changes,
+  or ``ucp registry enable NAME``).
 """
 
 from __future__ import annotations
@@ -21,14 +32,22 @@ import mcp_types as types
 
 from ucp.config.models import PoolSettings
 from ucp.downstream.base import CallHooks, DownstreamSession, Elicitor, ListKind, Transport
-from ucp.errors import DownstreamBusyError, DownstreamError, DownstreamUnavailableError, UCPError
+from ucp.errors import (
+    DownstreamBusyError,
+    DownstreamError,
+    DownstreamTimeoutError,
+    DownstreamUnavailableError,
+    UCPError,
+)
 from ucp.events import LISTS, Change, ChangeKind
-from ucp.log import get_logger, log_tracebacks
+from ucp.log import get_logger, log_tracebacks, mask_secrets
+from ucp.pool.arguments import check_arguments, check_result
 from ucp.pool.backoff import backoff_delay
 
 log = get_logger("ucp.pool")
 
-State = Literal["starting", "ready", "restarting", "failed", "stopped"]
+State = Literal["starting", "ready", "restarting", "failed", "parked", "stopped"]
+PROBE_TIMEOUT = 5.0
 Clock = Callable[[], float]
 
 
@@ -86,6 +105,10 @@ class Connection:
         self._dirty_event = anyio.Event()
         self._restart_requested = anyio.Event()
         self._elicitors: list[Elicitor] = []
+        self._probe_requested = anyio.Event()
+        self._unpark = anyio.Event()
+        self.fast_failures = 0
+        self.guard: Callable[[str, str], None] | None = None  # raises to refuse a call (trust)
         self.subscriptions: set[str] = set()  # resource URIs (the server's own) clients subscribed to
 
     # ------------------------------------------------------------ events from the downstream
@@ -125,6 +148,17 @@ class Connection:
     def stop(self) -> None:
         self._stop.set()
 
+    @property
+    def parked(self) -> bool:
+        return self.state == "parked"
+
+    def unpark(self) -> bool:
+        """Retry a parked server now (an operator re-enabled it). False if it was not parked."""
+        if self.state != "parked":
+            return False
+        self._unpark.set()
+        return True
+
     def request_restart(self, reason: str) -> None:
         if self.state == "ready":
             log.warning("downstream_restart_requested", server=self.name, reason=reason)
@@ -134,6 +168,7 @@ class Connection:
         attempt = 0
         while not self._stop.is_set():
             started = time.perf_counter()
+            ready_at: float | None = None
             try:
                 async with self.transport.connect(self) as session:
                     await self._refresh(session, {"tools", "resources", "prompts"})
@@ -141,10 +176,9 @@ class Connection:
                     self.session = session
                     self.server_info = session.server_info
                     self.state = "ready"
-                    self.connected_at = self._clock()
+                    self.connected_at = ready_at = self._clock()
                     self.last_error = None
                     self.next_retry_at = None
-                    attempt = 0
                     log.info(
                         "downstream_ready",
                         server=self.name,
@@ -159,7 +193,7 @@ class Connection:
                 if self.state != "ready":
                     self._checked(False, started)
                 cause = _unwrap(exc)
-                self.last_error = (
+                self.last_error = mask_secrets(
                     str(cause) if isinstance(cause, UCPError) else f"{type(cause).__name__}: {cause}"
                 )
                 log.warning(
@@ -174,9 +208,17 @@ class Connection:
             self._first_attempt_over()
             if self._stop.is_set():
                 break
+            if ready_at is not None and self._clock() - ready_at >= self.settings.fast_failure_s:
+                attempt, self.fast_failures = 0, 0  # it served a while: a fresh start
+            else:
+                self.fast_failures += 1
             was_ready = self.state == "ready"
-            self.state = "restarting" if was_ready else "failed"
             self.restarts += 1
+            if self.settings.park_after and self.fast_failures >= self.settings.park_after:
+                await self._park()
+                attempt = 0
+                continue
+            self.state = "restarting" if was_ready else "failed"
             self._on_change(Change.of(self.name, ChangeKind.STATE))
             delay = backoff_delay(
                 attempt,
@@ -204,6 +246,34 @@ class Connection:
             except (DownstreamError, TimeoutError) as exc:
                 log.warning("downstream_resubscribe_failed", server=self.name, uri=uri, error=str(exc)[:200])
 
+    async def _park(self) -> None:
+        """Stop retrying until ``unpark()`` or ``stop()``: a server that keeps dying right away
+        costs nothing more (no restarts, no log lines) until someone changes something."""
+        self.state = "parked"
+        self.next_retry_at = None
+        log.error(
+            "downstream_parked",
+            server=self.name,
+            fast_failures=self.fast_failures,
+            last_error=(self.last_error or "")[:300],
+            action=f"fix its configuration, or `ucp registry enable {self.name}` to retry",
+        )
+        self._on_change(Change.of(self.name, ChangeKind.STATE))
+        self._unpark = anyio.Event()
+        async with anyio.create_task_group() as tg:
+
+            async def until(event: anyio.Event) -> None:
+                await event.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(until, self._unpark)
+            tg.start_soon(until, self._stop)
+        self.fast_failures = 0
+        if not self._stop.is_set():
+            log.info("downstream_unparked", server=self.name)
+            self.state = "starting"
+            self._on_change(Change.of(self.name, ChangeKind.STATE))
+
     def _first_attempt_over(self) -> None:
         self.first_attempt_done.set()
         self.listed.set()
@@ -223,6 +293,7 @@ class Connection:
             tg.start_soon(until, self._restart_requested, "restart requested after a failure")
             tg.start_soon(self._refresh_loop, session)
             tg.start_soon(self._health_loop, session)
+            tg.start_soon(self._probe_loop, session)
         if not self._stop.is_set():
             log.warning(
                 "downstream_disconnected", server=self.name, reason=self.last_error or "connection lost"
@@ -265,6 +336,19 @@ class Connection:
                     self._restart_requested.set()
                     return
 
+    async def _probe_loop(self, session: DownstreamSession) -> None:
+        """A call hit its deadline: is the server still answering? If not, restart it now."""
+        while True:
+            self._probe_requested = anyio.Event()
+            await self._probe_requested.wait()
+            try:
+                await session.ping(timeout=min(PROBE_TIMEOUT, max(1.0, self.timeout)))
+            except Exception as exc:
+                self.last_error = mask_secrets(f"not answering after a call timed out: {exc}")[:500]
+                log.warning("downstream_hung", server=self.name, error=self.last_error)
+                self._restart_requested.set()
+                return
+
     async def _refresh(self, session: DownstreamSession, kinds: set[ListKind] | set[str]) -> None:
         caps = session.capabilities
         snap = self.snapshot
@@ -284,6 +368,11 @@ class Connection:
     def _unavailable(self) -> DownstreamUnavailableError:
         if self.state == "stopped":
             detail = "stopped (removed or disabled)"
+        elif self.state == "parked":
+            detail = (
+                f"parked after {self.settings.park_after} fast failures; fix its configuration or "
+                f"`ucp registry enable {self.name}`"
+            )
         elif self.state in ("restarting", "failed"):
             wait = max(0.0, (self.next_retry_at or self._clock()) - self._clock())
             detail = f"{self.state}; next attempt in {wait:.1f} s"
@@ -317,38 +406,60 @@ class Connection:
         timeout: float | None = None,
         hooks: CallHooks | None = None,
     ) -> types.CallToolResult:
+        """Call ``tool`` within one deadline (``timeout``, else the server's) covering the whole call."""
+        check_arguments(arguments, server=self.name, tool=tool)
+        if self.guard is not None:
+            self.guard(self.name, tool)
         limit = timeout if timeout is not None else self.timeout
-        waited = time.perf_counter()
-        session = await self.use(wait=limit)
-        limit = max(0.1, limit - (time.perf_counter() - waited))  # the timeout covers the whole call
-        try:
-            with anyio.fail_after(min(limit, self.settings.acquire_timeout)):
-                await self._limiter.acquire()
-        except TimeoutError:
-            raise DownstreamBusyError(
-                f"server {self.name!r} has {self.max_concurrency} calls in flight (its max_concurrency); "
-                "try again shortly or raise max_concurrency",
-                server=self.name,
-            ) from None
-        self.calls += 1
+        deadline = anyio.current_time() + limit
+        acquired = False
         elicit = hooks.elicit if hooks else None
-        if elicit is not None:
-            self._elicitors.append(elicit)
+        session = await self.use(wait=limit)  # bounded by the deadline too
         try:
-            return await session.call_tool(
-                tool, arguments, timeout=limit, progress=hooks.progress if hooks else None
-            )
-        except DownstreamUnavailableError:
+            with anyio.fail_after(max(0.05, deadline - anyio.current_time())):
+                with anyio.move_on_after(min(limit, self.settings.acquire_timeout)) as waiting:
+                    await self._limiter.acquire()
+                    acquired = True
+                if not acquired and waiting.cancelled_caught:
+                    raise DownstreamBusyError(
+                        f"server {self.name!r} has {self.max_concurrency} calls in flight (its "
+                        "max_concurrency); try again shortly or raise max_concurrency",
+                        server=self.name,
+                    )
+                self.calls += 1
+                if elicit is not None:
+                    self._elicitors.append(elicit)
+                remaining = max(0.05, deadline - anyio.current_time())
+                result = await session.call_tool(
+                    tool, arguments, timeout=remaining, progress=hooks.progress if hooks else None
+                )
+            check_result(result, server=self.name, tool=tool, limit=self.settings.max_result_bytes)
+            return result
+        except TimeoutError:
             self.failures += 1
-            self.request_restart("connection lost during a call")
+            self._probe_requested.set()
+            raise DownstreamTimeoutError(
+                f"{tool} on server {self.name!r} took longer than {limit:g} s (its timeout)",
+                server=self.name,
+                timeout=limit,
+            ) from None
+        except DownstreamTimeoutError:
+            self.failures += 1
+            self._probe_requested.set()
+            raise
+        except DownstreamUnavailableError:
+            if acquired:
+                self.failures += 1
+                self.request_restart("connection lost during a call")
             raise
         except DownstreamError:
             self.failures += 1
             raise
         finally:
-            if elicit is not None:
+            if elicit is not None and elicit in self._elicitors:
                 self._elicitors.remove(elicit)
-            self._limiter.release()
+            if acquired:
+                self._limiter.release()
 
 
 def _unwrap(exc: BaseException) -> BaseException:

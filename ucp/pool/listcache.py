@@ -13,7 +13,8 @@ gave last time, while the servers connect in the background (stale-while-revalid
 - when the live lists arrive and differ, UCP sends ``list_changed`` as for any change;
 - a call to a server that is still starting waits for its first connection (bounded by the
   call's timeout) instead of failing;
-- a missing, unreadable or malformed file is ignored with a warning: the server is then
+- a missing, unreadable or malformed file (not UTF-8, truncated, too deep, too large) is
+  ignored with a warning: the server is then
   waited for as on a first start.
 
 ``[pool] cache_lists = false`` turns it off.
@@ -33,10 +34,12 @@ from ucp.config.models import SERVER_NAME_RE
 from ucp.fileio import atomic_write_text
 from ucp.log import get_logger
 from ucp.pool.connection import Snapshot
+from ucp.safeparse import load_json
 
 log = get_logger("ucp.pool")
 
 FORMAT = 1
+MAX_FILE_BYTES = 64 * 1024 * 1024
 _LISTS = (
     ("tools", types.Tool),
     ("resources", types.Resource),
@@ -71,14 +74,16 @@ class ListCache:
         if not fingerprint or path is None:
             return None
         try:
-            raw = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
         except FileNotFoundError:
             return None
         except OSError as exc:
             log.warning("list_cache_unreadable", server=server, file=str(path), error=str(exc))
             return None
         try:
-            data = json.loads(raw)
+            if len(raw) > MAX_FILE_BYTES:
+                raise ValueError(f"larger than {MAX_FILE_BYTES} bytes")
+            data = load_json(raw)  # not UTF-8, too deep, truncated: all a DocumentError (ValueError)
             if not isinstance(data, dict) or data.get("format") != FORMAT:
                 raise ValueError(f"not a format-{FORMAT} list cache file")
             if data.get("fingerprint") != fingerprint:

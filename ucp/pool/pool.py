@@ -4,12 +4,20 @@ Servers can be added, replaced and removed while UCP runs (registry hot
 reload, self-registered services). Every change of a downstream is published as
 a typed ``Change`` (``ucp.events``) on the pool's bus; subscribers rebuild what
 they derive (the catalog, the router index, notifications upstream).
+
+A parked server (``connection.py``) is retried by ``unpark(name)``; a running pool also
+watches ``enable_dir`` (``$UCP_HOME/state/enable/``) where ``ucp registry enable NAME``
+drops a file named after the server, so the CLI can re-enable a server of a running UCP.
+``guard`` (set by the app: the trust store) may refuse a call before it is sent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -22,6 +30,7 @@ from ucp.downstream.base import CallHooks, Transport
 from ucp.errors import DownstreamError, DownstreamUnavailableError, UnknownServerError
 from ucp.events import LISTS, Change, ChangeBus, ChangeKind
 from ucp.log import get_logger
+from ucp.pool.arguments import check_arguments
 from ucp.pool.connection import Connection
 from ucp.pool.listcache import ListCache
 from ucp.pool.outputs import OutputChecker
@@ -69,8 +78,12 @@ class Pool:
         settings: PoolSettings | None = None,
         list_cache: ListCache | None = None,
         events: ChangeBus | None = None,
+        *,
+        enable_dir: Path | None = None,
     ) -> None:
         self.settings = settings or PoolSettings()
+        self.enable_dir = enable_dir
+        self.guard: Callable[[str, str], None] | None = None
         self.list_cache = list_cache
         self.events = events or ChangeBus()
         self.connections: dict[str, Connection] = {}
@@ -83,6 +96,8 @@ class Pool:
     async def __aenter__(self) -> Pool:
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
+        if self.enable_dir is not None:
+            self._tg.start_soon(self._enable_requests_loop, self.enable_dir)
         return self
 
     async def __aexit__(
@@ -91,6 +106,8 @@ class Pool:
         for conn in self.connections.values():
             conn.stop()
         assert self._tg is not None
+        if self.enable_dir is not None:
+            self._tg.cancel_scope.cancel()  # the watcher; connections end on stop()
         return await self._tg.__aexit__(exc_type, exc, tb)
 
     def _emit(self, change: Change) -> None:
@@ -118,6 +135,7 @@ class Pool:
             on_change=self._emit,
             health_interval=spec.health_interval,
         )
+        conn.guard = self._guard_call
         self.connections[spec.name] = conn
         self.specs[spec.name] = spec
         cache = self._cache_for(spec.name)
@@ -138,6 +156,33 @@ class Pool:
 
         self._tg.start_soon(runner, name=f"ucp-downstream-{spec.name}")
         log.info("pool_server_added", server=spec.name, kind=spec.transport.kind, source=spec.source)
+
+    async def drain(self, timeout: float) -> None:
+        """Stop every connection and wait (at most ``timeout``) until each has closed its server."""
+        for conn in self.connections.values():
+            conn.stop()
+        with anyio.move_on_after(timeout):
+            for done in list(self._done.values()):
+                await done.wait()
+
+    def _guard_call(self, server: str, tool: str) -> None:
+        if self.guard is not None:
+            self.guard(server, tool)
+
+    def unpark(self, name: str) -> bool:
+        """Retry a parked server now; False when it is not parked (or not in the pool)."""
+        conn = self.connections.get(name)
+        return conn.unpark() if conn is not None else False
+
+    async def _enable_requests_loop(self, directory: Path, interval: float = 1.0) -> None:
+        """Pick up ``ucp registry enable NAME`` from a running CLI: a file per server name."""
+        while True:
+            await anyio.sleep(interval)
+            for path in _enable_requests(directory):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                if self.unpark(path.name):
+                    log.info("pool_server_unparked", server=path.name, by="ucp registry enable")
 
     def _cache_for(self, server: str) -> ListCache | None:
         """The last-known lists cache, if this server's lists are kept (not built-ins: they list from a file)."""
@@ -239,6 +284,7 @@ class Pool:
 
     async def read_resource(self, server: str, uri: str) -> types.ReadResourceResult:
         conn = self.get(server)
+        check_arguments(uri, server=server, tool="resources/read")
         session = await conn.use(wait=conn.timeout)
         return await session.read_resource(uri, timeout=conn.timeout)
 
@@ -267,6 +313,7 @@ class Pool:
 
     async def get_prompt(self, server: str, name: str, arguments: dict[str, str]) -> types.GetPromptResult:
         conn = self.get(server)
+        check_arguments(arguments, server=server, tool=name)
         session = await conn.use(wait=conn.timeout)
         return await session.get_prompt(name, arguments, timeout=conn.timeout)
 
@@ -285,3 +332,10 @@ class Pool:
             return await session.complete(ref, argument, context_arguments, timeout=conn.timeout)
         except DownstreamError:
             return types.CompleteResult(completion=types.Completion(values=[]))
+
+
+def _enable_requests(directory: Path) -> list[Path]:
+    try:
+        return [p for p in directory.iterdir() if p.is_file()] if directory.is_dir() else []
+    except OSError:
+        return []

@@ -116,3 +116,6 @@ class AdminFacade:
             "events": store.count_events(),
             "path": str(store.path),
         }
+
+    def changed_definitions(self) -> dict[str, dict[str, str]]:
+        return {k: dict(v) for k, v in sorted(self.pins.changed.items())}

@@ -22,6 +22,8 @@ import mcp_types as types
 
 from ucp.downstream.base import CallHooks as CallHooks  # re-exported: fronts build hooks for calls
 from ucp.events import ChangeBus
+from ucp.identity import LOCAL as LOCAL  # re-exported: the identity of unauthenticated sessions
+from ucp.identity import Identity as Identity  # re-exported: what the HTTP front authenticated
 from ucp.session.state import Session as Session  # re-exported: the session fronts hold
 
 
@@ -81,10 +83,11 @@ class SessionAPI(Protocol):
         transport: str = "stdio",
         session_id: str | None = None,
         register: bool = True,
+        identity: Identity | None = None,
     ) -> Session: ...
 
-    def get(self, session_id: str) -> Session:
-        """The live session, else ``UnknownSessionError``."""
+    def get(self, session_id: str, identity: Identity | None = None) -> Session:
+        """The live session, else ``UnknownSessionError`` (also when it is another ``identity``'s)."""
         ...
 
     def close(self, session_id: str) -> None: ...
@@ -99,7 +102,9 @@ class SessionAPI(Protocol):
     ) -> types.CallToolResult: ...
 
     # ---- the same operations for REST, UTCP and the CLI (errors raise, results are values)
-    def tools(self, server: str | None = None) -> list[ToolView]: ...
+    def tools(self, server: str | None = None, *, identity: Identity | None = None) -> list[ToolView]:
+        """Every tool ``identity`` may see (the local user's view by default)."""
+        ...
 
     async def search(
         self,
@@ -185,4 +190,8 @@ class AdminAPI(Protocol):
 
     async def learning(self, days: int = 14) -> dict[str, Any]:
         """What the router learned, saved first: ``tools``, ``daily`` hit rates, ``events``, ``path``."""
+        ...
+
+    def changed_definitions(self) -> dict[str, dict[str, str]]:
+        """Tools whose definition changed since UCP pinned it (trust flags), by exposed name."""
         ...

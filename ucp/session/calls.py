@@ -1,9 +1,10 @@
 """The call path every front shares (MCP, REST, UTCP out, the CLI), behind ``SessionAPI``.
 
-Resolve the exposed name in the catalog, optionally validate the arguments
+Resolve the exposed name in the catalog (as the session's identity may see it),
+admit the call (policy and rate limits: ``guard.py``), optionally validate the arguments
 against the tool's schema, call through the pool, turn downstream failures into
-``is_error`` results the model can read, log one line per call, and record the
-call in the session (it feeds the next ranking and the learning layer).
+``is_error`` results the model can read, log one line per call and one audit line,
+and record the call in the session (it feeds the next ranking and the learning layer).
 """
 
 from __future__ import annotations
@@ -17,11 +18,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 import mcp_types as types
 
 from ucp.downstream.base import CallHooks
-from ucp.errors import DownstreamError, InvalidArgumentsError, UnknownToolError
+from ucp.errors import (
+    DownstreamError,
+    InvalidArgumentsError,
+    PolicyDeniedError,
+    RateLimitedError,
+    UCPError,
+    UnknownToolError,
+)
 from ucp.log import get_logger
 from ucp.naming import suggest
+from ucp.observe.telemetry import Telemetry
 from ucp.pool.pool import Pool
 from ucp.router.catalog import Catalog, CatalogEntry
+from ucp.session.guard import Guard
 from ucp.session.state import HistoryItem, Session
 
 if TYPE_CHECKING:  # jsonschema loads at the first validated call: off the cold-start path
@@ -105,7 +115,9 @@ def check_arguments(tool: str, schema: dict[str, Any], arguments: Any, *, key: s
 
 
 class CallPath:
-    """Resolve, check, call through the pool, record; observers (priors, learning) hear of each call."""
+    """Resolve, check, call through the pool, record; observers (priors, learning) hear of each call,
+    ``telemetry`` (metrics, a span, a call record) of each call too, with UCP's own time and the
+    downstream's measured apart."""
 
     def __init__(
         self,
@@ -114,19 +126,46 @@ class CallPath:
         *,
         observers: Sequence[CallObserver] = (),
         extra_names: Iterable[str] = (),
+        guard: Guard | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.catalog = catalog
         self.pool = pool
+        self.guard = guard or Guard()
+        self.telemetry = telemetry if telemetry is not None else Telemetry.off()
         self._observers = tuple(observers)
         self._extra_names = tuple(extra_names)  # UCP's own tools, for "did you mean"
 
-    def resolve(self, name: str) -> CatalogEntry:
+    def unknown(self, name: str, session: Session | None) -> UnknownToolError:
+        if session is None:
+            names: Iterable[str] = self.catalog.entries
+        else:
+            names = (e.exposed for e in self.guard.filter(session.identity, self.catalog.entries.values()))
+        near = suggest(name, [*names, *self._extra_names])
+        hint = f" Did you mean: {', '.join(near)}?" if near else ""
+        return UnknownToolError(f"unknown tool {name!r}.{hint}", tool=name, suggestions=near)
+
+    def lookup(self, name: str, session: Session | None) -> CatalogEntry | None:
+        """The entry, or ``None`` when there is none for this session's identity."""
         entry = self.catalog.resolve(name)
+        if entry is not None and session is not None and self.guard.hidden(session.identity, name, entry):
+            return None
+        return entry
+
+    def resolve(self, name: str, session: Session | None = None) -> CatalogEntry:
+        """The entry of ``name`` as ``session``'s identity may see it (``UnknownToolError`` if
+        none; ``PolicyDeniedError`` if its policy forbids it)."""
+        entry = self.lookup(name, session)
+        if session is not None:
+            decision = (
+                self.guard.decide(session.identity, entry)
+                if entry is not None
+                else self.guard.policy.decide(session.identity, name, name.split("__", 1)[0])
+            )
+            if not decision.allowed and not decision.hidden:
+                raise PolicyDeniedError(decision.message, rule=decision.rule, tool=name)
         if entry is None:
-            candidates = [*self.catalog.entries, *self._extra_names]
-            near = suggest(name, candidates)
-            hint = f" Did you mean: {', '.join(near)}?" if near else ""
-            raise UnknownToolError(f"unknown tool {name!r}.{hint}", tool=name, suggestions=near)
+            raise self.unknown(name, session)
         return entry
 
     async def call(
@@ -141,9 +180,92 @@ class CallPath:
         """Call a tool by exposed name. Unknown names raise ``UnknownToolError``; invalid
         arguments (when ``validate``) raise ``InvalidArgumentsError``; downstream
         failures come back as ``is_error`` results."""
-        entry = self.resolve(name)
+        tel = self.telemetry
+        started = time.perf_counter()
+        with tel.call_span(name) as span:
+            try:
+                entry, args = self._check(session, name, arguments, validate)
+            except UCPError as exc:
+                tel.call_rejected(span, exc.code)
+                if isinstance(exc, RateLimitedError):
+                    tel.metrics.rate_limit_hit(str(exc.details.get("rule", "")))
+                raise
+            tel.span_arguments(span, args)
+            tel.metrics.call_started(entry.server)
+            sent = time.perf_counter()
+            error_code: str | None = None
+            with tel.downstream_span(entry.server, entry.tool.name):
+                try:
+                    result = await self.pool.call_tool(entry.server, entry.tool.name, args, hooks=hooks)
+                except DownstreamError as exc:
+                    error_code = exc.code
+                    result = error_result(
+                        f"UCP: {exc.message}", exc.code, server=entry.server, tool=entry.tool.name
+                    )
+            answered = time.perf_counter()
+            downstream_ms = (answered - sent) * 1000
+            outcome = "error" if result.is_error else "ok"
+            if error_code is None and result.is_error:
+                error_code = "tool_error"
+            log.info(
+                "tool_call",
+                session_id=session.id,
+                server=entry.server,
+                tool=entry.tool.name,
+                duration_ms=round(downstream_ms, 2),
+                outcome=outcome,
+                error_code=error_code,
+            )
+            followed = _rank_after_search(session, entry.exposed)
+            if followed is not False:
+                tel.metrics.followed_search(followed)
+            session.record(
+                HistoryItem(
+                    kind="call",
+                    at=time.time(),
+                    tool=entry.exposed,
+                    arguments=_summarise(args),
+                    outcome=outcome if error_code is None else f"error:{error_code}",
+                    duration_ms=round(downstream_ms, 2),
+                )
+            )
+            self.guard.record(
+                "call",
+                session,
+                entry.exposed,
+                outcome=outcome,
+                duration_ms=downstream_ms,
+                arguments=args,
+                error_code=error_code,
+            )
+            for observer in self._observers if self.guard.learns_from(session.identity) else ():
+                try:
+                    observer.on_call(session, entry, not result.is_error, error_code)
+                except Exception:
+                    log.exception("call_observer_failed")
+            tel.call_finished(
+                span,
+                session=session.id,
+                client=session.client_name,
+                server=entry.server,
+                tool=entry.tool.name,
+                outcome=outcome,
+                error_code=error_code,
+                overhead_s=(sent - started) + (time.perf_counter() - answered),
+                downstream_s=answered - sent,
+                structured=result.structured_content,
+            )
+        return result
+
+    def _check(
+        self, session: Session, name: str, arguments: dict[str, Any] | None, validate: bool
+    ) -> tuple[CatalogEntry, dict[str, Any]]:
+        entry = self.lookup(name, session)
         args = arguments or {}
         size = len(json.dumps(args, default=str))
+        self.guard.admit(session, name, entry, size)
+        if entry is None:
+            raise self.unknown(name, session)
         if size > MAX_ARGUMENT_BYTES:
             raise InvalidArgumentsError(
                 f"arguments for {name} are {size} bytes; the limit is {MAX_ARGUMENT_BYTES}",
@@ -152,42 +274,18 @@ class CallPath:
             )
         if validate:
             validate_arguments(entry, args)
-        started = time.perf_counter()
-        error_code: str | None = None
-        try:
-            result = await self.pool.call_tool(entry.server, entry.tool.name, args, hooks=hooks)
-        except DownstreamError as exc:
-            error_code = exc.code
-            result = error_result(f"UCP: {exc.message}", exc.code, server=entry.server, tool=entry.tool.name)
-        duration_ms = (time.perf_counter() - started) * 1000
-        outcome = "error" if result.is_error else "ok"
-        if error_code is None and result.is_error:
-            error_code = "tool_error"
-        log.info(
-            "tool_call",
-            session_id=session.id,
-            server=entry.server,
-            tool=entry.tool.name,
-            duration_ms=round(duration_ms, 2),
-            outcome=outcome,
-            error_code=error_code,
-        )
-        session.record(
-            HistoryItem(
-                kind="call",
-                at=time.time(),
-                tool=entry.exposed,
-                arguments=_summarise(args),
-                outcome=outcome if error_code is None else f"error:{error_code}",
-                duration_ms=round(duration_ms, 2),
-            )
-        )
-        for observer in self._observers:
-            try:
-                observer.on_call(session, entry, not result.is_error, error_code)
-            except Exception:
-                log.exception("call_observer_failed")
-        return result
+        return entry, args
+
+
+def _rank_after_search(session: Session, tool: str, horizon: int = 50) -> int | bool | None:
+    """For the first call after a search: the called tool's rank in it (None: not shown).
+    False when another call came between (only the first call after a search counts)."""
+    for i, item in enumerate(reversed(session.history)):
+        if i >= horizon or item.kind == "call":
+            return False
+        if item.kind == "search":
+            return item.results.index(tool) + 1 if tool in item.results else None
+    return False
 
 
 def _summarise(args: dict[str, Any], limit: int = 300) -> dict[str, Any]:

@@ -79,7 +79,8 @@ class FullExposure:
         self.service = service
 
     def list_tools(self, session: Session) -> list[types.Tool]:
-        return [e.exposed_tool() for e in self.catalog.sorted_entries()]
+        entries = self.service.guard.filter(session.identity, self.catalog.sorted_entries())
+        return [e.exposed_tool() for e in entries]
 
     async def call_tool(
         self, session: Session, name: str, arguments: dict[str, Any], hooks: CallHooks | None
@@ -98,11 +99,12 @@ class SearchExposure:
         self.meta = meta
         self._definitions = metatools.definitions(meta.max_limit)
 
-    def pinned(self) -> list[types.Tool]:
-        return [e.exposed_tool() for e in self.catalog.sorted_entries() if e.pinned]
+    def pinned(self, session: Session) -> list[types.Tool]:
+        pinned = (e for e in self.catalog.sorted_entries() if e.pinned)
+        return [e.exposed_tool() for e in self.service.guard.filter(session.identity, pinned)]
 
     def list_tools(self, session: Session) -> list[types.Tool]:
-        return [*self._definitions, *self.pinned()]
+        return [*self._definitions, *self.pinned(session)]
 
     async def call_tool(
         self, session: Session, name: str, arguments: dict[str, Any], hooks: CallHooks | None
@@ -112,8 +114,10 @@ class SearchExposure:
             return result
         if name == metatools.DESCRIBE:
             return self.meta.describe(session, arguments)
-        if name == metatools.CALL:
-            result, _entry = await self.meta.call(session, arguments, hooks)
+        if name in metatools.CALLS:
+            result, _entry = await self.meta.call(
+                session, arguments, hooks, read_only_only=name == metatools.CALL_READ_ONLY
+            )
             return result
         return await self.service.call(session, name, arguments, hooks=hooks)
 
@@ -147,9 +151,14 @@ class DynamicExposure(SearchExposure):
         ws = self.working_set(session)
         gone = [n for n in ws.names() if n not in self.catalog.entries]
         ws.discard(gone)
-        pinned = self.pinned()
+        pinned = self.pinned(session)
         pinned_names = {t.name for t in pinned}
-        members = [self.catalog.entries[n].exposed_tool() for n in ws.names() if n not in pinned_names]
+        guard = self.service.guard
+        members = [
+            self.catalog.entries[n].exposed_tool()
+            for n in ws.names()
+            if n not in pinned_names and guard.visible(session.identity, self.catalog.entries[n])
+        ]
         return [*self._definitions, *pinned, *members]
 
     async def call_tool(
@@ -163,15 +172,17 @@ class DynamicExposure(SearchExposure):
                 changed = ws.add_hits(
                     (r.entry.exposed, tool_tokens(r.entry.exposed_tool()), r.score) for r in ranking.results
                 )
-        elif name == metatools.CALL:
-            result, entry = await self.meta.call(session, arguments, hooks)
+        elif name in metatools.CALLS:
+            result, entry = await self.meta.call(
+                session, arguments, hooks, read_only_only=name == metatools.CALL_READ_ONLY
+            )
             if entry is not None and not result.is_error:
                 changed = ws.touch_call(entry.exposed, tool_tokens(entry.exposed_tool()))
         elif name == metatools.DESCRIBE:
             result = self.meta.describe(session, arguments)
         else:
             result = await self.service.call(session, name, arguments, hooks=hooks)
-            entry = self.catalog.resolve(name)
+            entry = self.service.lookup(name, session)
             if entry is not None and not result.is_error:
                 changed = ws.touch_call(entry.exposed, tool_tokens(entry.exposed_tool()))
         if changed:

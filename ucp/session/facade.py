@@ -23,6 +23,7 @@ from ucp.errors import (
     UnknownSessionError,
 )
 from ucp.events import ChangeBus
+from ucp.identity import LOCAL, Identity
 from ucp.log import get_logger
 from ucp.pool.directory import Directory
 from ucp.pool.pool import Pool
@@ -109,6 +110,7 @@ class SessionFacade:
         transport: str = "stdio",
         session_id: str | None = None,
         register: bool = True,
+        identity: Identity | None = None,
     ) -> Session:
         mode = choose_mode(self.settings, client_name, protocol_version, len(self.catalog))
         session = Session(
@@ -117,18 +119,27 @@ class SessionFacade:
             protocol_version=protocol_version,
             transport=transport,
             mode=mode,
+            identity=identity or LOCAL,
         )
         if session_id:
             session.id = session_id
         if register:
             self.store.add(session)
         log.info(
-            "session_started", session_id=session.id, client=client_name, protocol=protocol_version, mode=mode
+            "session_started",
+            session_id=session.id,
+            client=client_name,
+            protocol=protocol_version,
+            mode=mode,
+            identity=session.identity.subject,
+            tenant=session.identity.tenant,
         )
         return session
 
-    def get(self, session_id: str) -> Session:
+    def get(self, session_id: str, identity: Identity | None = None) -> Session:
         session = self.store.get(session_id)
+        if session is not None and identity is not None and not session.belongs_to(identity):
+            session = None  # another identity's session does not exist for this one
         if session is None:
             raise UnknownSessionError(
                 f"no session {session_id!r} (sessions end when idle; create one with POST /api/v1/sessions)",
@@ -156,9 +167,16 @@ class SessionFacade:
         return self._exposures[mode]
 
     def list_tools(self, session: Session) -> list[types.Tool]:
-        tools = self.exposure(session.mode).list_tools(session)
+        tools = [self._with_warning(t) for t in self.exposure(session.mode).list_tools(session)]
         session.listed_version = self.catalog.version
         return tools
+
+    def _with_warning(self, tool: types.Tool) -> types.Tool:
+        """A withheld or injection-looking tool is listed with the trust store's warning first."""
+        warning = self.pins.warning_for(tool.name)
+        if warning is None:
+            return tool
+        return tool.model_copy(update={"description": f"[{warning}] {tool.description or ''}".strip()})
 
     async def call_tool(
         self, session: Session, name: str, arguments: dict[str, Any], hooks: CallHooks | None = None
@@ -174,8 +192,9 @@ class SessionFacade:
             score=score,
         )
 
-    def tools(self, server: str | None = None) -> list[ToolView]:
-        return [self.view(e) for e in self.catalog.sorted_entries() if not server or e.server == server]
+    def tools(self, server: str | None = None, *, identity: Identity | None = None) -> list[ToolView]:
+        entries = [e for e in self.catalog.sorted_entries() if not server or e.server == server]
+        return [self.view(e) for e in self.calls.guard.filter(identity or LOCAL, entries)]
 
     def result(self, ranking: Ranking) -> SearchResult:
         return SearchResult(
@@ -202,7 +221,7 @@ class SessionFacade:
         return self.result(ranking)
 
     def describe(self, session: Session, name: str) -> ToolView:
-        entry = self.calls.resolve(name)
+        entry = self.calls.resolve(name, session)
         session.touch()
         return self.view(entry)
 

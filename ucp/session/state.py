@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ucp.config.models import ExposureMode
+from ucp.identity import LOCAL, Identity
 from ucp.session.working_set import WorkingSet
 
 HistoryKind = Literal["search", "call", "context", "describe"]
@@ -56,6 +57,15 @@ class Session:
     working_set: WorkingSet | None = None  # dynamic mode only
     listed_version: int = -1
     subscriptions: set[str] = field(default_factory=set)  # resource URIs (as exposed) subscribed to
+    identity: Identity = LOCAL  # who authenticated the connection that opened it
+
+    def belongs_to(self, identity: Identity) -> bool:
+        """Is ``identity`` the one this session was opened for (a refreshed token is the same)?"""
+        return (self.identity.tenant, self.identity.subject, self.identity.via) == (
+            identity.tenant,
+            identity.subject,
+            identity.via,
+        )
 
     def touch(self) -> None:
         self.last_seen = time.time()
@@ -105,6 +115,8 @@ class Session:
             "protocol_version": self.protocol_version,
             "transport": self.transport,
             "mode": self.mode,
+            "identity": self.identity.subject,
+            "tenant": self.identity.tenant,
             "created_at": self.created_at,
             "last_seen": self.last_seen,
             "history_length": len(self.history),
