@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # numpy, scipy and faiss load on first use: off the cold-star
 
 log = get_logger("ucp.router")
 
-TAIL_CUT = 0.5  # with a good match, results below this share of the best confidence are not shown
+TAIL_CUT = 0.5  # with a good match, other servers' results below this share of the best confidence are cut
 TIMING_WINDOW = 512
 SESSION_VECTORS = 6  # recent query vectors per session that stand for its context (no second encode)
 MAX_SESSIONS = 1024
@@ -337,8 +337,11 @@ class Router:
         ]
         top = max((r.confidence or 0.0 for r in ranked), default=None)
         match = match_level(top)
-        if match == "good" and top is not None:  # unrelated servers' tools do not crowd a clear answer
-            ranked = [r for r in ranked if (r.confidence or 0.0) >= TAIL_CUT * top]
+        if match == "good" and top is not None and ranked:
+            # other servers' weak tools do not crowd a clear answer; the best server's tools stay
+            # (learning can only lift a tool that is shown)
+            lead = ranked[0].entry.server
+            ranked = [r for r in ranked if r.entry.server == lead or (r.confidence or 0.0) >= TAIL_CUT * top]
         servers = tuple(sorted(s for s, ok in self.catalog.healthy.items() if ok))
         ranking = Ranking(
             query=query,
