@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from mcp import Client
 
 from ucp.app import Gateway
 from ucp.bench.proxy import free_port as free_port  # re-exported for the tests
-from ucp.bench.proxy import wait_port
+from ucp.bench.proxy import wait_port as wait_port  # re-exported for the tests
 from ucp.config.models import Config, ServerConfig, StdioServer
 from ucp.config.paths import Paths
 from ucp.frontend.http import build_http_app
@@ -60,7 +60,7 @@ def node_bin(name: str) -> str:
 
 @asynccontextmanager
 async def running_gateway(
-    servers: list[ServerConfig],
+    servers: Sequence[ServerConfig],
     home: Path,
     *,
     builtins: bool = False,

@@ -68,6 +68,6 @@ def test_other_lists_and_passthrough() -> None:
     assert fixed["prompts"] == [{"name": "p"}]
     fixed2 = repair_result({"resources": [{"uri": "a://b", "name": "b"}, {"uri": 3}]}, warn)
     assert len(fixed2["resources"]) == 1
-    other = {"content": []}
+    other: dict[str, Any] = {"content": []}
     assert repair_result(other, warn) is other
     assert repair_result({"tools": "x"}, warn) == {"tools": []}

@@ -83,6 +83,7 @@ def transport(
     )
 
 
+@pytest.mark.integration  # real process, socket or model
 async def test_cli_manual_lists_and_calls() -> None:
     t = transport(EXAMPLES / "cli-tools.utcp.json", name="cli-tools", tags=("shell",))
     async with t.connect(Events()) as session:
@@ -117,6 +118,7 @@ async def test_openapi_file_is_converted() -> None:
     assert tools["celsius_to_fahrenheit"].output_schema is not None
 
 
+@pytest.mark.integration  # real process, socket or model
 async def test_names_are_sanitized_dollars_kept_bad_tools_skipped(tmp_path: Path) -> None:
     bad = {"name": "broken", "description": "no template", "inputs": {"type": "object"}}
     manual = write_manual(
@@ -135,6 +137,7 @@ async def test_names_are_sanitized_dollars_kept_bad_tools_skipped(tmp_path: Path
         assert outputs == {"dot", "underscore"}
 
 
+@pytest.mark.integration  # real process, socket or model
 async def test_variables_are_namespaced_and_expanded(tmp_path: Path) -> None:
     manual = write_manual(tmp_path / "v.json", [cli_tool("greet", 'echo "${GREETING}"')])
     t = transport(
@@ -331,6 +334,7 @@ async def test_utcp_logs_are_redacted(tmp_path: Path, caplog: pytest.LogCaptureF
     assert "https://api.example.com/x?***" in message
 
 
+@pytest.mark.integration  # real process, socket or model
 async def test_http_sse_streamable_and_text_templates(tmp_path: Path) -> None:
     from starlette.responses import StreamingResponse
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
 import anyio
@@ -72,7 +72,7 @@ async def test_a_lone_surrogate_over_rest_is_refused_and_the_server_stays_up(
 
 
 async def test_a_body_that_never_arrives_is_a_408() -> None:
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await receive()
@@ -81,7 +81,7 @@ async def test_a_body_that_never_arrives_is_a_408() -> None:
         await anyio.sleep(3600)
         return {}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     started = time.perf_counter()

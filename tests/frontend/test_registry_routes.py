@@ -21,6 +21,7 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
         yield gw
 
 
+@pytest.mark.integration  # real process, socket or model
 async def test_register_list_health_deregister(gateway: Gateway) -> None:
     port = free_port()
     body = {
@@ -71,6 +72,7 @@ async def test_register_list_health_deregister(gateway: Gateway) -> None:
         assert (await http.get("/registry/services/weather")).status_code == 404
 
 
+@pytest.mark.integration  # real process, socket or model
 async def test_unreachable_service_is_accepted_as_202(gateway: Gateway) -> None:
     async with api_client(gateway) as http:
         resp = await http.post(
@@ -103,6 +105,7 @@ async def test_ssrf_refused(gateway: Gateway, url: str, reason: str) -> None:
     assert gateway.services.all() == []
 
 
+@pytest.mark.integration  # real process, socket or model
 async def test_invalid_registrations(tmp_path: Path) -> None:
     async with running_gateway([toy_server()], tmp_path / "home") as gw, api_client(gw) as http:
         taken = await http.post(

@@ -10,7 +10,7 @@ import pytest
 from tests.helpers import api_client, running_gateway, toy_server
 from ucp.app import Gateway
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]  # the toy server is a real process
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from ucp.app import Gateway
 from ucp.config.models import UtcpServer
 from ucp.frontend.utcp_routes import utcp_schema
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]  # the toy server is a real process
 
 
 @pytest.fixture(scope="module")

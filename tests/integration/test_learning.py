@@ -4,6 +4,7 @@ rank for that search, and the learned state survives a restart."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -28,7 +29,7 @@ async def _rank_of(client: object, target: str) -> int:
 
 async def test_successful_calls_raise_rank_and_survive_restart(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    settings = {"exposure": {"mode": "search"}, "learning": {"exploration": False}}
+    settings: dict[str, Any] = {"exposure": {"mode": "search"}, "learning": {"exploration": False}}
     async with running_gateway([toy_server(), time_server()], home, dense=True, **settings) as gw:
         with anyio.fail_after(240):
             await gw.router.dense_ready_event.wait()

@@ -13,7 +13,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.helpers import PY, SERVERS, api_client, background, free_port, running_gateway
-from ucp.config.models import HttpServer, StdioServer, TelemetrySettings
+from ucp.config.models import HttpServer, ServerConfig, StdioServer, TelemetrySettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -76,7 +76,7 @@ async def test_spans_reach_an_otlp_receiver_and_downstreams_get_the_trace(
     trace_server = str(SERVERS / "trace_server.py")
     telemetry = TelemetrySettings(tracing=True, otlp_endpoint=receiver.url, service_name="ucp-test")
     with background([PY, trace_server, "http", str(port)], port=port):
-        servers = [
+        servers: list[ServerConfig] = [
             StdioServer(name="tstdio", command=PY, args=(trace_server,)),
             HttpServer(name="thttp", url=f"http://127.0.0.1:{port}/mcp"),
         ]

@@ -8,6 +8,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx2
@@ -87,7 +88,7 @@ async def test_http_serve_healthz_and_mcp(ucp_http: str) -> None:
                 assert client.server_capabilities.tools.list_changed is True
 
 
-def _inspector(args: list[str], env: dict[str, str]) -> dict[str, object]:
+def _inspector(args: list[str], env: dict[str, str]) -> dict[str, Any]:
     if not INSPECTOR.exists():
         raise FileNotFoundError(f"{INSPECTOR} missing: run `make node`")
     proc = subprocess.run(
@@ -107,7 +108,7 @@ def _inspector(args: list[str], env: dict[str, str]) -> dict[str, object]:
 def test_inspector_cli_over_stdio(ucp_env: dict[str, str]) -> None:
     ucp_bin = venv_bin("ucp")
     listed = _inspector([ucp_bin, "serve", "--no-dense", "--method", "tools/list"], ucp_env)
-    names = {t["name"] for t in listed["tools"]}  # type: ignore[union-attr]
+    names = {t["name"] for t in listed["tools"]}
     assert "time__get_current_time" in names
     called = _inspector(
         [
@@ -129,7 +130,7 @@ def test_inspector_cli_over_stdio(ucp_env: dict[str, str]) -> None:
 
 def test_inspector_cli_over_http(ucp_http: str, ucp_env: dict[str, str]) -> None:
     listed = _inspector([f"{ucp_http}/mcp", "--method", "tools/list"], ucp_env)
-    assert "toy__echo" in {t["name"] for t in listed["tools"]}  # type: ignore[union-attr]
+    assert "toy__echo" in {t["name"] for t in listed["tools"]}
     called = _inspector(
         [
             f"{ucp_http}/mcp",
@@ -144,7 +145,7 @@ def test_inspector_cli_over_http(ucp_http: str, ucp_env: dict[str, str]) -> None
     )
     assert "hello inspector" in json.dumps(called)
     prompts = _inspector([f"{ucp_http}/mcp", "--method", "prompts/list"], ucp_env)
-    assert "toy__greet" in {p["name"] for p in prompts["prompts"]}  # type: ignore[union-attr]
+    assert "toy__greet" in {p["name"] for p in prompts["prompts"]}
 
 
 def test_host_config_file_is_accepted_as_is(tmp_path: Path) -> None:
@@ -164,7 +165,7 @@ def test_host_config_file_is_accepted_as_is(tmp_path: Path) -> None:
     listed = _inspector(
         [venv_bin("ucp"), "serve", "--no-dense", "--config", str(host), "--method", "tools/list"], env
     )
-    names = {t["name"] for t in listed["tools"]}  # type: ignore[union-attr]
+    names = {t["name"] for t in listed["tools"]}
     assert "time__get_current_time" in names
     assert not any(n.startswith("ucp__") and n not in ("ucp__search_tools",) for n in names)
 

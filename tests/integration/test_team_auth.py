@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -72,7 +73,7 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
         "ACCESS_TTL": str(ACCESS_TTL),
     }
     home = tmp_path_factory.mktemp("team")
-    toy = f'type = "stdio"\ncommand = "{os.sys.executable}"\nargs = ["{SERVERS / "toy_server.py"}"]'
+    toy = f'type = "stdio"\ncommand = "{sys.executable}"\nargs = ["{SERVERS / "toy_server.py"}"]'
     (home / "ucp.toml").write_text(f"""builtins = false
 [exposure]
 mode = "search"

@@ -8,7 +8,7 @@ SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required"
 
 
 def result(structured: object) -> types.CallToolResult:
-    return types.CallToolResult(content=[], structured_content=structured)  # type: ignore[arg-type]
+    return types.CallToolResult(content=[], structured_content=structured)
 
 
 def test_conforming_result_passes() -> None:

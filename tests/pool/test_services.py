@@ -55,6 +55,7 @@ async def gateway_at(home: Path, **kw: object) -> AsyncIterator[Gateway]:
         yield gw
 
 
+@pytest.mark.integration  # real process, socket or model
 async def test_register_index_health_down_and_back(tmp_path: Path) -> None:
     port = free_port()
     async with gateway_at(tmp_path / "home") as gw:
@@ -102,6 +103,7 @@ async def test_register_index_health_down_and_back(tmp_path: Path) -> None:
             assert not created  # a restarted service simply registers again
 
 
+@pytest.mark.integration  # real process, socket or model
 async def test_registrations_persist_and_deregister(tmp_path: Path) -> None:
     home = tmp_path / "home"
     port = free_port()  # nothing listens: registration is kept, the service is unhealthy
@@ -130,6 +132,7 @@ async def test_registrations_persist_and_deregister(tmp_path: Path) -> None:
         assert json.loads(gw.paths.services.read_text())["services"] == {}
 
 
+@pytest.mark.integration  # real process, socket or model
 async def test_refusals(tmp_path: Path) -> None:
     async with running_gateway([toy_server()], tmp_path / "home") as gw:
         with pytest.raises(DuplicateServerError):

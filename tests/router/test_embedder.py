@@ -30,6 +30,7 @@ def _run(code: str) -> str:
     return proc.stdout.strip()
 
 
+@pytest.mark.integration  # real process, socket or model
 def test_importing_the_router_does_not_import_torch_or_lancedb() -> None:
     out = _run(
         """

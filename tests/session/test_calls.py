@@ -45,7 +45,7 @@ def test_invalid_arguments_name_the_field(args: dict[str, object], field: str) -
 def test_valid_arguments_pass_and_non_objects_fail() -> None:
     validate_arguments(entry(SCHEMA), {"n": 2, "opts": {"v": "x"}})
     with pytest.raises(InvalidArgumentsError):
-        validate_arguments(entry(SCHEMA), [1, 2])  # type: ignore[arg-type]
+        validate_arguments(entry(SCHEMA), [1, 2])
 
 
 def test_broken_server_schema_defers_to_the_server() -> None:

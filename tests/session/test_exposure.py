@@ -53,7 +53,7 @@ async def test_modes_through_the_gateway(tmp_path: Path) -> None:
 
     transport = FakeTransport(tools=_gateway_tools(40))
     for mode, expect_meta in (("full", False), ("search", True), ("dynamic", True)):
-        cfg = Config(builtins=False, exposure=ExposureSettings(mode=mode))  # type: ignore[arg-type]
+        cfg = Config(builtins=False, exposure=ExposureSettings(mode=mode))
         async with Gateway(cfg, Paths(tmp_path / mode).ensure(), dense=False) as gw:
             gw.pool.add(ServerSpec("f", transport))
             await gw.wait_ready(5)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from ucp.bench.cloud import forecasting
 from ucp.builtins.cloud.forecasting import methods
 
 
+@pytest.mark.slow  # 9-18 s in the unit tier (statsmodels fits)
 def test_rolling_origins_score_every_column_and_the_selection() -> None:
     res = forecasting.forecast_backtest(["ec2_cpu_utilization_5f5533"], origins=2, peers=False)
     row = res["rows"][0]

@@ -68,6 +68,7 @@ def prom() -> Iterator[str]:
         thread.join(timeout=5)
 
 
+@pytest.mark.integration  # real process, socket or model
 def test_prometheus_query_range_feeds_a_tool(prom: str) -> None:
     got = prometheus.query_range(
         prom, "avg(rate(cpu[5m]))", START, START + timedelta(hours=47), 3600, token="s3cret", enabled=True
@@ -83,6 +84,7 @@ def test_prometheus_query_range_feeds_a_tool(prom: str) -> None:
     assert any("gap" in w for w in out["warnings"])
 
 
+@pytest.mark.integration  # real process, socket or model
 def test_prometheus_errors(prom: str) -> None:
     with pytest.raises(AdapterError, match="2 series"):
         prometheus.query_range(prom, "up", START, START + timedelta(hours=2), 60, enabled=True)
@@ -94,6 +96,7 @@ def test_prometheus_errors(prom: str) -> None:
         )
 
 
+@pytest.mark.integration  # real process, socket or model
 def test_adapters_are_off_by_default(monkeypatch: pytest.MonkeyPatch, prom: str) -> None:
     monkeypatch.delenv("UCP_CLOUD_ADAPTERS", raising=False)
     with pytest.raises(AdapterError, match="UCP_CLOUD_ADAPTERS=prometheus"):

@@ -24,6 +24,7 @@ def test_naive_and_seasonal_naive_by_hand() -> None:
     assert fcmodels.mase_scale(y, 10) == pytest.approx(1.0)  # season longer than data: lag 1
 
 
+@pytest.mark.slow  # 9-18 s in the unit tier (statsmodels fits)
 def test_seasonal_series_picks_a_seasonal_model_and_beats_naive() -> None:
     rng = np.random.default_rng(3)
     n = 24 * 14
@@ -60,6 +61,7 @@ def test_timestamps_continue_the_series_on_the_grid() -> None:
     assert any("Aggregated" in a for a in out["assumptions"])
 
 
+@pytest.mark.slow  # 9-18 s in the unit tier (statsmodels fits)
 def test_constant_series_is_handled() -> None:
     out = call(TOOL, {"series": series([5.0] * 24 * 5, step_min=60), "horizon": 6})
     assert all(p["value"] == pytest.approx(5.0) for p in out["forecast"])
@@ -86,6 +88,8 @@ def test_long_series_fit_on_a_bounded_window() -> None:
 
     n = forecast.MAX_FIT_POINTS + 500
     y = 50 + 10 * np.sin(np.arange(n) * 2 * np.pi / 24)
-    out = call(forecast.TOOL, {"series": series(y, step_min=60), "models": ["naive", "seasonal_naive"]})
+    out = call(
+        forecast.TOOL, {"series": series(y.tolist(), step_min=60), "models": ["naive", "seasonal_naive"]}
+    )
     assert any(f"last {forecast.MAX_FIT_POINTS} of {n} steps" in a for a in out["assumptions"])
     assert out["selected_model"] == "seasonal_naive"

@@ -59,6 +59,7 @@ def test_index_embeds_once_then_hits_the_cache(cli: Cli) -> None:
     assert warm["ok"] and warm["tools"] == first["tools"]
 
 
+@pytest.mark.integration  # real process, socket or model
 def test_index_reports_a_model_that_cannot_load(cli: Cli) -> None:
     cli.home.mkdir(parents=True, exist_ok=True)
     cli.registry.write_text(f'[router]\nembedding_model = "{cli.home / "no-such-model"}"\n')

@@ -133,6 +133,7 @@ def test_call_tool_error_exits_1(cli: Cli) -> None:
     assert "zz9.huge" in result.stderr
 
 
+@pytest.mark.integration  # real process, socket or model
 def test_call_on_a_server_that_cannot_start(cli: Cli, tmp_path: Path) -> None:
     assert cli("registry", "add", "ghost", "--", str(tmp_path / "missing-binary")).exit_code == 0
     result = cli("tools", "call", "ghost__anything", "--timeout", "20")

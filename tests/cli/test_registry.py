@@ -462,6 +462,7 @@ def test_check_nothing_enabled(cli: Cli) -> None:
     assert "No enabled servers" in result.stdout
 
 
+@pytest.mark.integration  # real process, socket or model
 def test_check_reports_a_server_that_cannot_start(cli: Cli, tmp_path: Path) -> None:
     assert cli("registry", "add", "ghost", "--", str(tmp_path / "no-such-binary")).exit_code == 0
     result = cli("registry", "check", "--json", "--timeout", "20")

@@ -183,6 +183,7 @@ def test_parallel_adds_from_threads_lose_nothing(store: RegistryStore) -> None:
     assert names == {"a"} | {f"t{t}-{i}" for t in range(8) for i in range(5)}
 
 
+@pytest.mark.integration  # real process, socket or model
 def test_parallel_adds_from_processes_lose_nothing(store: RegistryStore) -> None:
     with ProcessPoolExecutor(4, mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(_add_many, str(store.path), f"p{p}-", 5) for p in range(4)]

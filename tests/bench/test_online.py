@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from ucp.bench.datasets import load_tools
 from ucp.bench.online import build_catalog, moving_average, run_online_bench, summarise
 from ucp.router.embedder import HashingEmbedder
@@ -19,6 +21,7 @@ def test_catalog_maps_every_exposed_name_back_to_its_id() -> None:
     assert sorted(to_id.values()) == sorted(d.key for d in docs)
 
 
+@pytest.mark.slow  # 7 s alone, 20 s under coverage on a loaded machine
 def test_replay_learning_beats_static_and_plots(tmp_path: Path) -> None:
     # a stream in which each query comes back a few times, as in real use
     lines = (DATA / "queries.jsonl").read_text().splitlines()
