@@ -92,7 +92,14 @@ def test_query_metrics_by_hand() -> None:
     idcg = 1 + 1 / math.log2(3) + 1 / math.log2(4)
     assert m["ndcg@10"] == pytest.approx(dcg / idcg)
     perfect = query_metrics(["a"], ["a"])
-    assert perfect == {"recall@1": 1.0, "recall@5": 1.0, "recall@10": 1.0, "ndcg@10": 1.0, "mrr": 1.0}
+    assert perfect == {
+        "recall@1": 1.0, "recall@5": 1.0, "recall@10": 1.0, "ndcg@10": 1.0, "mrr": 1.0, "all@5": 1.0, "all@10": 1.0
+    }  # fmt: skip
+    assert m["all@5"] == 0.0  # "c" is missing: the task cannot be done with the top 5
+    both = query_metrics(["x", "a", "y", "b"], ["a", "b"])
+    assert both["all@5"] == 1.0 and both["recall@5"] == 1.0
+    late = query_metrics(["a", "x", "x2", "x3", "x4", "x5", "b"], ["a", "b"])
+    assert (late["all@5"], late["all@10"]) == (0.0, 1.0)
     assert query_metrics(["x"] * 3, ["a"])["mrr"] == 0.0
     assert mean_metrics([perfect, query_metrics(["x"], ["a"])])["recall@1"] == 0.5
 

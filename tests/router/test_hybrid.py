@@ -66,10 +66,12 @@ def test_hybrid_after_load_dense_with_components() -> None:
     assert top.key == "mail__send_email"
     assert top.dense is not None and top.dense_norm is not None
     w = r.fusion.dense_weight
-    assert top.fused == pytest.approx(w * top.dense_norm + (1 - w) * top.bm25_norm)
+    assert top.z == pytest.approx(w * top.dense_norm + (1 - w) * top.bm25_norm)  # z-score components
+    assert top.fused == pytest.approx(1.0)  # the best fused z, scaled to the top of [0.01, 1]
+    assert all(0.01 - 1e-9 <= t.fused <= top.fused and t.z <= top.z for t in res)
     assert top.score == pytest.approx(top.fused + top.prior)
     assert res.query_vector is not None and res.query_vector.shape == (64,)
-    assert set(top.as_dict()) >= {"key", "score", "bm25", "bm25_norm", "dense", "dense_norm", "prior"}
+    assert set(top.as_dict()) >= {"key", "score", "bm25", "bm25_norm", "dense", "dense_norm", "prior", "z"}
     scores = [t.score for t in res]
     assert scores == sorted(scores, reverse=True)
 

@@ -59,3 +59,15 @@ def test_a_corrupt_cached_graph_falls_back_to_torch_and_is_removed(
     assert not path.exists()
     v = broken.encode(["what time is it"])[0]
     assert float(np.dot(v, torch_embedder.encode(["what time is it"])[0])) > 0.9999
+
+
+def test_onnx_batches_match_sentence_transformers_batches(
+    tmp_path: Path, torch_embedder: SentenceTransformerEmbedder
+) -> None:
+    """Tool descriptions of a cold build go through ONNX one by one: the same vectors as the padded batch."""
+    onnx = SentenceTransformerEmbedder(onnx_dir=tmp_path)
+    texts = [*QUERIES, "Worldwide Recipes: Suggestions: Get Suggestions Parameters: q"]
+    a = onnx.encode(texts)
+    b = torch_embedder.encode(texts)  # a batch: sentence-transformers, padded with an attention mask
+    assert a.shape == b.shape
+    assert float(np.min(np.sum(a * b, axis=1))) > 0.9999

@@ -16,10 +16,21 @@ def test_signature() -> None:
             "ids": {"type": "array", "items": {"type": "integer"}},
             "opt": {"type": ["string", "null"]},
             "u": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+            "since": {
+                "anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}],
+                "default": None,
+            },
+            "tags": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+            "cfg": {"$ref": "#/$defs/Config"},
+            "one": {"allOf": [{"type": "boolean"}]},
         },
         "required": ["tz"],
     }
-    assert signature(schema) == 'tz: string, fmt?: "a"|"b", ids?: integer[], opt?: string|null, u?: union'
+    assert signature(schema) == (
+        'tz: string, fmt?: "a"|"b", ids?: integer[], opt?: string | null, u?: string | integer, '
+        "since?: string | null, tags?: (string | integer)[], cfg?: Config, one?: boolean"
+    )
+    assert "union" not in signature(schema)
     assert signature({}) == ""
     assert signature(
         {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(60)}}, max_len=50
@@ -74,3 +85,38 @@ def test_render_ranking_text_and_structure() -> None:
     }
     empty = render_ranking(Ranking(query="nothing", results=()))
     assert "No tools matched" in empty.content[0].text
+
+
+def _ranking(match: str, confidence: float) -> Ranking:
+    catalog = Catalog()
+    catalog.set_server_tools("git", [tool("git_create_branch", "Create a new branch.", branch="string")])
+    entry = catalog.entries["git__git_create_branch"]
+    return Ranking(
+        query="create a GitHub issue",
+        results=(Ranked(entry=entry, score=1.0, confidence=confidence),),
+        mode="hybrid",
+        match=match,
+        servers=("git", "time"),
+    )
+
+
+def test_no_good_match_says_so_and_lists_the_registered_servers() -> None:
+    result = render_ranking(_ranking("none", 0.04))
+    text = result.content[0].text
+    assert "No good match" in text and "Registered servers: git, time" in text
+    assert "[match 0.04]" in text and "1.000" not in text  # the calibrated figure, not the per-query max
+    assert result.structured_content is not None
+    assert result.structured_content["match"] == "none"
+    assert result.structured_content["servers"] == ["git", "time"]
+    assert result.structured_content["results"][0]["confidence"] == 0.04
+
+
+def test_weak_and_good_matches() -> None:
+    weak = render_ranking(_ranking("weak", 0.2))
+    assert "Weak match" in weak.content[0].text and weak.structured_content is not None
+    assert weak.structured_content["match"] == "weak" and "servers" in weak.structured_content
+    good = render_ranking(_ranking("good", 0.8))
+    assert good.structured_content is not None
+    assert good.structured_content["match"] == "good" and "servers" not in good.structured_content
+    assert "match" not in good.content[0].text.splitlines()[1].split("—")[0]  # no warning line
+    assert "No good match" not in good.content[0].text and "Weak match" not in good.content[0].text

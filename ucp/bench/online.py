@@ -91,7 +91,7 @@ class Simulator:
         query: Query,
         vector: np.ndarray,
         relevant: set[str],
-        failing: set[str] = frozenset(),  # type: ignore[assignment]
+        failing: frozenset[str] | set[str] = frozenset(),
     ) -> float:
         scored, mode = self.router.search(query.query, limit=K, query_vector=vector)
         catalog = self.router.catalog

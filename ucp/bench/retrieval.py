@@ -45,7 +45,7 @@ Clock = Callable[[], float]
 
 # ------------------------------------------------------------------ metrics
 def query_metrics(ranked: Sequence[str], relevant: Sequence[str]) -> dict[str, float]:
-    """Recall@1/5/10, nDCG@10 (binary) and reciprocal rank (within MRR_DEPTH) of one ranking."""
+    """Recall@1/5/10, nDCG@10 (binary), reciprocal rank (within MRR_DEPTH), all-needed-tools@5/10."""
     rel = set(relevant)
     if not rel:
         raise ValueError("a query needs at least one relevant tool")
@@ -54,6 +54,11 @@ def query_metrics(ranked: Sequence[str], relevant: Sequence[str]) -> dict[str, f
     idcg = sum(1.0 / math.log2(i + 2) for i in range(min(len(rel), 10)))
     out["ndcg@10"] = dcg / idcg
     out["mrr"] = next((1.0 / (i + 1) for i, key in enumerate(ranked[:MRR_DEPTH]) if key in rel), 0.0)
+    for k in (
+        5,
+        10,
+    ):  # all-needed-tools@k: every relevant tool in the top k (a multi-step task needs them all)
+        out[f"all@{k}"] = float(rel.issubset(ranked[:k]))
     return out
 
 

@@ -153,10 +153,16 @@ def tokens(
 
 @app.command("retrieval")
 def retrieval(
-    tools: Path = typer.Option(
-        ..., "--tools", help="tools.jsonl (id, name, description, [server, category, input_schema])."
+    tools: Path | None = typer.Option(
+        None, "--tools", help="tools.jsonl (id, name, description, [server, category, input_schema])."
     ),
-    queries: Path = typer.Option(..., "--queries", help="queries.jsonl (qid, query, relevant)."),
+    queries: Path | None = typer.Option(None, "--queries", help="queries.jsonl (qid, query, relevant)."),
+    cross: list[Path] = typer.Option(
+        [],
+        "--cross",
+        help="Cross-dataset mode: a data-set folder (tools.jsonl + queries.jsonl), given twice or more; "
+        "tune on each, report on the others.",
+    ),
     limit: int | None = typer.Option(
         None, "--limit", help="Use this many queries, spread evenly over the file."
     ),
@@ -166,14 +172,20 @@ def retrieval(
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Embedding cache to reuse between runs."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Recall@1/5/10, nDCG@10, MRR for BM25, dense and the shipped hybrid; latency, build time, memory.
+    """Recall@1/5/10, nDCG@10, MRR, all-needed@5/10 for BM25, dense and the shipped hybrid; latency, build, memory.
 
     Example: ucp bench retrieval --tools data/metatool/tools.jsonl --queries data/metatool/queries.jsonl --scale 10000
+    Cross-dataset: ucp bench retrieval --cross data/metatool --cross data/toollens --limit 2000
     """
     from ucp.bench.datasets import DatasetError
     from ucp.bench.retrieval import render_table, run_retrieval_bench
     from ucp.cli.common import fail
 
+    if cross:
+        _cross(cross, limit, cache_dir, as_json)
+        return
+    if tools is None or queries is None:
+        fail("give --tools and --queries (or --cross DIR twice or more)")
     try:
         result = run_retrieval_bench(
             tools, queries, limit=limit, scale=scale, cache_dir=cache_dir, progress=not as_json
@@ -184,6 +196,84 @@ def retrieval(
         print_json(result)
         return
     console.print(render_table(result))
+
+
+def _cross(dirs: list[Path], limit: int | None, cache_dir: Path | None, as_json: bool) -> None:
+    from ucp.bench.cross import render_cross, run_cross_bench
+    from ucp.bench.datasets import DatasetError
+    from ucp.cli.common import fail
+
+    if len(dirs) < 2:
+        fail("cross-dataset mode needs two data-set folders or more (--cross A --cross B)")
+    sets = [(d.name, d / "tools.jsonl", d / "queries.jsonl") for d in dirs]
+    try:
+        result = run_cross_bench(sets, limit=limit, cache_dir=cache_dir, progress=not as_json)
+    except DatasetError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result)
+        return
+    for table in render_cross(result):
+        console.print(table)
+
+
+@app.command("train")
+def train_bench(
+    data: list[Path] = typer.Option(
+        ..., "--data", help="A data-set folder (tools.jsonl + queries.jsonl); repeat."
+    ),
+    limit: int | None = typer.Option(2000, "--limit", help="Queries per set (spread evenly over the file)."),
+    epochs: int = typer.Option(40, "--epochs", min=1, help="Training passes."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Embedding cache to reuse between runs."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Gain of `ucp train`: first half of a stream -> second half, and one set's stream -> the other set.
+
+    Example: ucp bench train --data data/metatool --data data/toollens
+    """
+    from ucp.bench.datasets import DatasetError
+    from ucp.bench.train import render_train, run_train_bench
+    from ucp.cli.common import fail
+
+    sets = [(d.name, d / "tools.jsonl", d / "queries.jsonl") for d in data]
+    try:
+        result = run_train_bench(sets, limit=limit, epochs=epochs, cache_dir=cache_dir, progress=not as_json)
+    except DatasetError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result)
+        return
+    for table in render_train(result):
+        console.print(table)
+
+
+@app.command("ready")
+def ready(
+    tools: Path = typer.Option(
+        ..., "--tools", help="tools.jsonl (replicated under other servers up to --count)."
+    ),
+    count: int = typer.Option(500, "--count", min=1, help="How many tools register."),
+    onnx_dir: Path | None = typer.Option(
+        None, "--onnx-dir", help="Reuse an exported ONNX encoder (as a second start of ucp serve does)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Seconds from registering --count tools to hybrid search, cold and warm embedding cache.
+
+    Example: ucp bench ready --tools data/toollens/tools.jsonl --count 500
+    """
+    from ucp.bench.ready import run_ready_bench
+
+    result = run_ready_bench(tools, count, onnx_dir=onnx_dir)
+    if as_json:
+        print_json(result)
+        return
+    t = Table(title=f"registering {result['tools']} tools -> hybrid search ({result['query_encoder']})")
+    for col in ("cache", "BM25 serving (s)", "hybrid serving (s)"):
+        t.add_column(col)
+    for label in ("cold", "warm"):
+        t.add_row(label, f"{result[label]['bm25_s']:.2f}", f"{result[label]['hybrid_s']:.1f}")
+    console.print(t)
 
 
 @app.command("online")

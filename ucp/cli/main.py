@@ -104,6 +104,10 @@ def build_app() -> typer.Typer:
     app.add_typer(keys.app, name="keys")
     app.command("audit")(audit.audit)
     app.add_typer(auth.app, name="auth")
+    from ucp.cli import model, train
+
+    app.command("train")(train.train)
+    app.add_typer(model.app, name="model")
     return app
 
 

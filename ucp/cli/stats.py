@@ -54,11 +54,11 @@ def stats(
         answer = ask(lambda: remote.get("/api/v1/cli/stats", days=days))
         rows, daily, events = answer["tools"], answer["daily"], answer["events"]
         db = Path(answer["path"]) if answer.get("path") else db
-        _print(rows, daily, events, db, limit, as_json)
+        _print(rows, daily, events, db, limit, as_json, answer.get("arms") or [])
         return
     if not db.exists():
         if as_json:
-            print_json({"tools": [], "daily": [], "events": 0, "path": str(db)})
+            print_json({"tools": [], "daily": [], "arms": [], "events": 0, "path": str(db)})
             return
         err_console.print(f"no learning state yet at {db}: it appears once UCP has shown rankings")
         return
@@ -69,17 +69,24 @@ def stats(
     try:
         rows = sorted((r.to_dict() for r in store.load_tools()), key=lambda r: (-r["shown"], r["tool"]))
         daily = store.daily(days)
+        arms = store.arms(days)
         events = store.count_events()
     finally:
         store.close()
-    _print(rows, daily, events, db, limit, as_json)
+    _print(rows, daily, events, db, limit, as_json, arms)
 
 
 def _print(
-    rows: list[dict[str, Any]], daily: list[dict[str, Any]], events: int, db: Path, limit: int, as_json: bool
+    rows: list[dict[str, Any]],
+    daily: list[dict[str, Any]],
+    events: int,
+    db: Path,
+    limit: int,
+    as_json: bool,
+    arms: list[dict[str, Any]],
 ) -> None:
     if as_json:
-        print_json({"tools": rows, "daily": daily, "events": events, "path": str(db)})
+        print_json({"tools": rows, "daily": daily, "arms": arms, "events": events, "path": str(db)})
         return
     table = Table(title=f"learned tool statistics ({len(rows)} tools, {events} rankings recorded)")
     table.add_column("tool", no_wrap=True)
@@ -108,3 +115,24 @@ def _print(
             "—" if d["hit_rate"] is None else f"{d['hit_rate']:.1%}",
         )
     console.print(hits)
+    if len(arms) > 1 or any(a["arm"] != "base" for a in arms):
+        print_arms(arms)
+
+
+def print_arms(arms: list[dict[str, Any]]) -> None:
+    """A/B comparison: hit rate per served model version (``ucp model ab``), with the ratio to base."""
+    base = next((a for a in arms if a["arm"] == "base"), None)
+    t = Table(title="A/B: top-k hit rate per served model (ucp model list)")
+    for col in ("model", "rankings", "hits", "hit rate", "vs base"):
+        t.add_column(col, justify="right" if col != "model" else "left")
+    for a in arms:
+        rate = float(a["hit_rate"])
+        ref = float(base["hit_rate"]) if base else 0.0
+        t.add_row(
+            str(a["arm"]),
+            str(a["rankings"]),
+            str(a["hits"]),
+            f"{rate:.1%}",
+            f"{rate - ref:+.1%}" if base else "—",
+        )
+    console.print(t)

@@ -28,6 +28,7 @@ class Ranked:
     score: float
     components: dict[str, float] = field(default_factory=dict)
     explored: bool = False
+    confidence: float | None = None  # calibrated, comparable across queries (ucp.router.calibration)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class Ranking:
     results: tuple[Ranked, ...]
     mode: str = "bm25"  # which retrievers served: "hybrid", "bm25", "dense"
     ranking_id: str = ""
+    match: str = ""  # "good" / "weak" / "none" from the best result's confidence ("" = not computed)
+    servers: tuple[str, ...] = ()  # the registered (healthy) servers, for a "no good match" answer
+    arm: str = ""  # the trained model version that served it ("" / "base": untrained), for A/B stats
 
 
 class Ranker(Protocol):

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ucp.router.documents import ToolDoc
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rankings (
     id TEXT PRIMARY KEY, ts REAL NOT NULL, session TEXT, source TEXT, query TEXT,
@@ -33,6 +35,9 @@ CREATE TABLE IF NOT EXISTS tool_stats (
     tool TEXT PRIMARY KEY, alpha REAL NOT NULL, beta REAL NOT NULL, shown INTEGER NOT NULL,
     called INTEGER NOT NULL, succeeded INTEGER NOT NULL, failed INTEGER NOT NULL, explored INTEGER NOT NULL,
     usage_sum BLOB, usage_count REAL NOT NULL DEFAULT 0, updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tool_docs (
+    tool TEXT PRIMARY KEY, doc TEXT NOT NULL, updated REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS daily (
     day TEXT PRIMARY KEY, rankings INTEGER NOT NULL, hits INTEGER NOT NULL
@@ -81,6 +86,10 @@ class FeedbackStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        try:  # stores written before A/B arms existed
+            self._db.execute("ALTER TABLE rankings ADD COLUMN arm TEXT")
+        except sqlite3.OperationalError:
+            pass
 
     def close(self) -> None:
         self.flush()
@@ -102,10 +111,12 @@ class FeedbackStore:
         query: str,
         shown: Iterable[tuple[str, int, bool]],
         mode: str,
+        arm: str = "",
     ) -> None:
         self._queue(
-            "INSERT OR REPLACE INTO rankings(id, ts, session, source, query, shown, mode) VALUES (?,?,?,?,?,?,?)",
-            (ranking_id, ts, session, source, query[:2000], json.dumps(list(shown)), mode),
+            "INSERT OR REPLACE INTO rankings(id, ts, session, source, query, shown, mode, arm) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (ranking_id, ts, session, source, query[:2000], json.dumps(list(shown)), mode, arm),
         )
         day = time.strftime("%Y-%m-%d", time.gmtime(ts))
         self._queue(
@@ -113,6 +124,23 @@ class FeedbackStore:
             "ON CONFLICT(day) DO UPDATE SET rankings = rankings + 1",
             (day,),
         )
+
+    def add_tool_docs(self, docs: Iterable[ToolDoc], ts: float) -> None:
+        """The definitions of shown tools (what ``ucp train`` embeds), replacing older ones."""
+        for d in docs:
+            doc = {
+                "key": d.key,
+                "name": d.name,
+                "server": d.server,
+                "description": d.description,
+                "input_schema": d.input_schema,
+                "tags": list(d.tags),
+                "title": d.title,
+            }
+            self._queue(
+                "INSERT OR REPLACE INTO tool_docs(tool, doc, updated) VALUES (?,?,?)",
+                (d.key, json.dumps(doc, default=str), ts),
+            )
 
     def add_outcome(
         self,
@@ -190,6 +218,21 @@ class FeedbackStore:
         return [
             {"day": d, "rankings": n, "hits": h, "hit_rate": round(h / n, 4) if n else None}
             for d, n, h in rows
+        ]
+
+    def arms(self, days: int = 30) -> list[dict[str, Any]]:
+        """Rankings and hit rate (share followed by a call of a shown tool) per served model (A/B)."""
+        self.flush()
+        since = time.time() - days * 86400
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT COALESCE(NULLIF(arm, ''), 'base'), COUNT(*), SUM(hit) FROM rankings WHERE ts >= ? "
+                "GROUP BY 1 ORDER BY 1",
+                (since,),
+            ).fetchall()
+        return [
+            {"arm": a, "rankings": int(n), "hits": int(h or 0), "hit_rate": (h or 0) / n if n else 0.0}
+            for a, n, h in rows
         ]
 
     def count_events(self) -> int:

@@ -31,11 +31,12 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 
+from ucp.router.adapter import QueryAdapter
 from ucp.router.bm25 import BM25Index, BM25Params, top_indices
 from ucp.router.documents import ToolDoc
 from ucp.router.embed_cache import EmbedCache
 from ucp.router.embedder import Embedder, Vectors, embedding_key, embedding_text
-from ucp.router.fusion import DEFAULT_FUSION, FusionParams, fuse, max_normalise, select_top
+from ucp.router.fusion import DEFAULT_FUSION, FusionParams, fuse, fused_z, max_normalise, select_top
 from ucp.router.tokenize import DEFAULT_FIELD_WEIGHTS, FieldWeights, doc_tokens, tokenize
 from ucp.router.vector_index import APPROX_THRESHOLD, IndexKind, VectorIndex
 
@@ -55,8 +56,11 @@ EMBED_BATCH = 256
 class ScoredTool:
     """One ranked tool with the parts of its score (for explain).
 
-    ``score = fused + prior``; ``fused`` = w * dense_norm + (1 - w) * bm25_norm in
-    hybrid mode, bm25_norm in BM25 mode, dense_norm in dense mode.
+    ``score = fused + prior``; in hybrid mode ``fused`` is the z-score fusion
+    ``w * dense_norm + (1 - w) * bm25_norm`` (components are z-scores over the catalog)
+    scaled into [0.01, 1]; bm25_norm in BM25 mode, dense_norm in dense mode.  ``z`` is
+    the unscaled fused z-score: comparable across queries, the input of
+    :func:`ucp.router.calibration.confidence`.
     """
 
     key: str
@@ -67,6 +71,7 @@ class ScoredTool:
     dense: float | None
     dense_norm: float | None
     prior: float
+    z: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +83,7 @@ class ScoredTool:
             "dense": self.dense,
             "dense_norm": self.dense_norm,
             "prior": self.prior,
+            "z": self.z,
         }
 
 
@@ -273,6 +279,17 @@ class HybridRetriever:
                 dense, model_id = self._build_dense(snap.docs)
                 self._snap = replace(snap, dense=dense, model_id=model_id)
 
+    def doc_vectors(self, keys: Sequence[str]) -> npt.NDArray[np.float32]:
+        """The description vectors of the given tools (zeros for a tool not embedded yet)."""
+        dim = self.embedder.dim if self.embedder is not None else 0
+        out = np.zeros((len(keys), dim), dtype=np.float32)
+        for i, k in enumerate(keys):
+            entry = self._entries.get(k)
+            v = self._vectors.get(entry.embed_key) if entry is not None else None
+            if v is not None and v.shape == (dim,):
+                out[i] = v
+        return out
+
     def load_dense(self, progress: Callable[[int, int], None] | None = None) -> bool:
         """Load the embedder and embed the catalog (blocking: run it in a worker thread).
 
@@ -395,6 +412,7 @@ class HybridRetriever:
         mode: Mode = "hybrid",
         query_vector: npt.ArrayLike | None = None,
         dense_floor: Mapping[str, float] | None = None,
+        adapter: QueryAdapter | None = None,
     ) -> SearchResult:
         """The ``k`` best tools for ``query`` (only tools with a positive score).
 
@@ -406,7 +424,9 @@ class HybridRetriever:
         query embedding (skips encoding); the one used is returned.  ``dense_floor``:
         per-tool lower bounds on the dense similarity (the learning layer's usage
         similarity): a tool's dense score is max(description similarity, floor), so usage
-        evidence can only add to what the description says.
+        evidence can only add to what the description says.  ``adapter``: a trained query
+        adapter (``ucp train``) applied to the query vector before the dense scores (the
+        returned ``query_vector`` is the unadapted one, which usage evidence is kept in).
         """
         snap = self._snap
         n = len(snap.docs)
@@ -424,15 +444,16 @@ class HybridRetriever:
             else:
                 qvec = self.encode_query(query)
             assert qvec is not None
+            qd = adapter.apply(qvec) if adapter is not None else qvec
             floor_ids, floor_vals = self._floors(snap, dense_floor)
             if snap.dense.kind == "flat":
-                dense = snap.dense.scores(qvec)
+                dense = snap.dense.scores(qd)
             else:
-                parts = [snap.dense.search(qvec, CANDIDATES)[0], prior_ids, floor_ids]
+                parts = [snap.dense.search(qd, CANDIDATES)[0], prior_ids, floor_ids]
                 if bm25_all is not None:
                     parts.append(top_indices(bm25_all, CANDIDATES))
                 cand = np.unique(np.concatenate(parts))
-                dense = snap.dense.scores(qvec, cand)
+                dense = snap.dense.scores(qd, cand)
             if len(floor_ids):
                 at = floor_ids if cand is None else np.searchsorted(cand, floor_ids)
                 dense = dense.copy()
@@ -444,9 +465,11 @@ class HybridRetriever:
             fused = dn = max_normalise(dense)
             bn = np.zeros_like(fused)
             bm25 = np.zeros_like(fused)
+            zs = fused_z(dense, None)
         else:
             assert bm25 is not None
             fused, bn, dn = fuse(bm25, dense if served == "hybrid" else None, self.fusion)
+            zs = fused_z(bm25, dense if served == "hybrid" else None, self.fusion)
             if served == "bm25":
                 dense = None
         prior = np.zeros_like(fused)
@@ -471,6 +494,7 @@ class HybridRetriever:
                 dense=None if dense is None else float(dense[i]),
                 dense_norm=None if dn is None else float(dn[i]),
                 prior=float(prior[i]),
+                z=float(zs[i]),
             )
             for i in picked
         )

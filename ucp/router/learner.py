@@ -80,6 +80,7 @@ class Learner:
         self.usage = UsageMemory()
         self.open: dict[str, OpenRanking] = {}
         self._dirty: set[str] = set()
+        self._docs_saved: dict[str, Any] = {}  # tool -> ToolDoc last written to the store's tool_docs
         if store is not None:
             self.load()
 
@@ -178,7 +179,14 @@ class Learner:
                 query=ranking.query,
                 shown=[(k, i + 1, k in explored) for i, k in enumerate(shown)],
                 mode=ranking.mode,
+                arm=ranking.arm,
             )
+            new_docs = [
+                r.entry.doc for r in ranking.results if self._docs_saved.get(r.entry.exposed) != r.entry.doc
+            ]
+            if new_docs:
+                self.store.add_tool_docs(new_docs, now)
+                self._docs_saved.update((d.key, d) for d in new_docs)
         self._expire(now)
 
     def on_call(self, session: str, tool: str, ok: bool, error: str | None = None) -> bool:

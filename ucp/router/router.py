@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,10 @@ if TYPE_CHECKING:  # numpy, scipy and faiss load on first use: off the cold-star
 
 log = get_logger("ucp.router")
 
+TAIL_CUT = 0.5  # with a good match, other servers' results below this share of the best confidence are cut
+TIMING_WINDOW = 512
+SESSION_VECTORS = 6  # recent query vectors per session that stand for its context (no second encode)
+MAX_SESSIONS = 1024
 CONTEXT_WEIGHT = 0.15  # share of the session-context search blended into a query's scores
 SYNC_DEBOUNCE = 0.05
 FIRST_SYNC_DELAY = 1.0  # the first background index build waits: the host's first tools/list comes first
@@ -81,6 +86,12 @@ class Router:
         self._synced_version = -1
         self._sync_lock = threading.Lock()
         self._last_qvec = threading.local()
+        self._session_vecs: OrderedDict[str, deque[Any]] = OrderedDict()  # session -> recent query vectors
+        self._session_lock = threading.Lock()
+        self.timings: deque[dict[str, float]] = deque(maxlen=TIMING_WINDOW)  # per search, seconds by phase
+        from ucp.router.models import AdapterSet, ModelRegistry
+
+        self.adapters = AdapterSet(ModelRegistry(paths.home / "models"))
 
     @property
     def retriever(self) -> HybridRetriever:
@@ -206,6 +217,7 @@ class Router:
         query_vector: Any = None,
     ) -> tuple[list[ScoredTool], str]:
         """Blocking search (run on a worker thread): retrieval + priors + session context."""
+        t0 = time.perf_counter()
         if self._synced_version != self.catalog.version:
             self.sync_now()  # a search never sees a stale catalog
         allowed = self._allowed(server)
@@ -214,21 +226,75 @@ class Router:
         qvec = query_vector
         if qvec is None and self.retriever.dense_ready:
             qvec = self.retriever.encode_query(query)
+        t1 = time.perf_counter()
         floor = self.learner.usage_floor(qvec) if self.learner is not None else None
+        adapter, arm = self.adapters.pick(context.session_id if context else "")
         result = self.retriever.search(
-            query, pool, boosts=boosts or None, allowed=allowed, query_vector=qvec, dense_floor=floor or None
+            query,
+            pool,
+            boosts=boosts or None,
+            allowed=allowed,
+            query_vector=qvec,
+            dense_floor=floor or None,
+            adapter=adapter,
         )
         self._last_qvec.value = result.query_vector
+        self._last_qvec.arm = arm
         scored = list(result)
+        t2 = time.perf_counter()
         ctx_text = (context.context if context else "").strip()
+        session = context.session_id if context else ""
         if ctx_text and ctx_text != query and scored:
-            ctx = self.retriever.search(ctx_text, pool, allowed=allowed)
+            # the context's dense side is the mean of the session's recent query vectors (already
+            # encoded): encoding the long context text again cost more than the query itself
+            ctx_vec = self._context_vector(session) if result.mode != "bm25" else None
+            ctx = self.retriever.search(
+                ctx_text, pool, allowed=allowed, adapter=adapter, query_vector=ctx_vec,
+                mode="hybrid" if ctx_vec is not None or result.mode == "bm25" else "bm25",
+            )  # fmt: skip
             ctx_scores = {t.key: t.fused for t in ctx}
             scored = sorted(
                 (_with_score(t, t.score + CONTEXT_WEIGHT * ctx_scores.get(t.key, 0.0)) for t in scored),
                 key=lambda t: -t.score,
             )
+        if session and result.query_vector is not None:
+            self._remember(session, result.query_vector)
+        t3 = time.perf_counter()
+        self.timings.append({"encode": t1 - t0, "search": t2 - t1, "context": t3 - t2, "total": t3 - t0})
         return scored, result.mode
+
+    def _remember(self, session: str, vec: Any) -> None:
+        with self._session_lock:
+            q = self._session_vecs.get(session)
+            if q is None:
+                q = self._session_vecs[session] = deque(maxlen=SESSION_VECTORS)
+                while len(self._session_vecs) > MAX_SESSIONS:
+                    self._session_vecs.popitem(last=False)
+            self._session_vecs.move_to_end(session)
+            q.append(vec)
+
+    def _context_vector(self, session: str) -> Any:
+        """Unit mean of the session's recent query vectors, or None when there are none."""
+        import numpy as np
+
+        with self._session_lock:
+            vecs = list(self._session_vecs.get(session, ()))
+        if not vecs:
+            return None
+        m = np.mean(np.stack(vecs), axis=0)
+        n = float(np.linalg.norm(m))
+        return m / n if n > 0 else None
+
+    def timing_summary(self) -> dict[str, float]:
+        """p50 of each phase of the recent searches, in ms (``ucp serve`` logs it; the bench reads it)."""
+        import numpy as np
+
+        rows = list(self.timings)
+        if not rows:
+            return {}
+        return {k: float(np.percentile([r[k] for r in rows], 50)) * 1000 for k in rows[0]} | {
+            "n": float(len(rows))
+        }
 
     async def rank(
         self,
@@ -251,17 +317,41 @@ class Router:
         record: bool = True,
         source: str = "search",
     ) -> Ranking:
-        def work() -> tuple[list[ScoredTool], str, Any]:
+        def work() -> tuple[list[ScoredTool], str, Any, str]:
             scored, mode = self.search(query, limit=limit, server=server, context=context)
-            return scored, mode, getattr(self._last_qvec, "value", None)
+            return scored, mode, getattr(self._last_qvec, "value", None), getattr(self._last_qvec, "arm", "")
 
-        scored, mode, qvec = await anyio.to_thread.run_sync(work)
+        scored, mode, qvec, arm = await anyio.to_thread.run_sync(work)
+        from ucp.router.calibration import confidence, match_level
+
+        n = len(self.retriever)
         ranked = [
-            Ranked(entry=e, score=t.score, components=_components(t))
+            Ranked(
+                entry=e,
+                score=t.score,
+                components=_components(t),
+                confidence=confidence(t.z, t.dense if mode != "bm25" else None, n),
+            )
             for t in scored
             if (e := self.catalog.entries.get(t.key)) is not None
         ]
-        ranking = Ranking(query=query, results=tuple(ranked[:limit]), mode=mode, ranking_id=uuid.uuid4().hex)
+        top = max((r.confidence or 0.0 for r in ranked), default=None)
+        match = match_level(top)
+        if match == "good" and top is not None and ranked:
+            # other servers' weak tools do not crowd a clear answer; the best server's tools stay
+            # (learning can only lift a tool that is shown)
+            lead = ranked[0].entry.server
+            ranked = [r for r in ranked if r.entry.server == lead or (r.confidence or 0.0) >= TAIL_CUT * top]
+        servers = tuple(sorted(s for s, ok in self.catalog.healthy.items() if ok))
+        ranking = Ranking(
+            query=query,
+            results=tuple(ranked[:limit]),
+            mode=mode,
+            ranking_id=uuid.uuid4().hex,
+            match=match,
+            servers=servers,
+            arm=arm,
+        )
         if self.learner is not None:
             ranking = self.learner.after_rank(
                 ranking, ranked, context=context, record=record, source=source, query_vector=qvec

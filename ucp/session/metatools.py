@@ -139,6 +139,19 @@ def definitions(max_limit: int = 50) -> list[types.Tool]:
     ]
 
 
+def _match_note(ranking: Ranking) -> str:
+    """What the model should make of the results: nothing for a good match, a warning otherwise."""
+    servers = ", ".join(ranking.servers) if ranking.servers else "none"
+    if ranking.match == "none":
+        return (
+            f"No good match: no registered tool clearly does this. Registered servers: {servers}. "
+            "The closest tools are listed, but the server you need may not be registered."
+        )
+    if ranking.match == "weak":
+        return f"Weak match: check the descriptions before calling. Registered servers: {servers}."
+    return ""
+
+
 def render_ranking(
     ranking: Ranking, warning: Callable[[str], str | None] = lambda _name: None
 ) -> types.CallToolResult:
@@ -154,18 +167,28 @@ def render_ranking(
             "signature": sig,
             "score": round(r.score, 4),
         }
+        if r.confidence is not None:
+            item["confidence"] = round(r.confidence, 3)
         note = warning(e.exposed)
         if note:
             item["warning"] = note
         results.append(item)
         flag = f" [{note}]" if note else ""
-        lines.append(f"{i}. {e.exposed}({sig}) — {one_line(e.description)}{flag} [score {r.score:.3f}]")
+        shown = f"match {r.confidence:.2f}" if r.confidence is not None else f"score {r.score:.3f}"
+        lines.append(f"{i}. {e.exposed}({sig}) — {one_line(e.description)}{flag} [{shown}]")
     if not lines:
         lines = ["No tools matched. Try other words, or drop the server filter."]
-    text = f"Tools for {ranking.query!r}:\n" + "\n".join(lines)
+        if ranking.servers:
+            lines.append(f"Registered servers: {', '.join(ranking.servers)}.")
+    match_note = _match_note(ranking) if results else ""
+    text = f"Tools for {ranking.query!r}:\n" + (match_note + "\n" if match_note else "") + "\n".join(lines)
     if results:
         text += '\nCall one with ucp__call_tool {"name": ..., "arguments": {...}}; ucp__describe_tool gives the full schema.'
-    structured = {"query": ranking.query, "mode": ranking.mode, "results": results}
+    structured: dict[str, Any] = {"query": ranking.query, "mode": ranking.mode, "results": results}
+    if ranking.match:
+        structured["match"] = ranking.match if results else "none"
+        if structured["match"] != "good":
+            structured["servers"] = list(ranking.servers)
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=text)], structured_content=structured
     )

@@ -6,34 +6,47 @@ import json
 from typing import Any
 
 
+def type_of(prop: Any, depth: int = 0) -> str:
+    """A JSON-schema property as a short type: ``string``, ``integer[]``, ``string | null``, ``"a"|"b"``."""
+    if not isinstance(prop, dict) or depth > 3:
+        return "any"
+    if "const" in prop:
+        return json.dumps(prop["const"])
+    if isinstance(prop.get("enum"), list):
+        values = prop["enum"]
+        return "|".join(json.dumps(v) for v in values[:5]) + ("|…" if len(values) > 5 else "")
+    kind = prop.get("type")
+    if isinstance(kind, list):
+        return " | ".join(_array(prop, str(t), depth) for t in kind)
+    if isinstance(kind, str):
+        return _array(prop, kind, depth)
+    for union in ("anyOf", "oneOf"):
+        if isinstance(prop.get(union), list) and prop[union]:
+            parts = list(dict.fromkeys(type_of(p, depth + 1) for p in prop[union]))
+            return " | ".join(parts)
+    if isinstance(prop.get("allOf"), list) and len(prop["allOf"]) == 1:
+        return type_of(prop["allOf"][0], depth + 1)
+    if isinstance(prop.get("$ref"), str):
+        return prop["$ref"].rsplit("/", 1)[-1] or "object"
+    return "any"
+
+
+def _array(prop: dict[str, Any], kind: str, depth: int) -> str:
+    if kind == "array" and isinstance(prop.get("items"), dict):
+        inner = type_of(prop["items"], depth + 1)
+        return f"({inner})[]" if " " in inner or "|" in inner else f"{inner}[]"
+    return kind
+
+
 def signature(schema: dict[str, Any] | None, max_len: int = 240) -> str:
-    """A compact argument signature: ``timezone: string, format?: "a"|"b"``."""
+    """A compact argument signature: ``timezone: string, format?: "a"|"b", since?: string | null``."""
     if not schema or not isinstance(schema.get("properties"), dict):
         return ""
     required = set(schema.get("required") or [])
-    parts = []
-    for name, prop in schema["properties"].items():
-        kind = "any"
-        if isinstance(prop, dict):
-            if "enum" in prop and isinstance(prop["enum"], list):
-                kind = "|".join(json.dumps(v) for v in prop["enum"][:5]) + (
-                    "|…" if len(prop["enum"]) > 5 else ""
-                )
-            elif isinstance(prop.get("type"), str):
-                kind = prop["type"]
-                if (
-                    kind == "array"
-                    and isinstance(prop.get("items"), dict)
-                    and isinstance(prop["items"].get("type"), str)
-                ):
-                    kind = f"{prop['items']['type']}[]"
-            elif isinstance(prop.get("type"), list):
-                kind = "|".join(str(t) for t in prop["type"])
-            elif "anyOf" in prop or "oneOf" in prop:
-                kind = "union"
-            elif "$ref" in prop:
-                kind = "object"
-        parts.append(f"{name}{'' if name in required else '?'}: {kind}")
+    parts = [
+        f"{name}{'' if name in required else '?'}: {type_of(prop)}"
+        for name, prop in schema["properties"].items()
+    ]
     text = ", ".join(parts)
     return text if len(text) <= max_len else text[: max_len - 1] + "…"
 
