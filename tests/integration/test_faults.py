@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -65,8 +66,13 @@ async def test_a_flood_from_one_server_does_not_slow_another(tmp_path: Path) -> 
                 await anyio.sleep(0.01)
         assert flood_result == ["after the flood"]  # the 40 MB line was dropped, the answer arrived
         assert pool.get("noisy").restarts == 0
-        # before: the other server's calls were ~60x slower for ~30 s
-        assert max(latencies) < max(0.5, 20 * max(baseline)), (latencies, baseline)
+        # before: the other server's calls were ~60x slower for ~30 s. The median (not the max: a
+        # loaded CI machine stalls any single call now and then) stays near the baseline.
+        assert statistics.median(latencies) < max(0.5, 20 * statistics.median(baseline)), (
+            latencies,
+            baseline,
+        )
+        assert max(latencies) < 5.0, latencies
 
 
 async def test_a_result_over_the_limits_is_an_error_not_a_pass_through(tmp_path: Path) -> None:

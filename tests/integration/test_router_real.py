@@ -42,7 +42,12 @@ async def test_search_mode_finds_and_calls_the_time_tool(tmp_path: Path, dense: 
         assert len(gw.catalog) > 30
         async with client_for(gw) as client:
             listed = [t.name for t in (await client.list_tools()).tools]
-            assert listed == ["ucp__search_tools", "ucp__describe_tool", "ucp__call_tool"]
+            assert listed == [
+                "ucp__search_tools",
+                "ucp__describe_tool",
+                "ucp__call_read_only_tool",
+                "ucp__call_tool",
+            ]
             found = await client.call_tool(
                 "ucp__search_tools", {"query": "what time is it in Tokyo", "limit": 5}
             )

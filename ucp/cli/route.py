@@ -113,7 +113,7 @@ def explain(
         )
     console.print(table)
     console.print(
-        "[dim]fused = w·dense_norm + (1−w)·bm25_norm (see ucp/router/fusion.py); score = fused + prior[/]"
+        "[dim]fused = w·z(dense) + (1−w)·z(bm25), scaled to [0.01, 1] (see ucp/router/fusion.py); score = fused + prior[/]"
     )
 
 

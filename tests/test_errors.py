@@ -1,0 +1,27 @@
+"""One error hierarchy: every class has its own stable code and a sensible HTTP status."""
+
+from __future__ import annotations
+
+import ucp.errors as errors
+
+
+def _classes() -> list[type[errors.UCPError]]:
+    return [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.UCPError)]
+
+
+def test_codes_are_unique_and_statuses_valid() -> None:
+    classes = _classes()
+    assert len(classes) > 15
+    codes = [c.code for c in classes]
+    assert len(codes) == len(set(codes)), sorted(codes)
+    for cls in classes:
+        assert cls.code and cls.code == cls.code.lower(), cls
+        assert 400 <= cls.http_status <= 599, cls
+        assert isinstance(cls.jsonrpc_code, int)
+
+
+def test_details_travel_with_the_message() -> None:
+    exc = errors.UnknownToolError("unknown tool 'x'", tool="x", suggestions=["y"])
+    assert exc.message == "unknown tool 'x'" and str(exc).startswith("unknown tool")
+    assert exc.details == {"tool": "x", "suggestions": ["y"]}
+    assert issubclass(errors.DownstreamTimeoutError, errors.DownstreamError)
