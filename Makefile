@@ -2,11 +2,12 @@
 # each creates .venv (any Python 3.11 or newer), installs pinned dependencies (torch pinned to the
 # CPU build) and the npm peers the integration tests start, then does its job.
 #
-# PYTHON=/path/to/python3.x picks the interpreter (default: the first 3.11+ of python3.13,
-# python3.12, python3.11, python3). TORCH_INDEX=https://download.pytorch.org/whl/cpu takes torch
-# from PyTorch's CPU index: needed on Linux machines where PyPI's torch is the CUDA build.
+# PYTHON=/path/to/python3.x picks the interpreter (default: the first 3.11+ of python3.11,
+# python3.12, python3.13, python3; 3.11 first, the version the pinned CPU torch file is for).
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu takes torch from PyTorch's CPU index: needed on
+# Linux machines where PyPI's torch is the CUDA build.
 
-PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
             command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
             && { echo $$p; break; }; done)
 TORCH_INDEX ?=
