@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import httpx2
 import mcp_types as types
 import pytest
@@ -64,7 +65,12 @@ async def test_calls_latency_state_sessions_and_router_after_real_calls(
             assert r.status_code == 200
         await http.post("/api/v1/tools/call", json={"name": "s__fail", "session_id": session})
         await http.post("/api/v1/tools/call", json={"name": "s__nope", "session_id": session})
-        resp = await http.get("/metrics")
+        with anyio.fail_after(10):  # the list change is announced after a debounce: wait for it
+            while True:
+                resp = await http.get("/metrics")
+                if value(samples(resp.text), "ucp_list_change_notifications_total", kind="tools") >= 1:
+                    break
+                await anyio.sleep(0.05)
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
     m = samples(resp.text)
     assert value(m, "ucp_tool_calls_total", server="s", tool="echo", outcome="ok") == 2
