@@ -19,3 +19,16 @@ def test_http_error_has_the_status_of_its_class() -> None:
     assert response.status_code == 504
     body = json.loads(bytes(response.body))
     assert body == {"error": {"code": "downstream_timeout", "message": "slow", "details": {"server": "s"}}}
+
+
+def test_as_mcp_errors_turns_a_ucp_error_into_its_json_rpc_error() -> None:
+    import pytest
+    from mcp import MCPError
+
+    from ucp.frontend.errors import as_mcp_errors
+
+    with pytest.raises(MCPError) as info, as_mcp_errors():
+        raise InvalidArgumentsError("bad", field="x")
+    assert info.value.error.data == {"code": "invalid_arguments", "field": "x"}
+    with as_mcp_errors():
+        pass  # nothing raised: nothing to map

@@ -9,6 +9,8 @@ with the class's ``http_status``. Downstream failures of a tool call are already
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from mcp import MCPError
 from starlette.responses import JSONResponse
@@ -19,6 +21,15 @@ from ucp.errors import UCPError
 def to_mcp_error(exc: UCPError) -> MCPError:
     data = {"code": exc.code, **{k: v for k, v in exc.details.items() if v is not None}}
     return MCPError(exc.jsonrpc_code, exc.message, data)
+
+
+@contextmanager
+def as_mcp_errors() -> Iterator[None]:
+    """Inside an MCP handler: a ``UCPError`` leaves as the matching JSON-RPC error."""
+    try:
+        yield
+    except UCPError as exc:
+        raise to_mcp_error(exc) from None
 
 
 def error_response(exc: UCPError) -> JSONResponse:

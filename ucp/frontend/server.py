@@ -23,8 +23,7 @@ from mcp.server.subscriptions import ListenHandler
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 import ucp
-from ucp.errors import UCPError
-from ucp.frontend.errors import to_mcp_error
+from ucp.frontend.errors import as_mcp_errors
 from ucp.frontend.mcp_tracing import McpTracing
 from ucp.frontend.notify import Notifier
 from ucp.frontend.sessions import session_for
@@ -100,10 +99,8 @@ def build_mcp_server(api: SessionAPI, *, telemetry: Telemetry | None = None) -> 
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         session = await session_for(api, ctx)
-        try:
+        with as_mcp_errors():
             return await api.call_tool(session, params.name, dict(params.arguments or {}), _hooks(ctx))
-        except UCPError as exc:
-            raise to_mcp_error(exc) from None
 
     async def list_resources(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -121,29 +118,23 @@ def build_mcp_server(api: SessionAPI, *, telemetry: Telemetry | None = None) -> 
         ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
         await session_for(api, ctx)
-        try:
+        with as_mcp_errors():
             return await api.read_resource(str(params.uri))
-        except UCPError as exc:
-            raise to_mcp_error(exc) from None
 
     async def subscribe(
         ctx: ServerRequestContext[Any], params: types.SubscribeRequestParams
     ) -> types.EmptyResult:
         session = await session_for(api, ctx)
-        try:
+        with as_mcp_errors():
             await api.subscribe_resource(session, str(params.uri))
-        except UCPError as exc:
-            raise to_mcp_error(exc) from None
         return types.EmptyResult()
 
     async def unsubscribe(
         ctx: ServerRequestContext[Any], params: types.UnsubscribeRequestParams
     ) -> types.EmptyResult:
         session = await session_for(api, ctx)
-        try:
+        with as_mcp_errors():
             await api.unsubscribe_resource(session, str(params.uri))
-        except UCPError as exc:
-            raise to_mcp_error(exc) from None
         return types.EmptyResult()
 
     async def list_prompts(
@@ -156,10 +147,8 @@ def build_mcp_server(api: SessionAPI, *, telemetry: Telemetry | None = None) -> 
         ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams
     ) -> types.GetPromptResult:
         await session_for(api, ctx)
-        try:
+        with as_mcp_errors():
             return await api.get_prompt(params.name, dict(params.arguments or {}))
-        except UCPError as exc:
-            raise to_mcp_error(exc) from None
 
     async def complete(
         ctx: ServerRequestContext[Any], params: types.CompleteRequestParams
