@@ -27,7 +27,7 @@ import anyio
 from ucp.config.loader import LoadedConfig, read_config_file
 from ucp.config.models import Config, ServerConfig
 from ucp.config.paths import Paths
-from ucp.downstream.factory import builtin_transport, make_transport
+from ucp.downstream.factory import builtin_transport, make_transport, shared_transport
 from ucp.downstream.prespawn import Prespawned
 from ucp.errors import ConfigError
 from ucp.events import ChangeBus
@@ -123,8 +123,11 @@ class Gateway:
         dense: bool | None = None,
         prespawned: Mapping[str, Prespawned] | None = None,
         telemetry: Telemetry | None = None,
+        pool_sockets: Path | None = None,
     ) -> None:
         self.config = config
+        # a worker of ``ucp serve --workers``: every server is reached through the pool process
+        self.pool_sockets = pool_sockets
         self.paths = paths
         self.config_path = config_path
         self.env = env if env is not None else os.environ
@@ -138,7 +141,7 @@ class Gateway:
         self.client_events = ChangeBus()  # what clients must hear (published by the session layer)
         self.pool = Pool(
             config.pool,
-            list_cache=ListCache(paths.index_dir / "lists"),
+            list_cache=ListCache(paths.index_dir / "lists") if pool_sockets is None else None,
             events=self.downstream_events,
             enable_dir=paths.enable_requests,
         )
@@ -224,6 +227,16 @@ class Gateway:
         return self.api.open(**kw)
 
     def _spec(self, server: ServerConfig) -> ServerSpec:
+        if self.pool_sockets is not None:
+            return ServerSpec(
+                name=server.name,
+                transport=shared_transport(
+                    server, self.pool_sockets, max_line_bytes=self.config.pool.max_message_bytes
+                ),
+                timeout=server.timeout + 5,  # the pool process enforces the server's own deadline
+                max_concurrency=max(server.max_concurrency, 64),  # and its concurrency limit
+                fingerprint=_fingerprint(server),
+            )
         transport = make_transport(
             server,
             env=self.env,
@@ -432,17 +445,33 @@ async def serve_stdio(gateway: Gateway) -> None:
     await run_stdio(build_mcp_server(gateway.api, telemetry=gateway.telemetry))
 
 
-async def serve_http(gateway: Gateway, host: str, port: int) -> None:
-    """MCP at /mcp plus the REST, UTCP and service-registry routes, over HTTP."""
+async def serve_http(gateway: Gateway, host: str, port: int, *, worker: int | None = None) -> None:
+    """MCP at /mcp plus the REST, UTCP and service-registry routes, over HTTP. ``worker``: this
+    process is that worker of ``ucp serve --workers`` (shared port, session affinity)."""
     from ucp.frontend.http import build_http_app
-    from ucp.frontend.run import run_http
+    from ucp.frontend.run import http_server, run_http
 
     try:
-        await run_http(
-            build_http_app(gateway.fronts(), host=host),
-            host,
-            port,
-            header_timeout=gateway.config.http.header_timeout,
+        if worker is None or gateway.pool_sockets is None:
+            await run_http(
+                build_http_app(gateway.fronts(), host=host),
+                host,
+                port,
+                header_timeout=gateway.config.http.header_timeout,
+            )
+            return
+        from ucp.frontend.workers import SessionAffinity, listening_sockets, prefix_session_ids
+
+        prefix_session_ids(worker)
+        app = SessionAffinity(
+            build_http_app(gateway.fronts(), host=host), index=worker, directory=gateway.pool_sockets
         )
+        sockets = listening_sockets(host, port, gateway.pool_sockets, worker)
+        log.info("serving", transport="http", worker=worker, url=f"http://{host}:{port}/mcp")
+        try:
+            server = http_server(app, host, port, header_timeout=gateway.config.http.header_timeout)
+            await server.serve(sockets=sockets)
+        finally:
+            await app.aclose()
     finally:
         await gateway.authenticator().aclose()

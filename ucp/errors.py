@@ -206,3 +206,25 @@ class RateLimitedError(UCPError):
     code = "rate_limited"
     jsonrpc_code = INVALID_PARAMS
     http_status = 429
+
+
+def error_from_dict(data: Any) -> UCPError | None:
+    """The ``UCPError`` that ``to_dict()`` described (``None`` if ``data`` names no known code): how
+    an error raised in UCP's pool process reaches a worker with its class and code intact."""
+    if not isinstance(data, dict) or not isinstance(data.get("code"), str):
+        return None
+    classes: list[type[UCPError]] = [UCPError]
+    found: type[UCPError] | None = None
+    while classes:
+        cls = classes.pop()
+        if cls.code == data["code"]:
+            found = cls
+            break
+        classes.extend(cls.__subclasses__())
+    if found is None:
+        return None
+    raw = data.get("details")
+    details: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    error = found.__new__(found)
+    UCPError.__init__(error, str(data.get("message", "")), **details)
+    return error

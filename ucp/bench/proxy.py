@@ -5,6 +5,9 @@
   rounds interleave (direct, ucp, peer, then again), so machine noise hits every variant alike;
   figures are reported as ratios to direct measured in the same run.
 - Cold start: process spawn to the first ``tools/list`` answer, with the time server registered.
+- Throughput: N sessions (1, 8, 32, 64) call ``echo`` at once over streamable HTTP for a fixed
+  time; calls/s and latency per variant (direct, UCP in front of the HTTP and of the stdio echo
+  server, UCP with several workers, FastMCP's proxy), and the resident set of every process.
 - Memory: resident set of the proxy process with 5 downstream servers connected.
 """
 
@@ -268,6 +271,112 @@ async def cold_start(repeats: int, work: Path) -> dict[str, dict[str, float]]:
     return out
 
 
+def _family_rss_mb(pid: int) -> list[float]:
+    """Resident set of ``pid`` and of its descendants (UCP's workers) in MB, the process first;
+    the downstream servers it spawned (the echo server) are not counted."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop(0)
+        try:
+            cmd = Path(f"/proc/{current}/cmdline").read_bytes()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        if current != pid and b"echo_server" in cmd:
+            continue
+        out.append(_rss_mb(current))
+        todo += [int(c) for c in children]
+    return out
+
+
+async def _session_loop(
+    client: Client, tool: str, until: float, latencies: list[float], errors: list[str]
+) -> None:
+    i = 0
+    while time.perf_counter() < until:
+        t0 = time.perf_counter()
+        result = await client.call_tool(tool, {"text": f"ping {i}"})
+        latencies.append((time.perf_counter() - t0) * 1000)
+        if result.is_error:
+            errors.append(str(result.content)[:200])
+        i += 1
+
+
+async def _saturate(url: str, tool: str, sessions: int, seconds: float) -> dict[str, float]:
+    """``sessions`` MCP sessions call ``tool`` back to back for ``seconds``; calls/s and latency."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    async with AsyncExitStack() as stack:
+        clients = []
+        for _ in range(sessions):
+            clients.append(await stack.enter_async_context(Client(url, read_timeout_seconds=60)))
+        for c in clients:
+            await c.call_tool(tool, {"text": "warm-up"})
+        t0 = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for c in clients:
+                tg.start_soon(_session_loop, c, tool, t0 + seconds, latencies, errors)
+        elapsed = time.perf_counter() - t0
+    if errors:
+        raise RuntimeError(f"{tool} failed {len(errors)} times: {errors[0]}")
+    return {
+        "calls_per_s": len(latencies) / elapsed,
+        "p50_ms": percentile(latencies, 0.5),
+        "p99_ms": percentile(latencies, 0.99),
+        "n": float(len(latencies)),
+    }
+
+
+async def throughput(
+    work: Path,
+    *,
+    sessions: tuple[int, ...] = (1, 8, 32, 64),
+    seconds: float = 4.0,
+    workers: tuple[int, ...] = (2,),
+) -> dict[str, Any]:
+    """Calls/s at each session count, every variant in one run (interleaved per count).
+
+    Downstream: the bench's echo server, over streamable HTTP (``direct`` and most proxies) and
+    over stdio (``ucp (stdio echo)``: a downstream that costs the proxy least)."""
+    async with _processes() as procs:
+        p_echo = free_port()
+        _spawn(procs, [PY, "-m", "ucp.bench.echo_server", "http", str(p_echo)], p_echo)
+        echo_url = f"http://127.0.0.1:{p_echo}/mcp"
+        stdio_echo = {"command": PY, "args": ["-m", "ucp.bench.echo_server"]}
+        targets: dict[str, tuple[str, str, int]] = {"direct": (echo_url, "echo", procs[-1].pid)}
+
+        def ucp(label: str, server: dict[str, Any], extra: list[str]) -> None:
+            home = work / f"tp-{len(procs)}"
+            _write_toml(home, {"echo": server})
+            port = free_port()
+            cmd = [_bin("ucp"), "serve", "--transport", "http", "--port", str(port), "--no-dense", *extra]
+            _spawn(procs, cmd, port, _ucp_env(home))
+            targets[label] = (f"http://127.0.0.1:{port}/mcp", "echo__echo", procs[-1].pid)
+
+        ucp("ucp (http echo)", {"type": "http", "url": echo_url}, [])
+        ucp("ucp (stdio echo)", stdio_echo, [])
+        for n in workers:
+            ucp(f"ucp --workers {n} (http echo)", {"type": "http", "url": echo_url}, ["--workers", str(n)])
+            ucp(f"ucp --workers {n} (stdio echo)", stdio_echo, ["--workers", str(n)])
+        if _peer_available():
+            port = free_port()
+            cfg = json.dumps({"mcpServers": {"echo": {"url": echo_url, "transport": "http"}}})
+            _spawn(procs, [PY, "-m", "ucp.bench.peer_proxy", cfg, "http", str(port)], port)
+            targets["fastmcp (http echo)"] = (f"http://127.0.0.1:{port}/mcp", "echo", procs[-1].pid)
+        for url, tool, _ in targets.values():
+            async with Client(url, read_timeout_seconds=60) as client:  # every server is up
+                await client.call_tool(tool, {"text": "up"})
+        rows: dict[str, dict[str, Any]] = {label: {} for label in targets}
+        for count in sessions:
+            labels = list(targets)
+            shift = count % len(labels)
+            for label in labels[shift:] + labels[:shift]:
+                url, tool, _ = targets[label]
+                rows[label][str(count)] = await _saturate(url, tool, count, seconds)
+        rss = {label: _family_rss_mb(pid) for label, (_, _, pid) in targets.items()}
+        return {"sessions": list(sessions), "seconds": seconds, "rows": rows, "rss_mb": rss}
+
+
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -284,9 +393,9 @@ def five_servers(node_bin: Path | None) -> dict[str, dict[str, Any]]:
     if node_bin is not None and (node_bin / "mcp-server-everything").exists():
         servers["everything"] = {"command": str(node_bin / "mcp-server-everything"), "args": ["stdio"]}
         servers["memory"] = {"command": str(node_bin / "mcp-server-memory")}
-    else:
-        servers["fetch"] = {"command": _bin("mcp-server-fetch")}
+    else:  # without the npm peers: what the project installs (no mcp-server-fetch: not a dependency)
         servers["echo2"] = {"command": PY, "args": ["-m", "ucp.bench.echo_server"]}
+        servers["echo3"] = {"command": PY, "args": ["-m", "ucp.bench.echo_server"]}
     return servers
 
 
@@ -329,7 +438,7 @@ async def memory(work: Path, node_bin: Path | None) -> dict[str, dict[str, float
     return out
 
 
-async def _wait_healthy(port: int, *, dense: bool, timeout: float = 240) -> None:
+async def _wait_healthy(port: int, *, dense: bool, timeout: float = 120) -> None:
     """Until every server is connected (and, with ``dense``, the embedding index is built)."""
     import httpx2
 
@@ -349,7 +458,10 @@ def run_proxy_bench(
     rounds: int = 3,
     start_repeats: int = 5,
     node_bin: Path | None = None,
-    parts: tuple[str, ...] = ("stdio", "http", "startup", "memory"),
+    parts: tuple[str, ...] = ("stdio", "http", "throughput", "startup", "memory"),
+    sessions: tuple[int, ...] = (1, 8, 32, 64),
+    seconds: float = 4.0,
+    workers: tuple[int, ...] = (2,),
 ) -> dict[str, Any]:
     async def main() -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="ucp-bench-") as tmp:
@@ -359,6 +471,10 @@ def run_proxy_bench(
                 result["stdio"] = await stdio_overhead(calls, rounds, work)
             if "http" in parts:
                 result["http"] = await http_overhead(calls, rounds, work)
+            if "throughput" in parts:
+                result["throughput"] = await throughput(
+                    work, sessions=sessions, seconds=seconds, workers=workers
+                )
             if "startup" in parts:
                 result["startup"] = await cold_start(start_repeats, work)
             if "memory" in parts:

@@ -37,6 +37,26 @@ def _proxy_tables(result: dict[str, Any]) -> list[Table]:
                 str(m["n"]),
             )
         tables.append(t)
+    if "throughput" in result:
+        tp = result["throughput"]
+        counts = [str(n) for n in tp["sessions"]]
+        direct = tp["rows"].get("direct", {})
+        t = Table(
+            title=f"throughput over streamable HTTP: calls/s (x direct) and p50 / p99 ms, {tp['seconds']:g} s each"
+        )
+        t.add_column("variant")
+        for n in counts:
+            t.add_column(f"{n} sessions", justify="right")
+        t.add_column("RSS MB (per process)", justify="right")
+        for label, cells in tp["rows"].items():
+            row = [label]
+            for n in counts:
+                m = cells[n]
+                ratio = m["calls_per_s"] / direct[n]["calls_per_s"] if n in direct else float("nan")
+                row.append(f"{m['calls_per_s']:.0f} ({ratio:.2f}x)  {m['p50_ms']:.0f} / {m['p99_ms']:.0f}")
+            row.append(" + ".join(f"{r:.0f}" for r in tp["rss_mb"][label]))
+            t.add_row(*row)
+        tables.append(t)
     if "startup" in result:
         t = Table(title="process start -> first tools/list answer (s), time server registered")
         for col in ("variant", "median", "min", "max", "tools listed"):
@@ -62,16 +82,24 @@ def proxy(
     rounds: int = typer.Option(3, help="Interleaved rounds."),
     start_repeats: int = typer.Option(5, help="Cold starts per variant."),
     part: list[str] = typer.Option(
-        ["stdio", "http", "startup", "memory"], "--part", help="stdio, http, startup, memory."
+        ["stdio", "http", "throughput", "startup", "memory"],
+        "--part",
+        help="stdio, http, throughput, startup, memory.",
+    ),
+    sessions: list[int] = typer.Option([1, 8, 32, 64], "--sessions", help="Throughput: concurrent sessions."),
+    seconds: float = typer.Option(4.0, help="Throughput: seconds per variant and session count."),
+    workers: list[int] = typer.Option(
+        [2], "--workers", help="Throughput: UCP worker counts to compare with 1."
     ),
     node_bin: Path = typer.Option(
         DEFAULT_NODE_BIN, help="Folder with mcp-server-everything / -memory (npm)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Proxy overhead (UCP vs direct vs FastMCP's proxy), cold start, memory.
+    """Proxy overhead (UCP vs direct vs FastMCP's proxy), throughput, cold start, memory.
 
     Example: ucp bench proxy --calls 100 --part stdio --part http
+    Example: ucp bench proxy --part throughput --sessions 8 --sessions 32 --workers 2
     """
     from ucp.bench.proxy import run_proxy_bench
 
@@ -81,6 +109,9 @@ def proxy(
         start_repeats=start_repeats,
         node_bin=node_bin if node_bin.exists() else None,
         parts=tuple(part),
+        sessions=tuple(sessions),
+        seconds=seconds,
+        workers=tuple(w for w in workers if w > 1),
     )
     if as_json:
         print_json(result)

@@ -74,6 +74,14 @@ def serve(
     ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
     no_dense: bool = typer.Option(False, "--no-dense", help="BM25 only: never load the embedding model."),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        max=16,
+        help="HTTP worker processes (default 1, or \\[http] workers): several use several cores; "
+        "downstream servers stay one connection each, in this process.",
+    ),
     cli_listener: bool = typer.Option(
         True,
         "--cli-listener/--no-cli-listener",
@@ -86,6 +94,11 @@ def serve(
     Example: ucp serve                      (stdio, what a host launches)
     Example: ucp serve --transport http --port 8765
     """
+    from ucp.cli.workers import die_with_parent, worker_role
+
+    role = worker_role()  # this process is one worker of `ucp serve --workers N`
+    if role is not None:
+        die_with_parent()
     loaded, paths = load(config)
     cfg = loaded.config
     if mode is not None:
@@ -96,8 +109,13 @@ def serve(
         log_file = paths.log_file
     except OSError as exc:
         fail(f"cannot create the UCP home {paths.home}: {exc}", hint="set UCP_HOME to a writable directory")
-    ucp_log.configure(level, log_file=log_file)
     use_http = transport == TransportChoice.http and not stdio
+    n_workers = (workers if workers is not None else cfg.http.workers) if use_http else 1
+    if role is not None:
+        log_file = log_file.with_name(f"{log_file.stem}.worker-{role[0]}{log_file.suffix}")
+    ucp_log.configure(level, log_file=log_file)
+    if n_workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
+        fail("--workers needs SO_REUSEPORT (Linux, macOS); use one worker here")
     bind_host = host or cfg.http.host
     bind_port = port if port is not None else cfg.http.port
     if use_http:
@@ -108,14 +126,16 @@ def serve(
             check_bind(bind_host, Authenticator(cfg.auth, cfg.http, os.environ, key_file=paths.keys).enabled)
         except UCPError as exc:
             fail_error(exc)
-        if bind_port and port_in_use(bind_host, bind_port):
+        if role is None and bind_port and port_in_use(bind_host, bind_port):
             fail(
                 f"port {bind_port} on {bind_host} is already in use (another `ucp serve`?); "
                 "stop it, or pick another port with --port",
                 code=EXIT_FAILURE,
             )
 
-    if use_http:
+    if use_http and n_workers > 1 and not bind_port:
+        bind_port = free_loopback_port()  # every worker must bind the same port
+    if use_http and role is None:
         from ucp.cli.common import err_console
 
         err_console.print(
@@ -150,7 +170,7 @@ def serve(
         # Spawn stdio servers first: they start while UCP imports the MCP SDK (cold start).
         from ucp.downstream.prespawn import prespawn
 
-        early = await prespawn(cfg.servers, logs_dir=paths.logs_dir)
+        early = await prespawn(cfg.servers, logs_dir=paths.logs_dir) if role is None else {}
         from ucp.app import Gateway, serve_http, serve_stdio
         from ucp.config.running import withdraw
 
@@ -167,13 +187,25 @@ def serve(
                     paths,
                     config_path=loaded.path,
                     watch_config=True,
-                    dense=False if no_dense else None,
+                    dense=False if no_dense or (n_workers > 1 and role is None) else None,  # workers rank
                     prespawned=early,
+                    pool_sockets=role[1] if role is not None else None,
                 ) as gateway,
                 anyio.create_task_group() as guard,
             ):
                 guard.start_soon(_stop_on_sigterm, gateway, lambda: announced)
                 try:
+                    if use_http and role is not None:
+                        await serve_http(gateway, bind_host, bind_port, worker=role[0])
+                        return
+                    if use_http and n_workers > 1:
+                        import sys
+
+                        from ucp.cli.workers import serve_pool
+
+                        announced = await announce_http(bind_host, bind_port, token, "http")
+                        await serve_pool(gateway, n_workers, sys.argv[1:])
+                        return
                     if use_http:
                         announced = await announce_http(bind_host, bind_port, token, "http")
                         await serve_http(gateway, bind_host, bind_port)

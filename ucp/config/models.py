@@ -192,6 +192,13 @@ class HttpSettings(_Model):
         600.0, gt=0, description="An MCP HTTP session (2025-era) idle this long is closed."
     )
     max_sessions: int = Field(1000, ge=1, description="Most MCP HTTP sessions at once (then 503).")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="HTTP worker processes (`ucp serve --workers`); >1 serves sessions on several "
+        "cores while one pool process keeps one connection per downstream server (Linux).",
+    )
 
 
 class PoolSettings(_Model):

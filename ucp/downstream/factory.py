@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+import anyio
 
 from ucp.builtins.base import BuiltinServer
 from ucp.config.models import HttpServer, ServerConfig, SseServer, StdioServer, UtcpServer
@@ -12,6 +16,7 @@ from ucp.downstream.base import Transport
 from ucp.downstream.builtin import BuiltinTransport
 from ucp.downstream.mcp import McpTransport
 from ucp.downstream.prespawn import Prespawned
+from ucp.downstream.stdio import DEFAULT_MAX_LINE, line_streams
 
 
 def make_transport(
@@ -50,3 +55,25 @@ def builtin_transport(
     isolation: Literal["thread", "process"] = "thread",
 ) -> Transport:
     return BuiltinTransport(server, name=name, listing=listing, isolation=isolation)
+
+
+def shared_socket(directory: Path, server: str) -> Path:
+    """Where UCP's pool process serves ``server`` to its workers (hashed: server names may be
+    long, unix socket paths may not)."""
+    return directory / f"{hashlib.sha256(server.encode()).hexdigest()[:16]}.sock"
+
+
+def shared_transport(
+    config: ServerConfig, directory: Path, *, max_line_bytes: int = DEFAULT_MAX_LINE
+) -> Transport:
+    """A worker's connection to ``config``'s server through UCP's pool process (``pool/share.py``):
+    MCP over a unix socket, whatever the server's own wire."""
+    path = shared_socket(directory, config.name)
+
+    @asynccontextmanager
+    async def streams() -> AsyncIterator[tuple[Any, Any]]:
+        stream = await anyio.connect_unix(path)
+        async with line_streams(stream, max_line_bytes=max_line_bytes, server=config.name) as pair:
+            yield pair
+
+    return McpTransport(config, streams=streams, max_line_bytes=max_line_bytes)

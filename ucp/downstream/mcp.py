@@ -14,7 +14,7 @@ Choices, and why:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from mcp_types import CONNECTION_CLOSED, METHOD_NOT_FOUND, REQUEST_TIMEOUT
 
 import ucp
 from ucp.config.loader import expand_env
-from ucp.config.models import HttpServer, SseServer, StdioServer
+from ucp.config.models import HttpServer, SseServer, StdioServer, UtcpServer
 from ucp.downstream.base import Capabilities, DownstreamEvents, ProgressFn
 from ucp.downstream.prespawn import Prespawned, SpawnError, spawn
 from ucp.downstream.repair import repair_result
@@ -42,6 +42,7 @@ from ucp.errors import (
     DownstreamTimeoutError,
     DownstreamUnavailableError,
     UCPError,
+    error_from_dict,
 )
 from ucp.log import get_logger, mask_secrets
 from ucp.observe.tracing import inject, traceparent_of
@@ -51,6 +52,8 @@ log = get_logger("ucp.downstream.mcp")
 _PAGE_CAP = 1000  # a paginator that never ends cannot hang a refresh
 
 McpServerConfig = StdioServer | HttpServer | SseServer
+
+UCP_ERROR = "ucp/error"  # JSON-RPC error data key: a UCP error's ``to_dict()`` (see ``pool/share.py``)
 
 
 @asynccontextmanager
@@ -103,6 +106,11 @@ def _map_error(exc: BaseException, server: str, what: str) -> UCPError:
     if isinstance(exc, SpawnError):
         return DownstreamUnavailableError(mask_secrets(str(exc)), server=server)
     if isinstance(exc, MCPError):
+        carried = error_from_dict(
+            (exc.error.data or {}).get(UCP_ERROR) if isinstance(exc.error.data, dict) else None
+        )
+        if carried is not None:  # raised by UCP's own pool process (``ucp serve --workers``)
+            return carried
         if exc.error.code == REQUEST_TIMEOUT:
             return DownstreamTimeoutError(f"{what} timed out on server {server!r}", server=server)
         if exc.error.code == CONNECTION_CLOSED:
@@ -261,15 +269,17 @@ class McpTransport:
 
     def __init__(
         self,
-        config: McpServerConfig,
+        config: McpServerConfig | UtcpServer,
         *,
         env: Mapping[str, str] | None = None,
         errlog_path: Path | None = None,
         prespawned: Prespawned | None = None,
         oauth_dir: Path | None = None,
         max_line_bytes: int = DEFAULT_MAX_LINE,
+        streams: Callable[[], AbstractAsyncContextManager[Any]] | None = None,
     ) -> None:
         self.config = config
+        self._streams = streams  # opens the wire instead of ``config`` (UCP's own pool process)
         self._oauth_dir = oauth_dir  # tokens of servers that need OAuth (``oauth.py``)
         self._prespawned = prespawned
         self._env = env
@@ -283,7 +293,7 @@ class McpTransport:
     def _open_transport(self) -> AbstractAsyncContextManager[Any]:
         cfg = self.config
         where = f"servers.{cfg.name}"
-        assert not isinstance(cfg, StdioServer)  # stdio is spawned in connect()
+        assert isinstance(cfg, (HttpServer, SseServer))  # stdio is spawned in connect()
         headers = {k: expand_env(v, self._env, where=f"{where}.headers.{k}") for k, v in cfg.headers.items()}
         url = expand_env(cfg.url, self._env, where=f"{where}.url")
         if isinstance(cfg, SseServer):
@@ -340,12 +350,12 @@ class McpTransport:
                 adopted.errlog.close()
             adopted = None
         try:
-            if isinstance(self.config, StdioServer):
+            if self._streams is not None:
+                transport: AbstractAsyncContextManager[Any] = self._streams()
+            elif isinstance(self.config, StdioServer):
                 if adopted is None:
                     adopted = await spawn(self.config, env=self._env, errlog_path=self._errlog_path)
-                transport: AbstractAsyncContextManager[Any] = adopted_stdio(
-                    adopted, max_line_bytes=self.max_line_bytes, server=name
-                )
+                transport = adopted_stdio(adopted, max_line_bytes=self.max_line_bytes, server=name)
             else:
                 transport = self._open_transport()
         except Exception as exc:

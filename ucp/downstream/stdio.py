@@ -23,6 +23,7 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import anyio
+import anyio.abc
 import mcp_types as types
 from mcp.os.posix.utilities import terminate_posix_process_tree
 from mcp.shared.message import SessionMessage
@@ -189,3 +190,45 @@ async def adopted_stdio(
                 if spawned.errlog is not None:
                     spawned.errlog.close()
             tg.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def line_streams(
+    stream: anyio.abc.ByteStream, *, max_line_bytes: int = DEFAULT_MAX_LINE, server: str = ""
+) -> AsyncIterator[tuple[Any, Any]]:
+    """MCP's stdio framing (one JSON-RPC message per line) over any byte stream, e.g. a unix
+    socket between UCP's processes: the SDK session streams a client or a server runs on, with
+    the same bounded line reader as a spawned server's stdout. Closes ``stream`` on exit."""
+    read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](0)
+
+    async def reader() -> None:
+        lines = LineReader(max_line_bytes)
+        async with read_send:
+            with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, OSError):
+                async for chunk in stream:
+                    for line in lines.feed(chunk):
+                        if isinstance(line, LineTooLong):
+                            log.warning("downstream_message_too_large", server=server, limit=max_line_bytes)
+                            reply = _too_long_reply(line.args[0], max_line_bytes)
+                            await read_send.send(reply if reply is not None else line)
+                        elif line.strip():
+                            await read_send.send(_parse(line))
+
+    async def writer() -> None:
+        async with write_recv:
+            with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+                async for message in write_recv:
+                    data = message.message.model_dump_json(by_alias=True, exclude_unset=True) + "\n"
+                    await stream.send(data.encode("utf-8", errors="replace"))
+
+    async with stream, anyio.create_task_group() as tg:
+        tg.start_soon(reader)
+        tg.start_soon(writer)
+        try:
+            yield read_recv, write_send
+        finally:
+            tg.cancel_scope.cancel()
+            with anyio.CancelScope(shield=True):
+                await write_send.aclose()
+                await read_recv.aclose()

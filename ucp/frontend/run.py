@@ -122,7 +122,7 @@ async def run_http(app: Starlette, host: str, port: int, *, header_timeout: floa
     await http_server(app, host, port, header_timeout=header_timeout).serve()
 
 
-def http_server(app: Starlette, host: str, port: int, *, header_timeout: float = 10.0) -> Any:
+def http_server(app: Any, host: str, port: int, *, header_timeout: float = 10.0) -> Any:
     """The uvicorn server ``run_http`` runs (tests stop it with ``should_exit``)."""
     import uvicorn  # lazy: stdio serving never needs it
 
