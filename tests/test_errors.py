@@ -25,3 +25,16 @@ def test_details_travel_with_the_message() -> None:
     assert exc.message == "unknown tool 'x'" and str(exc).startswith("unknown tool")
     assert exc.details == {"tool": "x", "suggestions": ["y"]}
     assert issubclass(errors.DownstreamTimeoutError, errors.DownstreamError)
+
+
+def test_error_from_dict_rebuilds_class_code_and_details() -> None:
+    from ucp.errors import DownstreamTimeoutError, error_from_dict
+
+    original = DownstreamTimeoutError("took too long", server="s", timeout=5)
+    rebuilt = error_from_dict(original.to_dict())
+    assert isinstance(rebuilt, DownstreamTimeoutError)
+    assert rebuilt.code == "downstream_timeout"
+    assert rebuilt.message == "took too long"
+    assert rebuilt.details == {"server": "s", "timeout": 5}
+    assert error_from_dict({"code": "no_such_code"}) is None
+    assert error_from_dict("not a dict") is None

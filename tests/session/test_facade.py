@@ -83,3 +83,15 @@ async def test_meta_tools_validate_against_their_published_schema(tmp_path: Path
             assert result.meta is not None
             assert result.meta["ucp/error"]["code"] == "invalid_arguments"
             assert result.meta["ucp/error"]["field"] == field, (name, args)
+
+
+async def test_input_schema_is_looked_up_without_listing(tmp_path: Path) -> None:
+    async with Gateway(Config(builtins=False), Paths(tmp_path).ensure(), dense=False) as gw:
+        gw.pool.add(ServerSpec("s", FakeTransport(tools=[tool("echo", "Echo", text="string")])))
+        await gw.wait_ready(5)
+        await gw.router.wait_synced()
+        schema = gw.api.input_schema("s__echo")
+        assert schema is not None and schema["properties"] == {"text": {"type": "string"}}
+        search = gw.api.input_schema("ucp__search_tools")
+        assert search is not None and "query" in search["properties"]
+        assert gw.api.input_schema("s__nope") is None

@@ -289,5 +289,9 @@ async def _stop_on_sigterm(gateway: Any, announced: Any = lambda: None) -> None:
                 from ucp.config.running import withdraw
 
                 withdraw(path)
+            from ucp.cli.workers import CURRENT, remove_directory
+
+            for directory in CURRENT:  # the pool process of `--workers`: its sockets
+                remove_directory(directory)
             log.info("stopped", reason="SIGTERM")
             os._exit(0)

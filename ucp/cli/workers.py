@@ -65,9 +65,40 @@ def worker_argv(argv: list[str]) -> list[str]:
     return out
 
 
+_PREFIX = "ucp-pool-"
+
+
 def socket_directory() -> Path:
-    """A private directory for the sockets (short: unix socket paths are limited to ~100 bytes)."""
-    return Path(tempfile.mkdtemp(prefix="ucp-pool-"))
+    """A private directory for the sockets (short: unix socket paths are limited to ~100 bytes),
+    named by this process's id; directories of pool processes that are gone are removed."""
+    for stale in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
+        pid = stale.name[len(_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            remove_directory(stale)
+    return Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_directory(directory: Path) -> None:
+    """Remove a socket directory and its sockets (nothing else is ever in it)."""
+    try:
+        for leftover in directory.iterdir():
+            leftover.unlink(missing_ok=True)
+        directory.rmdir()
+    except OSError:
+        pass
+
+
+CURRENT: list[Path] = []  # this process's socket directory, removed on SIGTERM too (``serve.py``)
 
 
 async def serve_pool(gateway: Any, workers: int, argv: list[str]) -> None:
@@ -75,6 +106,7 @@ async def serve_pool(gateway: Any, workers: int, argv: list[str]) -> None:
     from ucp.pool.share import PoolShare
 
     directory = socket_directory()
+    CURRENT.append(directory)
     share = PoolShare(gateway.pool, directory, gateway.downstream_events)
     command = [sys.executable, "-m", "ucp", *worker_argv(argv)]
     try:
@@ -84,9 +116,7 @@ async def serve_pool(gateway: Any, workers: int, argv: list[str]) -> None:
             for index in range(workers):
                 tg.start_soon(_supervise, index, command, directory)
     finally:
-        for leftover in directory.glob("*.sock"):
-            leftover.unlink(missing_ok=True)
-        directory.rmdir() if not any(directory.iterdir()) else None
+        remove_directory(directory)
 
 
 async def _supervise(index: int, command: list[str], directory: Path) -> None:

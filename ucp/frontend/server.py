@@ -174,6 +174,9 @@ def build_mcp_server(api: SessionAPI, *, telemetry: Telemetry | None = None) -> 
         on_get_prompt=get_prompt,
         on_completion=complete,
         on_subscriptions_listen=ListenHandler(notifier.bus),
+        # The SDK checks a modern tools/call's Mcp-Param-* headers against the tool's input schema;
+        # without this lookup it runs the whole tools/list handler once per call to find that one schema.
+        get_tool_input_schema=api.input_schema,
     )
     server.middleware = [McpTracing(tel)]  # UCP's tracer instead of the SDK's global-provider one
     return server

@@ -59,6 +59,13 @@ class Snapshot:
     resources: list[types.Resource] = field(default_factory=list)
     templates: list[types.ResourceTemplate] = field(default_factory=list)
     prompts: list[types.Prompt] = field(default_factory=list)
+    _by_name: dict[str, types.Tool] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def tool(self, name: str) -> types.Tool | None:
+        """The listed tool ``name`` (an index built once per snapshot: the call path asks per call)."""
+        if self._by_name is None:
+            self._by_name = {t.name: t for t in self.tools}
+        return self._by_name.get(name)
 
 
 class Connection:

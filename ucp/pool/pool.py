@@ -268,7 +268,7 @@ class Pool:
         """Call a downstream tool. Raises ``DownstreamError`` subclasses on failure."""
         conn = self.get(server)
         result = await conn.call_tool(tool, arguments, timeout=timeout, hooks=hooks)
-        tool_def = next((t for t in conn.snapshot.tools if t.name == tool), None)
+        tool_def = conn.snapshot.tool(tool)
         if tool_def is not None and tool_def.output_schema and not result.is_error:
             problem = self.outputs.check(server, tool_def, result)
             if problem is not None:

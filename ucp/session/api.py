@@ -101,6 +101,11 @@ class SessionAPI(Protocol):
         self, session: Session, name: str, arguments: dict[str, Any], hooks: CallHooks | None = None
     ) -> types.CallToolResult: ...
 
+    def input_schema(self, name: str) -> dict[str, Any] | None:
+        """The input schema of the tool (or meta-tool) ``name``, ``None`` if there is none: what the
+        SDK checks ``Mcp-Param-*`` headers against, without listing every tool per call."""
+        ...
+
     # ---- the same operations for REST, UTCP and the CLI (errors raise, results are values)
     def tools(self, server: str | None = None, *, identity: Identity | None = None) -> list[ToolView]:
         """Every tool ``identity`` may see (the local user's view by default)."""

@@ -30,6 +30,7 @@ from ucp.pool.pool import Pool
 from ucp.router.base import Ranking
 from ucp.router.catalog import Catalog, CatalogEntry
 from ucp.router.pins import PinStore
+from ucp.session import metatools
 from ucp.session.api import SearchResult, ToolView
 from ucp.session.calls import CallPath
 from ucp.session.exposure import Exposure, choose_mode, make_exposure
@@ -92,6 +93,7 @@ class SessionFacade:
         self.store = store if store is not None else SessionManager()
         self._events = events
         self._exposures: dict[ExposureMode, Exposure] = {}
+        self._meta_schemas: dict[str, dict[str, Any]] | None = None
 
     @property
     def events(self) -> ChangeBus:
@@ -182,6 +184,16 @@ class SessionFacade:
         self, session: Session, name: str, arguments: dict[str, Any], hooks: CallHooks | None = None
     ) -> types.CallToolResult:
         return await self.exposure(session.mode).call_tool(session, name, arguments, hooks)
+
+    def input_schema(self, name: str) -> dict[str, Any] | None:
+        if name in metatools.NAMES:
+            if self._meta_schemas is None:
+                self._meta_schemas = {
+                    t.name: t.input_schema for t in metatools.definitions(self.meta.max_limit)
+                }
+            return self._meta_schemas.get(name)
+        entry = self.catalog.resolve(name)
+        return entry.tool.input_schema if entry is not None else None
 
     # ------------------------------------------------------------ REST, UTCP, CLI
     def view(self, entry: CatalogEntry, score: float | None = None) -> ToolView:
