@@ -73,3 +73,42 @@ def test_proxy_bench_runs_small(tmp_path: Path) -> None:
     data = json.loads(proc.stdout)
     assert {"direct", "ucp"} <= set(data["stdio"])
     assert data["stdio"]["ucp"]["n"] == 5
+
+
+@pytest.mark.integration
+def test_proxy_bench_throughput_runs_small(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from tests.helpers import venv_bin
+
+    cmd = [venv_bin("ucp"), "bench", "proxy", "--part", "throughput", "--sessions", "2", "--seconds", "1"]
+    proc = subprocess.run(
+        [*cmd, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "UCP_HOME": str(tmp_path)},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads(proc.stdout)["throughput"]["rows"]
+    assert {"direct", "ucp (http echo)", "ucp (stdio echo)", "ucp --workers 2 (stdio echo)"} <= set(rows)
+    assert all(cells["2"]["calls_per_s"] > 0 for cells in rows.values())
+
+
+def test_throughput_table_shows_ratios_and_rss() -> None:
+    from ucp.cli.bench import _proxy_tables
+
+    cell = {"calls_per_s": 100.0, "p50_ms": 10.0, "p99_ms": 20.0, "n": 400.0}
+    result = {
+        "throughput": {
+            "sessions": [8],
+            "seconds": 4.0,
+            "rows": {"direct": {"8": cell}, "ucp": {"8": {**cell, "calls_per_s": 50.0}}},
+            "rss_mb": {"direct": [70.0], "ucp": [120.0, 115.0]},
+        }
+    }
+    table = _proxy_tables(result)[0]
+    cells = [list(col.cells) for col in table.columns]
+    assert cells[1][1].startswith("50 (0.50x)")
+    assert cells[2][1] == "120 + 115"

@@ -271,9 +271,21 @@ async def cold_start(repeats: int, work: Path) -> dict[str, dict[str, float]]:
     return out
 
 
-def _family_rss_mb(pid: int) -> list[float]:
-    """Resident set of ``pid`` and of its descendants (UCP's workers) in MB, the process first;
-    the downstream servers it spawned (the echo server) are not counted."""
+def _cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds the processes ``pids`` have used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _family(pid: int) -> list[int]:
+    """``pid`` and its descendants, minus the downstream servers it spawned (the echo server)."""
     out, todo = [], [pid]
     while todo:
         current = todo.pop(0)
@@ -284,9 +296,14 @@ def _family_rss_mb(pid: int) -> list[float]:
             continue
         if current != pid and b"echo_server" in cmd:
             continue
-        out.append(_rss_mb(current))
+        out.append(current)
         todo += [int(c) for c in children]
     return out
+
+
+def _family_rss_mb(pid: int) -> list[float]:
+    """Resident set of ``pid`` and of its descendants (UCP's workers) in MB, the process first."""
+    return [_rss_mb(p) for p in _family(pid)]
 
 
 async def _session_loop(
@@ -302,8 +319,11 @@ async def _session_loop(
         i += 1
 
 
-async def _saturate(url: str, tool: str, sessions: int, seconds: float) -> dict[str, float]:
-    """``sessions`` MCP sessions call ``tool`` back to back for ``seconds``; calls/s and latency."""
+async def _saturate(
+    url: str, tool: str, sessions: int, seconds: float, pids: list[int] | None = None
+) -> dict[str, float]:
+    """``sessions`` MCP sessions call ``tool`` back to back for ``seconds``; calls/s, latency, and
+    the CPU the processes ``pids`` spent per call (a figure the machine's other load barely moves)."""
     latencies: list[float] = []
     errors: list[str] = []
     async with AsyncExitStack() as stack:
@@ -312,11 +332,13 @@ async def _saturate(url: str, tool: str, sessions: int, seconds: float) -> dict[
             clients.append(await stack.enter_async_context(Client(url, read_timeout_seconds=60)))
         for c in clients:
             await c.call_tool(tool, {"text": "warm-up"})
+        cpu0 = _cpu_s(pids or [])
         t0 = time.perf_counter()
         async with anyio.create_task_group() as tg:
             for c in clients:
                 tg.start_soon(_session_loop, c, tool, t0 + seconds, latencies, errors)
         elapsed = time.perf_counter() - t0
+        cpu = _cpu_s(pids or []) - cpu0
     if errors:
         raise RuntimeError(f"{tool} failed {len(errors)} times: {errors[0]}")
     return {
@@ -324,6 +346,7 @@ async def _saturate(url: str, tool: str, sessions: int, seconds: float) -> dict[
         "p50_ms": percentile(latencies, 0.5),
         "p99_ms": percentile(latencies, 0.99),
         "n": float(len(latencies)),
+        "cpu_ms_per_call": cpu * 1000 / max(1, len(latencies)),
     }
 
 
@@ -333,8 +356,10 @@ async def throughput(
     sessions: tuple[int, ...] = (1, 8, 32, 64),
     seconds: float = 4.0,
     workers: tuple[int, ...] = (2,),
+    baseline: Path | None = None,
 ) -> dict[str, Any]:
     """Calls/s at each session count, every variant in one run (interleaved per count).
+    ``baseline``: another checkout of UCP (e.g. a worktree of main) served beside this one.
 
     Downstream: the bench's echo server, over streamable HTTP (``direct`` and most proxies) and
     over stdio (``ucp (stdio echo)``: a downstream that costs the proxy least)."""
@@ -345,14 +370,18 @@ async def throughput(
         stdio_echo = {"command": PY, "args": ["-m", "ucp.bench.echo_server"]}
         targets: dict[str, tuple[str, str, int]] = {"direct": (echo_url, "echo", procs[-1].pid)}
 
-        def ucp(label: str, server: dict[str, Any], extra: list[str]) -> None:
+        def ucp(label: str, server: dict[str, Any], extra: list[str], code: Path | None = None) -> None:
             home = work / f"tp-{len(procs)}"
             _write_toml(home, {"echo": server})
             port = free_port()
             cmd = [_bin("ucp"), "serve", "--transport", "http", "--port", str(port), "--no-dense", *extra]
-            _spawn(procs, cmd, port, _ucp_env(home))
+            env = _ucp_env(home) if code is None else {**_ucp_env(home), "PYTHONPATH": str(code)}
+            _spawn(procs, cmd, port, env)
             targets[label] = (f"http://127.0.0.1:{port}/mcp", "echo__echo", procs[-1].pid)
 
+        if baseline is not None:
+            ucp("baseline (http echo)", {"type": "http", "url": echo_url}, [], baseline)
+            ucp("baseline (stdio echo)", stdio_echo, [], baseline)
         ucp("ucp (http echo)", {"type": "http", "url": echo_url}, [])
         ucp("ucp (stdio echo)", stdio_echo, [])
         for n in workers:
@@ -371,8 +400,8 @@ async def throughput(
             labels = list(targets)
             shift = count % len(labels)
             for label in labels[shift:] + labels[:shift]:
-                url, tool, _ = targets[label]
-                rows[label][str(count)] = await _saturate(url, tool, count, seconds)
+                url, tool, pid = targets[label]
+                rows[label][str(count)] = await _saturate(url, tool, count, seconds, _family(pid))
         rss = {label: _family_rss_mb(pid) for label, (_, _, pid) in targets.items()}
         return {"sessions": list(sessions), "seconds": seconds, "rows": rows, "rss_mb": rss}
 
@@ -462,6 +491,7 @@ def run_proxy_bench(
     sessions: tuple[int, ...] = (1, 8, 32, 64),
     seconds: float = 4.0,
     workers: tuple[int, ...] = (2,),
+    baseline: Path | None = None,
 ) -> dict[str, Any]:
     async def main() -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="ucp-bench-") as tmp:
@@ -473,7 +503,7 @@ def run_proxy_bench(
                 result["http"] = await http_overhead(calls, rounds, work)
             if "throughput" in parts:
                 result["throughput"] = await throughput(
-                    work, sessions=sessions, seconds=seconds, workers=workers
+                    work, sessions=sessions, seconds=seconds, workers=workers, baseline=baseline
                 )
             if "startup" in parts:
                 result["startup"] = await cold_start(start_repeats, work)

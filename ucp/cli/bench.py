@@ -57,6 +57,15 @@ def _proxy_tables(result: dict[str, Any]) -> list[Table]:
             row.append(" + ".join(f"{r:.0f}" for r in tp["rss_mb"][label]))
             t.add_row(*row)
         tables.append(t)
+        t = Table(
+            title="CPU the proxy's own processes spent per call (ms; downstream and clients not counted)"
+        )
+        t.add_column("variant")
+        for n in counts:
+            t.add_column(f"{n} sessions", justify="right")
+        for label, cells in tp["rows"].items():
+            t.add_row(label, *(f"{cells[n].get('cpu_ms_per_call', float('nan')):.1f}" for n in counts))
+        tables.append(t)
     if "startup" in result:
         t = Table(title="process start -> first tools/list answer (s), time server registered")
         for col in ("variant", "median", "min", "max", "tools listed"):
@@ -94,6 +103,9 @@ def proxy(
     node_bin: Path = typer.Option(
         DEFAULT_NODE_BIN, help="Folder with mcp-server-everything / -memory (npm)."
     ),
+    baseline: Path | None = typer.Option(
+        None, help="Throughput: another UCP checkout (e.g. a worktree of main) to serve beside this one."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Proxy overhead (UCP vs direct vs FastMCP's proxy), throughput, cold start, memory.
@@ -112,6 +124,7 @@ def proxy(
         sessions=tuple(sessions),
         seconds=seconds,
         workers=tuple(w for w in workers if w > 1),
+        baseline=baseline,
     )
     if as_json:
         print_json(result)
