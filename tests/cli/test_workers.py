@@ -32,7 +32,9 @@ def test_worker_role_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_stale_socket_directories_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(workers.tempfile, "gettempdir", lambda: str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
     stale = tmp_path / "ucp-pool-999999999-abc"  # no such process
     stale.mkdir()
     (stale / "x.sock").write_text("")

@@ -21,9 +21,11 @@ def test_owner_is_the_first_hex_digit() -> None:
 
 
 def test_prefixed_ids_name_their_worker(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(streamable_http_manager, "uuid4", streamable_http_manager.uuid4)  # restored after
+    original = getattr(streamable_http_manager, "uuid4")  # noqa: B009
+    monkeypatch.setattr(streamable_http_manager, "uuid4", original)  # restored after the test
     prefix_session_ids(5)
-    ids = {streamable_http_manager.uuid4().hex for _ in range(20)}
+    mint = getattr(streamable_http_manager, "uuid4")  # noqa: B009
+    ids = {mint().hex for _ in range(20)}
     assert len(ids) == 20
     assert all(len(i) == 32 and owner_of(i) == 5 for i in ids)
 

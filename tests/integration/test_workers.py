@@ -94,6 +94,8 @@ async def test_two_workers_share_one_pool(tmp_path: Path) -> None:
         assert len(workers) == 2, [_cmdline(p) for p in family]
         assert len(memories) == 1, [_cmdline(p) for p in family]  # one stateful server, not one per worker
 
+        writes = anyio.Lock()  # server-memory rewrites its file per call: concurrent writes race in it
+
         async def session(i: int) -> None:
             async with Client(f"{base}/mcp", mode="legacy") as client:
                 names = {t.name for t in (await client.list_tools()).tools}
@@ -102,15 +104,18 @@ async def test_two_workers_share_one_pool(tmp_path: Path) -> None:
                 assert found.structured_content is not None
                 shown = [r["name"] for r in found.structured_content["results"]]
                 assert "memory__create_entities" in shown
-                result = await client.call_tool(
-                    "ucp__call_tool",
-                    {
-                        "name": "memory__create_entities",
-                        "arguments": {
-                            "entities": [{"name": f"entity-{i}", "entityType": "test", "observations": ["x"]}]
+                async with writes:
+                    result = await client.call_tool(
+                        "ucp__call_tool",
+                        {
+                            "name": "memory__create_entities",
+                            "arguments": {
+                                "entities": [
+                                    {"name": f"entity-{i}", "entityType": "test", "observations": ["x"]}
+                                ]
+                            },
                         },
-                    },
-                )
+                    )
                 assert not result.is_error, result.content
 
         async with anyio.create_task_group() as tg:
