@@ -332,13 +332,14 @@ async def _saturate(
             clients.append(await stack.enter_async_context(Client(url, read_timeout_seconds=60)))
         for c in clients:
             await c.call_tool(tool, {"text": "warm-up"})
-        cpu0 = _cpu_s(pids or [])
+        procs = pids or []
+        cpu0 = [_cpu_s([p]) for p in procs]
         t0 = time.perf_counter()
         async with anyio.create_task_group() as tg:
             for c in clients:
                 tg.start_soon(_session_loop, c, tool, t0 + seconds, latencies, errors)
         elapsed = time.perf_counter() - t0
-        cpu = _cpu_s(pids or []) - cpu0
+        per_process = [_cpu_s([p]) - c0 for p, c0 in zip(procs, cpu0, strict=True)]
     if errors:
         raise RuntimeError(f"{tool} failed {len(errors)} times: {errors[0]}")
     return {
@@ -346,7 +347,9 @@ async def _saturate(
         "p50_ms": percentile(latencies, 0.5),
         "p99_ms": percentile(latencies, 0.99),
         "n": float(len(latencies)),
-        "cpu_ms_per_call": cpu * 1000 / max(1, len(latencies)),
+        "cpu_ms_per_call": sum(per_process) * 1000 / max(1, len(latencies)),
+        # the first process is the one started (for --workers: the pool process), then its workers
+        "cpu_ms_per_call_by_process": [c * 1000 / max(1, len(latencies)) for c in per_process],
     }
 
 

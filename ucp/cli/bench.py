@@ -64,7 +64,7 @@ def _proxy_tables(result: dict[str, Any]) -> list[Table]:
         for n in counts:
             t.add_column(f"{n} sessions", justify="right")
         for label, cells in tp["rows"].items():
-            t.add_row(label, *(f"{cells[n].get('cpu_ms_per_call', float('nan')):.1f}" for n in counts))
+            t.add_row(label, *(_cpu_cell(cells[n]) for n in counts))
         tables.append(t)
     if "startup" in result:
         t = Table(title="process start -> first tools/list answer (s), time server registered")
@@ -83,6 +83,12 @@ def _proxy_tables(result: dict[str, Any]) -> list[Table]:
             t.add_row(label, f"{m['rss_mb']:.0f}", f"{m['servers']:.0f}", f"{m['tools']:.0f}")
         tables.append(t)
     return tables
+
+
+def _cpu_cell(cell: dict[str, Any]) -> str:
+    total = f"{cell.get('cpu_ms_per_call', float('nan')):.1f}"
+    split = [c for c in cell.get("cpu_ms_per_call_by_process", []) if c >= 0.05]
+    return f"{total} ({' + '.join(f'{c:.1f}' for c in split)})" if len(split) > 1 else total
 
 
 @app.command("proxy")
