@@ -58,7 +58,8 @@ def _proxy_tables(result: dict[str, Any]) -> list[Table]:
             t.add_row(*row)
         tables.append(t)
         t = Table(
-            title="CPU the proxy's own processes spent per call (ms; downstream and clients not counted)"
+            title="CPU per call of the proxy's own processes, ms (split: the process started, then its workers; "
+            "downstream and clients not counted)"
         )
         t.add_column("variant")
         for n in counts:
