@@ -21,11 +21,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import kubernetes_validate
 import pytest
 import yaml
 
-from tests.helpers import ROOT
+from tests.helpers import PY, ROOT, SERVERS, background, free_port, venv_bin
 from tests.test_deploy import drain_seconds, read_env_file, registry_config
 
 pytestmark = pytest.mark.integration
@@ -330,3 +331,50 @@ def test_haproxy_accepts_its_config() -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Configuration file is valid" in out.stdout + out.stderr
+
+
+# ---------------------------------------------------------------- the self-registration hook, for real
+def hook(action: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    script = K8S / "examples" / "self-registering-service" / "ucp-register.py"
+    return subprocess.run(
+        [PY, str(script), action], capture_output=True, text=True, timeout=60, env={**os.environ, **env}
+    )
+
+
+def test_the_hook_registers_and_deregisters_a_service_with_a_real_ucp(tmp_path: Path) -> None:
+    """`ucp serve` with a key; a UTCP service that does not register itself; the pod's hooks do."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "ucp.toml").write_text("builtins = false\n")
+    ucp_port, service_port = free_port(), free_port()
+    ucp_env = {**os.environ, "UCP_HOME": str(home), "UCP_CONFIG": "", "UCP_API_KEYS": "deploy-test-key"}
+    serve = [venv_bin("ucp"), "serve", "--transport", "http", "--port", str(ucp_port), "--no-dense"]
+    service = [PY, str(SERVERS / "utcp_service.py"), "--port", str(service_port)]
+    with background(serve, port=ucp_port, env=ucp_env, timeout=60), background(service, port=service_port):
+        ucp = f"http://127.0.0.1:{ucp_port}"
+        env = {
+            "UCP_URL": ucp,
+            "UCP_API_KEY": "deploy-test-key",
+            "SERVICE_NAME": "weather",
+            "SERVICE_URL": f"http://127.0.0.1:{service_port}",
+            "SERVICE_TAGS": "weather",
+            "UCP_REGISTER_LOG": str(tmp_path / "hook.log"),
+            "UCP_REGISTER_TIMEOUT": "5",
+        }
+        headers = {"Authorization": "Bearer deploy-test-key"}
+        done = hook("register", env)
+        assert done.returncode == 0 and "HTTP 201" in done.stderr, done.stderr
+        listed = httpx2.get(f"{ucp}/registry/services", headers=headers, timeout=10).json()
+        assert [s["name"] for s in listed["services"]] == ["weather"]
+        again = hook("register", env)  # a restarted pod: idempotent
+        assert again.returncode == 0 and "HTTP 200" in again.stderr, again.stderr
+        refused = hook("register", {**env, "UCP_API_KEY": "wrong"})
+        assert refused.returncode == 1 and "UCP refused (401)" in refused.stderr
+        gone = hook("deregister", env)
+        assert gone.returncode == 0 and "HTTP 200" in gone.stderr, gone.stderr
+        assert httpx2.get(f"{ucp}/registry/services", headers=headers, timeout=10).json()["services"] == []
+        assert hook("deregister", env).returncode == 0  # already gone: success
+    # UCP not there: the service is not killed for it, the warning reaches the container log
+    down = hook("register", {**env, "UCP_REGISTER_TIMEOUT": "1"})
+    assert down.returncode == 0 and "UCP unreachable" in down.stderr
+    assert "UCP unreachable" in (tmp_path / "hook.log").read_text()

@@ -12,6 +12,8 @@ the environment:
     SERVICE_MANUAL_URL   or the manual's URL itself
     SERVICE_TAGS, SERVICE_VERSION, SERVICE_ENVIRONMENT, SERVICE_DESCRIPTION   optional
     UCP_REGISTER_TIMEOUT seconds to keep trying while UCP is unreachable (default 30)
+    UCP_REGISTER_LOG     where messages go (default /proc/1/fd/2: hook output is not logged,
+                         PID 1's stderr is the container's log)
 
 Registering is idempotent (UCP replaces a registration of the same name). A refusal (bad key, bad
 name, unsafe URL: HTTP 4xx) exits 1, which Kubernetes reports as FailedPostStartHook with this
@@ -128,12 +130,14 @@ def run(
 
 
 def _to_container_log(message: str) -> None:
-    """Hook output is not logged; PID 1's stderr is the container's log."""
+    """To UCP_REGISTER_LOG (the container's log by default), and to stderr, which a failed hook's
+    event shows."""
+    print(message, file=sys.stderr)
     try:
-        with open("/proc/1/fd/2", "w") as err:
-            err.write(message + "\n")
+        with open(os.environ.get("UCP_REGISTER_LOG", "/proc/1/fd/2"), "a") as log:
+            log.write(message + "\n")
     except OSError:
-        print(message, file=sys.stderr)
+        pass
 
 
 if __name__ == "__main__":
