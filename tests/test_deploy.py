@@ -124,6 +124,7 @@ def test_dockerfile_copies_existing_paths() -> None:
             assert (ROOT / part).exists(), f"Dockerfile copies {part}, which does not exist"
     assert "torch==2.13.0" in text
     assert "/healthz" in text
+    assert "USER 1000:1000" in text  # numeric, as the pods' runAsUser
 
 
 # ---------------------------------------------------------------- compose
@@ -191,6 +192,8 @@ def test_haproxy_balances_round_robin_over_ready_replicas() -> None:
     assert "balance roundrobin" in lines
     assert "option httpchk GET /readyz" in lines
     assert "http-check expect status 200" in lines
+    # retried elsewhere: refused by a draining replica, or never connected; never a lost response
+    assert "retry-on conn-failure 503" in lines
     assert "bind :8765" in lines
     assert not any(line.startswith(("cookie", "stick", "balance source", "hash-type")) for line in lines), (
         "no stickiness: any replica serves any session"
