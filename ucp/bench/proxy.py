@@ -321,7 +321,7 @@ async def _session_loop(
 
 async def _saturate(
     url: str, tool: str, sessions: int, seconds: float, pids: list[int] | None = None
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """``sessions`` MCP sessions call ``tool`` back to back for ``seconds``; calls/s, latency, and
     the CPU the processes ``pids`` spent per call (a figure the machine's other load barely moves)."""
     latencies: list[float] = []
