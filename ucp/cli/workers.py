@@ -12,7 +12,6 @@ every ``RESTART_DELAY`` seconds). Embedded state the workers share is SQLite in 
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import sys
@@ -42,6 +41,8 @@ def worker_role() -> tuple[int, Path] | None:
 def die_with_parent() -> None:
     """A worker gets SIGTERM when the pool process dies, however it dies (Linux ``prctl``)."""
     if sys.platform.startswith("linux"):
+        import ctypes  # only workers need it
+
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
         if os.getppid() == 1:  # the parent died before the call
