@@ -14,10 +14,18 @@ the standalone stream) and consumes the client-facing ``ChangeBus``:
   subscribed to that URI, and ``ResourceUpdated`` on the subscription bus.
 
 A client that is gone or slow never holds the others up (each send is bounded).
+
+Several replicas (``ucp.state.fanout``): a second stream, ``remote``, carries the changes
+other replicas published; each is delivered here like a local one, to the sessions whose
+connection this replica holds. A session's resource subscriptions are then re-read from the
+shared store before a resource update is matched (the subscribe may have landed elsewhere),
+and a list change for everyone is delivered once per ``dedupe_s`` (every replica hears a
+downstream's list change on its own connection, and relays it too).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -55,6 +63,9 @@ class Delivery:
     bus: InMemorySubscriptionBus
     publish_to_bus: bool
     peers: dict[str, _Peer] = field(default_factory=dict)
+    refresh: Callable[[Session], Awaitable[None]] | None = None  # re-read a session's subscriptions
+    dedupe_s: float = 0.0
+    _recent: dict[frozenset[ChangeKind], float] = field(default_factory=dict)
 
     def attach(self, session: Session, channel: ServerSession) -> None:
         self.peers[session.id] = _Peer(session, channel)
@@ -68,9 +79,25 @@ class Delivery:
             async for change in changes:
                 await self.deliver(change)
 
+    def _duplicate(self, change: Change) -> bool:
+        if self.dedupe_s <= 0:
+            return False
+        now = time.monotonic()
+        last = self._recent.get(change.kinds)
+        if last is not None and now - last < self.dedupe_s:
+            return True
+        self._recent[change.kinds] = now
+        return False
+
     async def deliver(self, change: Change) -> None:
         uri = change.uri
         if uri is not None:
+            if self.refresh is not None:
+                for peer in list(self.peers.values()):
+                    try:
+                        await self.refresh(peer.session)
+                    except Exception as exc:  # the store is down: match on what this replica knows
+                        log.debug("subscriptions_not_refreshed", session_id=peer.session.id, error=repr(exc))
             targets = [p for p in self.peers.values() if uri in p.session.subscriptions]
 
             async def updated(channel: ServerSession) -> None:
@@ -85,6 +112,8 @@ class Delivery:
             one = self.peers.get(change.session_id)
             if one is not None and change.has(ChangeKind.TOOLS):
                 await self._send(one, ServerSession.send_tool_list_changed)
+            return
+        if self._duplicate(change):
             return
         for peer in list(self.peers.values()):
             if change.has(ChangeKind.TOOLS):
@@ -113,18 +142,32 @@ class Notifier:
     """Creates a ``Delivery`` per server run (the server's lifespan); the first live one also
     feeds the SDK's subscription bus, so 2026-era streams hear each change once."""
 
-    def __init__(self, events: ChangeBus) -> None:
+    def __init__(
+        self,
+        events: ChangeBus,
+        *,
+        remote: ChangeBus | None = None,
+        refresh: Callable[[Session], Awaitable[None]] | None = None,
+        dedupe_s: float = 1.0,
+    ) -> None:
         self.events = events
+        self.remote = remote
+        self.refresh = refresh
+        self.dedupe_s = dedupe_s if remote is not None else 0.0
         self.bus = InMemorySubscriptionBus()
         self._live: list[Delivery] = []
 
     @asynccontextmanager
     async def lifespan(self, _server: Any) -> AsyncIterator[Delivery]:
-        delivery = Delivery(self.bus, publish_to_bus=not self._live)
+        delivery = Delivery(
+            self.bus, publish_to_bus=not self._live, refresh=self.refresh, dedupe_s=self.dedupe_s
+        )
         self._live.append(delivery)
         try:
             async with anyio.create_task_group() as tg:
                 await tg.start(delivery.run, self.events)
+                if self.remote is not None:
+                    await tg.start(delivery.run, self.remote)
                 yield delivery
                 tg.cancel_scope.cancel()
         finally:

@@ -1,0 +1,77 @@
+"""What one replica of several shares with the others, as the HTTP front sees it.
+
+A replica on the shared backend (``[state] backend = "redis"``) gets a ``Replica``: the
+session store its 2025-era sessions live in (``ucp.state.sessions``), the change fan-out that
+carries notifications to whichever replica holds a client's stream (``ucp.state.fanout``),
+the store's ping for readiness, and its presence: ``ucp:replica:<id>`` in Redis, written
+while it serves (renewed by the fan-out's heartbeat) and deleted when it drains, so an
+operator (and the tests) can see which replicas are up. The embedded backend has none: one
+process, today's behaviour.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from ucp.log import get_logger
+from ucp.state.fanout import Fanout
+from ucp.state.sessions import RedisSessionStore, SessionStore
+
+log = get_logger("ucp.frontend.replica")
+
+PRESENCE_PREFIX = "ucp:replica:"
+PRESENCE_TTL_S = 15
+
+
+@dataclass
+class Replica:
+    store: SessionStore
+    fanout: Fanout | None
+    client: Any = None  # the redis.asyncio client (None in tests with in-memory parts)
+    replica_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    @classmethod
+    def on_redis(cls, client: Any, *, session_ttl_s: float, replica_id: str | None = None) -> Replica:
+        rid = replica_id or uuid.uuid4().hex[:12]
+        return cls(
+            store=RedisSessionStore(client, ttl_s=session_ttl_s),
+            fanout=Fanout(client, replica_id=rid),
+            client=client,
+            replica_id=rid,
+        )
+
+    async def ping(self) -> bool:
+        return await self.store.ping()
+
+    def _presence(self) -> str:
+        return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()})
+
+    async def heartbeat(self, interval: float = 5.0) -> None:
+        """Keep ``ucp:replica:<id>`` alive while this replica runs (errors: logged, retried)."""
+        if self.client is None:
+            return
+        value = self._presence()
+        while True:
+            try:
+                await self.client.set(PRESENCE_PREFIX + self.replica_id, value, ex=PRESENCE_TTL_S)
+            except Exception as exc:
+                log.debug("presence_not_written", error=type(exc).__name__)
+            await anyio.sleep(interval)
+
+    async def deregister(self) -> None:
+        if self.client is None:
+            return
+        try:
+            with anyio.fail_after(2):
+                await self.client.delete(PRESENCE_PREFIX + self.replica_id)
+            log.info("replica_deregistered", replica=self.replica_id)
+        except Exception as exc:
+            log.warning("replica_not_deregistered", error=type(exc).__name__)
