@@ -52,6 +52,7 @@ from ucp.session.manager import SessionManager
 from ucp.session.metatools import MetaTools
 from ucp.session.state import Session
 from ucp.session.sync import CatalogSync
+from ucp.state import open_state
 
 if TYPE_CHECKING:
     from ucp.frontend.context import Fronts
@@ -133,6 +134,8 @@ class Gateway:
         self._config_mtime: float | None = None
         self._stack: AsyncExitStack | None = None
         self._authenticator: Authenticator | None = None
+        # the configured state stores (embedded: none); parts that keep state take it from here
+        self.state = open_state(config.state, self.env)
 
         self.downstream_events = ChangeBus()  # what downstreams did (published by the pool)
         self.client_events = ChangeBus()  # what clients must hear (published by the session layer)
@@ -291,6 +294,7 @@ class Gateway:
         await stack.__aenter__()
         self._stack = stack
         try:
+            stack.push_async_callback(self.state.aclose)
             stack.callback(self.audit.close)
             stack.callback(self.telemetry.close)
             stack.push_async_callback(self._close_learner)

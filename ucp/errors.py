@@ -206,3 +206,11 @@ class RateLimitedError(UCPError):
     code = "rate_limited"
     jsonrpc_code = INVALID_PARAMS
     http_status = 429
+
+
+class StoreUnavailableError(UCPError):
+    """The shared state store (Redis or PostgreSQL, ``[state]``) could not be reached in time; the
+    message names the store, never its URL."""
+
+    code = "store_unavailable"
+    http_status = 503
