@@ -56,6 +56,7 @@ from ucp.state import open_state
 
 if TYPE_CHECKING:
     from ucp.frontend.context import Fronts
+    from ucp.frontend.replica import Replica
     from ucp.identity import Identity
     from ucp.identity.authenticator import Authenticator
     from ucp.router.learner import Learner
@@ -136,6 +137,11 @@ class Gateway:
         self._authenticator: Authenticator | None = None
         # the configured state stores (embedded: none); parts that keep state take it from here
         self.state = open_state(config.state, self.env)
+        self.replica: Replica | None = None  # shared backend: sessions and notifications any replica serves
+        if self.state.shared:
+            from ucp.frontend.replica import Replica
+
+            self.replica = Replica.on_state(self.state, session_ttl_s=config.http.session_idle_s)
 
         self.downstream_events = ChangeBus()  # what downstreams did (published by the pool)
         self.client_events = ChangeBus()  # what clients must hear (published by the session layer)
@@ -282,6 +288,7 @@ class Gateway:
             may_administer=self.guard.policy.may_administer,
             on_admin=admin_action,
             telemetry=self.telemetry,
+            replica=self.replica,
         )
 
     @property
@@ -320,6 +327,9 @@ class Gateway:
                     self.pool.add(self._spec(server))
             self.services.load()
             tg.start_soon(self.sync.run)
+            if self.replica is not None and self.replica.fanout is not None:
+                await tg.start(self.replica.fanout.run, self.client_events)
+                tg.start_soon(self.replica.heartbeat)
             tg.start_soon(self._save_learning_loop)
             self.router.start(tg)
             if self.watch_config and self.config_path is not None:

@@ -33,6 +33,7 @@ from ucp.frontend.request_context import RequestContext
 from ucp.frontend.resume import ResumingSessionManager
 from ucp.frontend.routes import auth_middleware, build_routes
 from ucp.frontend.server import build_mcp_server
+from ucp.frontend.sessions import adopt
 from ucp.session.api import Session
 from ucp.state.sessions import SessionStore
 
@@ -92,6 +93,8 @@ def lifecycle_for(fronts: Fronts) -> Lifecycle:
             store_ping=fronts.replica.ping if fronts.replica is not None else None,
             catalog_loaded=lambda: fronts.admin.health().catalog_loaded,
         )
+        if fronts.replica is not None:
+            fronts._built["lifecycle"].on_drained.append(fronts.replica.deregister)
     built: Lifecycle = fronts._built["lifecycle"]
     return built
 
@@ -136,7 +139,13 @@ def build_http_app(fronts: Fronts, *, host: str = "127.0.0.1") -> Starlette:
         custom_starlette_routes=list(routes),  # type: ignore[arg-type]
     )
     if store is not None:
-        ResumingSessionManager.replacing(app, server, store)
+        api = fronts.api
+        ResumingSessionManager.replacing(
+            app,
+            server,
+            store,
+            on_resumed=lambda delivery, conn, snapshot: adopt(api, delivery, conn, snapshot),
+        )
     lifecycle = lifecycle_for(fronts)
     app.state.fronts = fronts
     app.state.lifecycle = lifecycle

@@ -29,10 +29,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
-from mcp.server.session import ServerSession
 from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
     PromptsListChanged,
@@ -50,10 +49,35 @@ log = get_logger("ucp.frontend.notify")
 SEND_TIMEOUT = 5.0
 
 
+class Channel(Protocol):
+    """Where a session's notifications go: a handler's captured ``ServerSession``, or the SDK
+    ``Connection`` of a session this replica resumed (both send on the standalone stream)."""
+
+    async def send_tool_list_changed(self) -> None: ...
+
+    async def send_prompt_list_changed(self) -> None: ...
+
+    async def send_resource_list_changed(self) -> None: ...
+
+    async def send_resource_updated(self, uri: str) -> None: ...
+
+
+async def _tools(channel: Channel) -> None:
+    await channel.send_tool_list_changed()
+
+
+async def _prompts(channel: Channel) -> None:
+    await channel.send_prompt_list_changed()
+
+
+async def _resources(channel: Channel) -> None:
+    await channel.send_resource_list_changed()
+
+
 @dataclass
 class _Peer:
     session: Session
-    channel: ServerSession
+    channel: Channel
 
 
 @dataclass
@@ -67,7 +91,7 @@ class Delivery:
     dedupe_s: float = 0.0
     _recent: dict[frozenset[ChangeKind], float] = field(default_factory=dict)
 
-    def attach(self, session: Session, channel: ServerSession) -> None:
+    def attach(self, session: Session, channel: Channel) -> None:
         self.peers[session.id] = _Peer(session, channel)
 
     def detach(self, session_id: str) -> None:
@@ -100,7 +124,7 @@ class Delivery:
                         log.debug("subscriptions_not_refreshed", session_id=peer.session.id, error=repr(exc))
             targets = [p for p in self.peers.values() if uri in p.session.subscriptions]
 
-            async def updated(channel: ServerSession) -> None:
+            async def updated(channel: Channel) -> None:
                 await channel.send_resource_updated(uri)
 
             for target in targets:
@@ -111,17 +135,17 @@ class Delivery:
         if change.session_id is not None:
             one = self.peers.get(change.session_id)
             if one is not None and change.has(ChangeKind.TOOLS):
-                await self._send(one, ServerSession.send_tool_list_changed)
+                await self._send(one, _tools)
             return
         if self._duplicate(change):
             return
         for peer in list(self.peers.values()):
             if change.has(ChangeKind.TOOLS):
-                await self._send(peer, ServerSession.send_tool_list_changed)
+                await self._send(peer, _tools)
             if change.has(ChangeKind.PROMPTS):
-                await self._send(peer, ServerSession.send_prompt_list_changed)
+                await self._send(peer, _prompts)
             if change.has(ChangeKind.RESOURCES):
-                await self._send(peer, ServerSession.send_resource_list_changed)
+                await self._send(peer, _resources)
         if self.publish_to_bus:
             if change.has(ChangeKind.TOOLS):
                 await self.bus.publish(ToolsListChanged())
@@ -130,7 +154,7 @@ class Delivery:
             if change.has(ChangeKind.RESOURCES):
                 await self.bus.publish(ResourcesListChanged())
 
-    async def _send(self, peer: _Peer, send: Callable[[ServerSession], Awaitable[None]]) -> None:
+    async def _send(self, peer: _Peer, send: Callable[[Channel], Awaitable[None]]) -> None:
         try:
             with anyio.move_on_after(SEND_TIMEOUT):
                 await send(peer.channel)

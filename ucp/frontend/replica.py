@@ -3,7 +3,7 @@
 A replica on the shared backend (``[state] backend = "redis"``) gets a ``Replica``: the
 session store its 2025-era sessions live in (``ucp.state.sessions``), the change fan-out that
 carries notifications to whichever replica holds a client's stream (``ucp.state.fanout``),
-the store's ping for readiness, and its presence: ``ucp:replica:<id>`` in Redis, written
+the store's ping for readiness, and its presence: ``<namespace>:replica:<id>`` in Redis, written
 while it serves (renewed by the fan-out's heartbeat) and deleted when it drains, so an
 operator (and the tests) can see which replicas are up. The embedded backend has none: one
 process, today's behaviour.
@@ -22,12 +22,12 @@ from typing import Any
 import anyio
 
 from ucp.log import get_logger
+from ucp.state import State
 from ucp.state.fanout import Fanout
 from ucp.state.sessions import RedisSessionStore, SessionStore
 
 log = get_logger("ucp.frontend.replica")
 
-PRESENCE_PREFIX = "ucp:replica:"
 PRESENCE_TTL_S = 15
 
 
@@ -37,41 +37,50 @@ class Replica:
     fanout: Fanout | None
     client: Any = None  # the redis.asyncio client (None in tests with in-memory parts)
     replica_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    presence_key: str = ""
+    state: State | None = None
 
     @classmethod
-    def on_redis(cls, client: Any, *, session_ttl_s: float, replica_id: str | None = None) -> Replica:
+    def on_state(cls, state: State, *, session_ttl_s: float, replica_id: str | None = None) -> Replica:
+        """The replica parts over ``state``'s Redis client (``state.shared`` must be true)."""
         rid = replica_id or uuid.uuid4().hex[:12]
+        client = state.redis
         return cls(
-            store=RedisSessionStore(client, ttl_s=session_ttl_s),
-            fanout=Fanout(client, replica_id=rid),
+            store=RedisSessionStore(client, ttl_s=session_ttl_s, prefix=state.key("sess", "")),
+            fanout=Fanout(client, replica_id=rid, channel=state.key("notify")),
             client=client,
             replica_id=rid,
+            presence_key=state.key("replica", rid),
+            state=state,
         )
 
     async def ping(self) -> bool:
+        """Every configured store answers (Redis, and PostgreSQL when set): readiness."""
+        if self.state is not None:
+            return (await self.state.ping()).ok
         return await self.store.ping()
 
     def _presence(self) -> str:
         return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()})
 
     async def heartbeat(self, interval: float = 5.0) -> None:
-        """Keep ``ucp:replica:<id>`` alive while this replica runs (errors: logged, retried)."""
-        if self.client is None:
+        """Keep ``<namespace>:replica:<id>`` alive while this replica runs (errors: logged, retried)."""
+        if self.client is None or not self.presence_key:
             return
         value = self._presence()
         while True:
             try:
-                await self.client.set(PRESENCE_PREFIX + self.replica_id, value, ex=PRESENCE_TTL_S)
+                await self.client.set(self.presence_key, value, ex=PRESENCE_TTL_S)
             except Exception as exc:
                 log.debug("presence_not_written", error=type(exc).__name__)
             await anyio.sleep(interval)
 
     async def deregister(self) -> None:
-        if self.client is None:
+        if self.client is None or not self.presence_key:
             return
         try:
             with anyio.fail_after(2):
-                await self.client.delete(PRESENCE_PREFIX + self.replica_id)
+                await self.client.delete(self.presence_key)
             log.info("replica_deregistered", replica=self.replica_id)
         except Exception as exc:
             log.warning("replica_not_deregistered", error=type(exc).__name__)

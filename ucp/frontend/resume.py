@@ -21,6 +21,7 @@ The private SDK members used here (``_server_instances``, ``_session_owners``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -38,8 +39,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
+from ucp.errors import StoreUnavailableError
 from ucp.log import get_logger
-from ucp.state.sessions import SessionStore, StoreUnavailableError
+from ucp.state.sessions import SessionStore
 
 log = get_logger("ucp.frontend.resume")
 
@@ -50,9 +52,18 @@ class ResumingSessionManager(StreamableHTTPSessionManager):
     """The SDK's session manager, plus: unknown ids are resumed from the shared store."""
 
     store: SessionStore
+    on_resumed: Callable[[Any, Connection, dict[str, Any]], Any] | None = None  # (lifespan, conn, snapshot)
+    may_resume: Callable[[Request, dict[str, Any]], bool] | None = None  # False: another identity's, 404
 
     @classmethod
-    def replacing(cls, app: Starlette, server: Any, store: SessionStore) -> ResumingSessionManager:
+    def replacing(
+        cls,
+        app: Starlette,
+        server: Any,
+        store: SessionStore,
+        on_resumed: Callable[[Any, Connection, dict[str, Any]], Any] | None = None,
+        may_resume: Callable[[Request, dict[str, Any]], bool] | None = None,
+    ) -> ResumingSessionManager:
         """Swap the manager ``server.streamable_http_app()`` built for one of this class, in place:
         the route's ASGI app and the lifespan both reach the manager through ``server``'s and the
         route's references, so both are pointed at the new one."""
@@ -69,10 +80,14 @@ class ResumingSessionManager(StreamableHTTPSessionManager):
             max_sessions=old.max_sessions,
         )
         new.store = store
+        new.on_resumed = on_resumed
+        new.may_resume = may_resume
         server._session_manager = new
         for route in app.routes:
             endpoint: Any = getattr(route, "app", None)
-            target: Any = getattr(endpoint, "app", endpoint)  # RequireAuthMiddleware wraps it when SDK auth is on
+            target: Any = getattr(
+                endpoint, "app", endpoint
+            )  # RequireAuthMiddleware wraps it when SDK auth is on
             if getattr(target, "session_manager", None) is old:
                 target.session_manager = new
         app.router.lifespan_context = lambda _app: new.run()
@@ -88,7 +103,7 @@ class ResumingSessionManager(StreamableHTTPSessionManager):
                 log.warning("session_resume_store_down", session_id=session_id[:64])
                 await _error_response(exc.message, 503, INTERNAL_ERROR)(scope, receive, send)
                 return
-            if snapshot is not None:
+            if snapshot is not None and (self.may_resume is None or self.may_resume(request, snapshot)):
                 await self._resume(session_id, snapshot, scope)
         await super()._handle_stateful_request(scope, receive, send)
         if request.method == "DELETE" and session_id is not None and session_id not in self._server_instances:
@@ -132,6 +147,8 @@ class ResumingSessionManager(StreamableHTTPSessionManager):
                 )
                 connection.client_params = params
                 connection.initialized.set()  # the handshake happened on the replica that opened it
+                if self.on_resumed is not None:
+                    self.on_resumed(self._lifespan_state, connection, snapshot)
                 try:
                     idle_scope = transport.idle_scope or anyio.CancelScope()
                     with idle_scope:

@@ -32,13 +32,13 @@ from mcp.server.connection import Connection
 from mcp.server.context import CallNext, HandlerResult
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from ucp.errors import UnknownSessionError
+from ucp.errors import StoreUnavailableError, UnknownSessionError
 from ucp.frontend.auth import identity_of
 from ucp.frontend.errors import to_mcp_error
 from ucp.frontend.notify import Delivery
 from ucp.log import get_logger
 from ucp.session.api import LOCAL, Session, SessionAPI
-from ucp.state.sessions import SessionStore, StoreUnavailableError, apply_snapshot, snapshot_of
+from ucp.state.sessions import SessionStore, apply_snapshot, session_from_snapshot, snapshot_of
 
 log = get_logger("ucp.frontend.sessions")
 
@@ -103,13 +103,32 @@ async def session_for(
     return session
 
 
-def _attach(api: SessionAPI, ctx: ServerRequestContext[Any], conn: Connection, session: Session) -> None:
+def _attach(api: SessionAPI, delivery: Any, conn: Connection, session: Session, channel: Any) -> None:
     conn.state[_KEY] = session
-    delivery = ctx.lifespan_context
     if isinstance(delivery, Delivery):
-        delivery.attach(session, ctx.session)
+        delivery.attach(session, channel)
         conn.exit_stack.callback(delivery.detach, session.id)
     conn.exit_stack.callback(api.close, session.id)  # this replica's copy; the snapshot stays
+
+
+def may_resume(request: Any, snapshot: Mapping[str, Any]) -> bool:
+    """Whether ``request``'s identity is the one that opened the stored session (else: 404)."""
+    try:
+        owner = session_from_snapshot(dict(snapshot))
+    except (KeyError, TypeError, ValueError):
+        return False
+    return owner.belongs_to(identity_of(request))
+
+
+def adopt(api: SessionAPI, delivery: Any, conn: Connection, snapshot: Mapping[str, Any]) -> Session:
+    """A session another replica opened, now served here too (``resume.py``): this replica's copy,
+    attached to its notifications at once (its GET stream may be the first request it sees)."""
+    session = apply_snapshot(api.open(session_id=str(snapshot["id"]), transport="http"), dict(snapshot))
+    raw = snapshot.get("client_params")
+    if isinstance(raw, dict):
+        conn.state[_PARAMS] = raw
+    _attach(api, delivery, conn, session, conn)
+    return session
 
 
 async def _shared_session(
@@ -136,11 +155,7 @@ async def _shared_session(
         if isinstance(existing, Session):
             session = apply_snapshot(existing, snapshot)
         else:
-            session = apply_snapshot(api.open(session_id=session_id, transport="http"), snapshot)
-            raw = snapshot.get("client_params")
-            if isinstance(raw, dict):
-                conn.state[_PARAMS] = raw
-            _attach(api, ctx, conn, session)
+            session = adopt(api, ctx.lifespan_context, conn, snapshot)
     if not session.belongs_to(identity):
         raise to_mcp_error(
             UnknownSessionError("this session belongs to another identity", session_id=session_id)
@@ -173,7 +188,7 @@ async def open_on_initialize(
         identity=identity_of(ctx.request),
     )
     conn.state[_PARAMS] = raw
-    _attach(api, ctx, conn, session)
+    _attach(api, ctx.lifespan_context, conn, session, ctx.session)
     try:
         await store.save(session.id, snapshot_of(session, raw))
     except StoreUnavailableError as exc:

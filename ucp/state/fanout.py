@@ -4,7 +4,7 @@ A 2025-era client holds its GET stream (where ``notifications/*`` ride) on one r
 the request that changed something for it — a search that grew its dynamic working set, a
 resource subscription whose downstream then reports an update, a list change only one replica
 heard — may be served by another. Each replica publishes the changes its session layer
-re-publishes for clients (``ucp.events``) on the channel ``ucp:changes``, tagged with its
+re-publishes for clients (``ucp.events``) on the channel ``<namespace>:notify``, tagged with its
 replica id, and turns the other replicas' messages into changes on ``remote``, a bus the
 front's ``Delivery`` consumes next to the local one. Every replica delivers to the sessions
 whose GET stream it holds; a replica without the stream has nothing to send to (the SDK drops
@@ -31,7 +31,7 @@ from ucp.log import get_logger
 
 log = get_logger("ucp.state.fanout")
 
-CHANNEL = "ucp:changes"
+CHANNEL = "ucp:notify"  # ``State.key("notify")`` in a deployment's namespace
 
 
 def encode(change: Change, origin: str) -> str:

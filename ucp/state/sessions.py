@@ -4,7 +4,7 @@ A 2025-era streamable HTTP session (``Mcp-Session-Id``) is opened on one replica
 next request may land on any other. What UCP knows about the session — the negotiated
 protocol version, the client's ``initialize`` params (info, capabilities), the identity that
 opened it, its exposure mode, the dynamic working set, the history the router reads,
-resource subscriptions — is a JSON snapshot under ``ucp:session:<id>`` in Redis, read at
+resource subscriptions — is a JSON snapshot under ``<namespace>:sess:<id>`` in Redis, read at
 the start of each request and written back at its end, with a TTL of the idle timeout (each
 write renews it). The SDK's per-process transport is a cache a replica rebuilds from the
 snapshot (``frontend/resume.py``); it is never the source of truth.
@@ -27,20 +27,13 @@ import time
 from collections import deque
 from typing import Any, Protocol
 
-from ucp.errors import UCPError
+from ucp.errors import StoreUnavailableError
 from ucp.identity import Identity
 from ucp.session.state import MAX_HISTORY, HistoryItem, Session
 from ucp.session.working_set import WorkingSet, _Item
 
-KEY_PREFIX = "ucp:session:"
+KEY_PREFIX = "ucp:sess:"  # ``State.key("sess", "")`` in a deployment's namespace
 SNAPSHOT_VERSION = 1
-
-
-class StoreUnavailableError(UCPError):
-    """The shared state store (Redis) does not answer: the request cannot read or keep its session."""
-
-    code = "store_unavailable"
-    http_status = 503
 
 
 class SessionStore(Protocol):
@@ -192,7 +185,7 @@ class MemorySessionStore:
 
 
 class RedisSessionStore:
-    """Snapshots in Redis (``redis.asyncio``): ``SET ucp:session:<id> <json> EX ttl``."""
+    """Snapshots in Redis (``redis.asyncio``): ``SET <prefix><id> <json> EX ttl``."""
 
     def __init__(self, client: Any, *, ttl_s: float = 600.0, prefix: str = KEY_PREFIX) -> None:
         self.client = client
