@@ -19,8 +19,10 @@ Several replicas (``ucp.state.fanout``): a second stream, ``remote``, carries th
 other replicas published; each is delivered here like a local one, to the sessions whose
 connection this replica holds. A session's resource subscriptions are then re-read from the
 shared store before a resource update is matched (the subscribe may have landed elsewhere),
-and a list change for everyone is delivered once per ``dedupe_s`` (every replica hears a
-downstream's list change on its own connection, and relays it too).
+and list changes for everyone are collapsed per ``dedupe_s`` (every replica hears a shared
+downstream's list change on its own connection, and relays it too): the first is delivered at
+once, later ones within the window become one trailing notification at its end, so a change is
+never lost, only merged.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ from ucp.log import get_logger
 from ucp.session.api import Session
 
 log = get_logger("ucp.frontend.notify")
+
+EVERYONE = "*"  # the server name of a list change for every client (as ``ucp.session.sync`` sends it)
 
 SEND_TIMEOUT = 5.0
 
@@ -90,6 +94,7 @@ class Delivery:
     refresh: Callable[[Session], Awaitable[None]] | None = None  # re-read a session's subscriptions
     dedupe_s: float = 0.0
     _recent: dict[frozenset[ChangeKind], float] = field(default_factory=dict)
+    _pending: set[frozenset[ChangeKind]] = field(default_factory=set)
 
     def attach(self, session: Session, channel: Channel) -> None:
         self.peers[session.id] = _Peer(session, channel)
@@ -109,9 +114,20 @@ class Delivery:
         now = time.monotonic()
         last = self._recent.get(change.kinds)
         if last is not None and now - last < self.dedupe_s:
+            self._pending.add(change.kinds)  # delivered once at the window's end (flush_loop)
             return True
         self._recent[change.kinds] = now
         return False
+
+    async def flush_loop(self) -> None:
+        """Deliver the merged list changes whose window has passed."""
+        while True:
+            await anyio.sleep(self.dedupe_s / 4)
+            now = time.monotonic()
+            for kinds in list(self._pending):
+                if now - self._recent.get(kinds, 0.0) >= self.dedupe_s:
+                    self._pending.discard(kinds)
+                    await self.deliver(Change(EVERYONE, kinds))
 
     async def deliver(self, change: Change) -> None:
         uri = change.uri
@@ -172,7 +188,7 @@ class Notifier:
         *,
         remote: ChangeBus | None = None,
         refresh: Callable[[Session], Awaitable[None]] | None = None,
-        dedupe_s: float = 1.0,
+        dedupe_s: float = 0.5,
     ) -> None:
         self.events = events
         self.remote = remote
@@ -192,6 +208,8 @@ class Notifier:
                 await tg.start(delivery.run, self.events)
                 if self.remote is not None:
                     await tg.start(delivery.run, self.remote)
+                if delivery.dedupe_s > 0:
+                    tg.start_soon(delivery.flush_loop)
                 yield delivery
                 tg.cancel_scope.cancel()
         finally:
