@@ -13,7 +13,6 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -80,7 +79,9 @@ class Seen:
 @asynccontextmanager
 async def session(url: str, name: str = "dyn-client") -> AsyncIterator[tuple[Client, Seen]]:
     seen = Seen()
-    http = httpx2.AsyncClient(timeout=httpx2.Timeout(30, read=120), event_hooks={"response": [seen.on_response]})
+    http = httpx2.AsyncClient(
+        timeout=httpx2.Timeout(30, read=120), event_hooks={"response": [seen.on_response]}
+    )
     async with (
         http,
         Client(

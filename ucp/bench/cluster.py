@@ -42,7 +42,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_http(url: str, *, timeout: float, proc: subprocess.Popen[Any] | None = None, status: int = 200) -> None:
+def wait_http(
+    url: str, *, timeout: float, proc: subprocess.Popen[Any] | None = None, status: int = 200
+) -> None:
     """Until ``GET url`` answers ``status``; fails early if ``proc`` exits first."""
     deadline = time.monotonic() + timeout
     last = "nothing"
@@ -309,7 +311,9 @@ def cluster(
     prefix: str = "r",
 ) -> Iterator[Cluster]:
     """``n`` replicas (and HAProxy in front when ``balancer``); everything stopped on exit."""
-    replicas = make_replicas(work, n, toml=toml, redis_url=redis_url, postgres_url=postgres_url, prefix=prefix)
+    replicas = make_replicas(
+        work, n, toml=toml, redis_url=redis_url, postgres_url=postgres_url, prefix=prefix
+    )
     lb: HAProxy | None = None
     try:
         start_all(replicas)

@@ -5,7 +5,7 @@ in one Starlette app served by uvicorn.
 A replica on a shared store (``Fronts.replica``) serves any session's request: its MCP session
 manager resumes sessions other replicas opened (``resume.py``), session state is read from and
 written to the store (``sessions.py``), and the other replicas' changes reach this replica's
-streams (``notify.py``, ``ucp.state.fanout``).
+streams (``notify.py``, ``ucp.frontend.fanout``).
 
 Binding rules (see DESIGN.md "Trust"): with no API key UCP serves on loopback
 only, without auth; with keys every route but ``/healthz`` needs one (``/mcp``
@@ -35,7 +35,7 @@ from ucp.frontend.routes import auth_middleware, build_routes
 from ucp.frontend.server import build_mcp_server
 from ucp.frontend.sessions import adopt
 from ucp.session.api import Session
-from ucp.state.sessions import SessionStore
+from ucp.session.snapshot import SessionStore
 
 
 def is_loopback(host: str) -> bool:

@@ -15,7 +15,7 @@ the standalone stream) and consumes the client-facing ``ChangeBus``:
 
 A client that is gone or slow never holds the others up (each send is bounded).
 
-Several replicas (``ucp.state.fanout``): a second stream, ``remote``, carries the changes
+Several replicas (``ucp.frontend.fanout``): a second stream, ``remote``, carries the changes
 other replicas published; each is delivered here like a local one, to the sessions whose
 connection this replica holds. A session's resource subscriptions are then re-read from the
 shared store before a resource update is matched (the subscribe may have landed elsewhere),

@@ -1,8 +1,8 @@
 """What one replica of several shares with the others, as the HTTP front sees it.
 
 A replica on the shared backend (``[state] backend = "redis"``) gets a ``Replica``: the
-session store its 2025-era sessions live in (``ucp.state.sessions``), the change fan-out that
-carries notifications to whichever replica holds a client's stream (``ucp.state.fanout``),
+session store its 2025-era sessions live in (``ucp.session.snapshot``), the change fan-out that
+carries notifications to whichever replica holds a client's stream (``ucp.frontend.fanout``),
 the store's ping for readiness, and its presence: ``<namespace>:replica:<id>`` in Redis, written
 while it serves (renewed by the fan-out's heartbeat) and deleted when it drains, so an
 operator (and the tests) can see which replicas are up. The embedded backend has none: one
@@ -21,10 +21,10 @@ from typing import Any
 
 import anyio
 
+from ucp.frontend.fanout import Fanout
 from ucp.log import get_logger
+from ucp.session.snapshot import RedisSessionStore, SessionStore
 from ucp.state import State
-from ucp.state.fanout import Fanout
-from ucp.state.sessions import RedisSessionStore, SessionStore
 
 log = get_logger("ucp.frontend.replica")
 

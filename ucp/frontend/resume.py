@@ -3,7 +3,7 @@
 The SDK's ``StreamableHTTPSessionManager`` keeps each session's transport in a dict of this
 process and answers 404 to an ``Mcp-Session-Id`` it does not hold. Behind a round-robin load
 balancer that is every other request. ``ResumingSessionManager`` looks an unknown id up in
-the shared session store (``ucp.state.sessions``); when a snapshot exists, it builds a
+the shared session store (``ucp.session.snapshot``); when a snapshot exists, it builds a
 transport for that id and a born-initialized ``Connection`` from the snapshot's
 ``initialize`` params (so no second handshake is needed), registers it like a session this
 process opened, and lets the SDK serve the request. An id the store does not know still
@@ -41,7 +41,7 @@ from starlette.types import Receive, Scope, Send
 
 from ucp.errors import StoreUnavailableError
 from ucp.log import get_logger
-from ucp.state.sessions import SessionStore
+from ucp.session.snapshot import SessionStore
 
 log = get_logger("ucp.frontend.resume")
 

@@ -30,7 +30,7 @@ from ucp.frontend.sessions import SessionSync, session_for
 from ucp.log import get_logger
 from ucp.observe.telemetry import Telemetry
 from ucp.session.api import CallHooks, Session, SessionAPI
-from ucp.state.sessions import SessionStore
+from ucp.session.snapshot import SessionStore
 
 log = get_logger("ucp.frontend")
 
@@ -94,7 +94,7 @@ def build_mcp_server(
     """The MCP server over ``api``; serve it over stdio, HTTP or an in-memory client. ``telemetry``
     opens a server span per request (a child of the caller's ``traceparent``; ``mcp_tracing.py``).
     ``store``: the shared session store of a replica (handshake-era HTTP sessions live there);
-    ``notifier``: one that also hears other replicas' changes (``ucp.state.fanout``)."""
+    ``notifier``: one that also hears other replicas' changes (``ucp.frontend.fanout``)."""
     notifier = notifier if notifier is not None else Notifier(api.events)
     tel = telemetry if telemetry is not None else Telemetry.off()
 

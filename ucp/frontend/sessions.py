@@ -12,7 +12,7 @@ Each session carries the ``Identity`` the HTTP front authenticated (``auth.py``)
 a request presenting another identity's session is refused.
 
 With a shared state store (several replicas), a handshake-era HTTP session's state is a
-snapshot in the store (``ucp.state.sessions``): written when ``initialize`` is answered,
+snapshot in the store (``ucp.session.snapshot``): written when ``initialize`` is answered,
 read at the start of every request and written back at its end (``SessionSync``, a server
 middleware), so the next request may land on any replica. The connection's ``Session`` is
 then only this replica's copy.
@@ -38,7 +38,7 @@ from ucp.frontend.errors import to_mcp_error
 from ucp.frontend.notify import Delivery
 from ucp.log import get_logger
 from ucp.session.api import LOCAL, Session, SessionAPI
-from ucp.state.sessions import SessionStore, apply_snapshot, session_from_snapshot, snapshot_of
+from ucp.session.snapshot import SessionStore, apply_snapshot, session_from_snapshot, snapshot_of
 
 log = get_logger("ucp.frontend.sessions")
 
@@ -139,11 +139,14 @@ async def _shared_session(
     session_id: str,
     identity: Any,
 ) -> Session:
+    existing = conn.state.get(_KEY)
     try:
         snapshot = await store.load(session_id)
     except StoreUnavailableError as exc:
-        raise to_mcp_error(exc) from None
-    existing = conn.state.get(_KEY)
+        if not isinstance(existing, Session):
+            raise to_mcp_error(exc) from None
+        log.warning("session_served_from_local_copy", session_id=session_id, reason="store unavailable")
+        snapshot = None  # degrade: this replica's copy (its changes are written back once the store answers)
     if snapshot is None:
         if isinstance(existing, Session):  # opened here before the store knew it (written at the end)
             session = existing

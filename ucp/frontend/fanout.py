@@ -29,7 +29,7 @@ import anyio
 from ucp.events import Change, ChangeBus, ChangeKind
 from ucp.log import get_logger
 
-log = get_logger("ucp.state.fanout")
+log = get_logger("ucp.frontend.fanout")
 
 CHANNEL = "ucp:notify"  # ``State.key("notify")`` in a deployment's namespace
 
