@@ -52,13 +52,14 @@ from ucp.session.manager import SessionManager
 from ucp.session.metatools import MetaTools
 from ucp.session.state import Session
 from ucp.session.sync import CatalogSync
-from ucp.state import open_state
+from ucp.state import State, open_state
 
 if TYPE_CHECKING:
     from ucp.frontend.context import Fronts
     from ucp.identity import Identity
     from ucp.identity.authenticator import Authenticator
     from ucp.router.learner import Learner
+    from ucp.router.learner_sync import LearnerSync
 
 log = get_logger("ucp.app")
 
@@ -84,20 +85,38 @@ class _PriorsObserver:
             self.router.learner.on_call(session.id, entry.exposed, ok, error_code)
 
 
-def _open_learner(config: Config, paths: Paths) -> Learner:
-    """The learner over the feedback store; an unreadable store is set aside (kept, renamed)."""
+def _open_learner(config: Config, paths: Paths, state: State | None = None) -> Learner:
+    """The learner over the feedback store; an unreadable store is set aside (kept, renamed).
+
+    Shared state: the statistics live in Redis (``LearnerSync``) and the events in PostgreSQL when
+    ``postgres_url`` is set (else in this replica's SQLite store)."""
     from ucp.router.feedback import FeedbackStore
     from ucp.router.learner import Learner
 
     settings = config.learning
+    shared = state is not None and state.shared
+    if shared and state is not None and state.postgres_url is not None:
+        from ucp.state.feedback import PgFeedbackStore
+
+        events = PgFeedbackStore(
+            state.postgres_url,
+            schema=state.pg_schema(),
+            retention_days=settings.retention_days,
+            max_events=settings.max_events,
+            connect_timeout=config.state.timeout,
+        )
+        return Learner(settings, events, shared=True, journal_max=config.state.buffer_max)
 
     def store() -> FeedbackStore:
         return FeedbackStore(
             paths.learning_db, retention_days=settings.retention_days, max_events=settings.max_events
         )
 
+    def learner() -> Learner:
+        return Learner(settings, store(), shared=shared, journal_max=config.state.buffer_max)
+
     try:
-        return Learner(settings, store())
+        return learner()
     except sqlite3.DatabaseError as exc:
         aside = paths.learning_db.with_name(f"{paths.learning_db.name}.corrupt-{int(time.time())}")
         paths.learning_db.replace(aside)
@@ -106,7 +125,7 @@ def _open_learner(config: Config, paths: Paths) -> Learner:
         log.warning(
             "learning_state_unreadable", error=str(exc), moved_to=str(aside), action="starting afresh"
         )
-        return Learner(settings, store())
+        return learner()
 
 
 class Gateway:
@@ -136,6 +155,7 @@ class Gateway:
         self._authenticator: Authenticator | None = None
         # the configured state stores (embedded: none); parts that keep state take it from here
         self.state = open_state(config.state, self.env)
+        self.learner_sync: LearnerSync | None = None  # shared state: the learner's link to Redis
 
         self.downstream_events = ChangeBus()  # what downstreams did (published by the pool)
         self.client_events = ChangeBus()  # what clients must hear (published by the session layer)
@@ -159,7 +179,9 @@ class Gateway:
             learning=config.learning,
             paths=paths,
             dense=config.router.dense if dense is None else dense,
-            learner_factory=(lambda: _open_learner(config, paths)) if config.learning.enabled else None,
+            learner_factory=(lambda: _open_learner(config, paths, self.state))
+            if config.learning.enabled
+            else None,
         )
         self.catalog.subscribe(self.router.on_catalog_change)
         self.sessions = SessionManager()
@@ -321,6 +343,8 @@ class Gateway:
             self.services.load()
             tg.start_soon(self.sync.run)
             tg.start_soon(self._save_learning_loop)
+            if self.state.shared and self.config.learning.enabled:
+                tg.start_soon(self._shared_learning)
             self.router.start(tg)
             if self.watch_config and self.config_path is not None:
                 self._config_mtime = self._mtime()
@@ -346,10 +370,27 @@ class Gateway:
                 leftover.errlog.close()
         self._prespawned.clear()
 
+    async def _shared_learning(self) -> None:
+        """Open the learner (off the loop) and keep it in step with the shared store."""
+        from ucp.router.learner_sync import LearnerSync
+        from ucp.state.learning import SharedLearning
+
+        learner = await anyio.to_thread.run_sync(lambda: self.router.learner)
+        if learner is None:
+            return
+        self.learner_sync = LearnerSync(
+            learner, SharedLearning(self.state), interval=self.config.state.flush_interval
+        )
+        await self.learner_sync.run()
+
     async def _close_learner(self) -> None:
         learner = self.router.learner_loaded
         if learner is not None:
             try:
+                if self.learner_sync is not None:
+                    learner.finalize_open()
+                    with anyio.move_on_after(self.config.state.timeout):
+                        await self.learner_sync.flush()
                 learner.close()
             except Exception:
                 log.exception("learning_state_not_saved")
