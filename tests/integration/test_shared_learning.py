@@ -146,3 +146,83 @@ async def test_concurrent_writers_lose_no_increment(redis_url: str) -> None:
         assert x.usage_count == 3200.0
     finally:
         await state.aclose()
+
+
+def _ucp(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "UCP_HOME": str(home),
+        "COLUMNS": "200",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    env.pop("UCP_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "ucp", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+async def test_stats_reset_and_compaction_work_on_the_shared_stores(
+    tmp_path: Path, redis_url: str, postgres_url: str
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "ucp.toml").write_text(
+        f'[state]\nbackend = "redis"\nredis_url = "${{T_REDIS}}"\npostgres_url = "{postgres_url}"\n'
+    )
+    os.environ["T_REDIS"] = redis_url  # a ${VAR} reference, as in production
+    settings = _state(redis_url, postgres_url)
+    try:
+        async with running_gateway([toy_server(), time_server()], tmp_path / "a", **settings) as a:
+            await wait_until(
+                lambda: a.learner_sync is not None and a.learner_sync.loaded.is_set(), what="load"
+            )
+            async with client_for(a) as ca:
+                for _ in range(2):
+                    await _ranked(ca)
+                    await ca.call_tool("ucp__call_tool", {"name": TARGET, "arguments": ARGS})
+            assert a.learner_sync is not None
+            with anyio.fail_after(5):
+                while len(a.learner.journal) if a.learner else 0:
+                    await anyio.sleep(0.05)
+            await anyio.to_thread.run_sync(a.learner.save)  # type: ignore[union-attr]
+            shown = await anyio.to_thread.run_sync(lambda: _ucp(home, "stats", "--json"))
+            assert shown.returncode == 0, shown.stderr
+            import json
+
+            data = json.loads(shown.stdout)
+            rows = {r["tool"]: r for r in data["tools"]}
+            assert rows[TARGET]["succeeded"] == 2
+            assert data["events"] == 2
+            assert redis_url not in shown.stdout + shown.stderr
+            cleared = await anyio.to_thread.run_sync(lambda: _ucp(home, "stats", "--reset", "--yes"))
+            assert cleared.returncode == 0, cleared.stderr
+            assert "running replicas forget it too" in cleared.stdout
+            # the running replica heard the reset on the change channel
+            await wait_until(
+                lambda: a.learner is not None and TARGET not in a.learner.tools, timeout=5, what="forget"
+            )
+        after = json.loads((await anyio.to_thread.run_sync(lambda: _ucp(home, "stats", "--json"))).stdout)
+        # only what the replica's shutdown added since (its open ranking's negatives) remains
+        assert all(r["succeeded"] == 0 and r["called"] == 0 for r in after["tools"]), after
+        assert after["events"] == 0
+    finally:
+        os.environ.pop("T_REDIS", None)
+    # compaction: retention and max_events, from any replica
+    from ucp.state.feedback import PgFeedbackStore
+
+    store = PgFeedbackStore(postgres_url, retention_days=1, max_events=3)
+    try:
+        now = time.time()
+        for i in range(6):
+            store.add_ranking(
+                f"r{i}", ts=now - i * 60, session="s", source="search", query="q", shown=[], mode="m"
+            )
+            store.add_outcome(f"r{i}", ts=now, tool="t", rank=1, ok=True, error=None, first_hit=True)
+        store.add_ranking(
+            "old", ts=now - 3 * 86400, session="s", source="search", query="q", shown=[], mode="m"
+        )
+        assert store.compact(now) == 4  # the old one, then the oldest beyond 3
+        assert store.count_events() == 3
+        assert int(store._rows("SELECT COUNT(*) FROM outcomes")[0][0]) == 3
+    finally:
+        store.close()

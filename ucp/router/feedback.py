@@ -78,6 +78,8 @@ class FeedbackEvents(Protocol):
     """What the learner writes feedback to: this SQLite store, or PostgreSQL when replicas share
     state (``ucp.state.feedback.PgFeedbackStore``)."""
 
+    @property
+    def path(self) -> Path | str: ...
     def add_ranking(
         self,
         ranking_id: str,

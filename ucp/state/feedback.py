@@ -72,6 +72,7 @@ class PgFeedbackStore:
     ) -> None:
         self.conninfo = conninfo
         self.schema = schema
+        self.path = f"postgresql schema {schema}"  # what `ucp stats` names as the events' home (no URL)
         self.retention_days = retention_days
         self.max_events = max_events
         self.max_pending = max_pending

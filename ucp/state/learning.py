@@ -80,6 +80,20 @@ class SharedTool:
     usage_sum: bytes | None = None
     usage_count: float = 0.0
 
+    def to_dict(self, tool: str, prior: float = 1.0) -> dict[str, Any]:
+        """The row ``ucp stats`` prints (the same keys as the embedded store's)."""
+        alpha = prior + self.counts.get("alpha", 0.0)
+        beta = prior + self.counts.get("beta", 0.0)
+        row: dict[str, Any] = {"tool": tool}
+        row.update({name: round(self.counts.get(name, 0.0)) for name in INT_FIELDS})
+        row.update(
+            alpha=round(alpha, 3),
+            beta=round(beta, 3),
+            posterior_mean=round(alpha / (alpha + beta), 4),
+            usage_queries=round(self.usage_count, 2),
+        )
+        return row
+
 
 @dataclass
 class LearningJournal:
