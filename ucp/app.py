@@ -52,7 +52,7 @@ from ucp.session.manager import SessionManager
 from ucp.session.metatools import MetaTools
 from ucp.session.state import Session
 from ucp.session.sync import CatalogSync
-from ucp.state import open_state
+from ucp.state import State, open_state
 
 if TYPE_CHECKING:
     from ucp.frontend.context import Fronts
@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from ucp.identity import Identity
     from ucp.identity.authenticator import Authenticator
     from ucp.router.learner import Learner
+    from ucp.router.learner_sync import LearnerSync
 
 log = get_logger("ucp.app")
 
@@ -85,20 +86,38 @@ class _PriorsObserver:
             self.router.learner.on_call(session.id, entry.exposed, ok, error_code)
 
 
-def _open_learner(config: Config, paths: Paths) -> Learner:
-    """The learner over the feedback store; an unreadable store is set aside (kept, renamed)."""
+def _open_learner(config: Config, paths: Paths, state: State | None = None) -> Learner:
+    """The learner over the feedback store; an unreadable store is set aside (kept, renamed).
+
+    Shared state: the statistics live in Redis (``LearnerSync``) and the events in PostgreSQL when
+    ``postgres_url`` is set (else in this replica's SQLite store)."""
     from ucp.router.feedback import FeedbackStore
     from ucp.router.learner import Learner
 
     settings = config.learning
+    shared = state is not None and state.shared
+    if shared and state is not None and state.postgres_url is not None:
+        from ucp.state.feedback import PgFeedbackStore
+
+        events = PgFeedbackStore(
+            state.postgres_url,
+            schema=state.pg_schema(),
+            retention_days=settings.retention_days,
+            max_events=settings.max_events,
+            connect_timeout=config.state.timeout,
+        )
+        return Learner(settings, events, shared=True, journal_max=config.state.buffer_max)
 
     def store() -> FeedbackStore:
         return FeedbackStore(
             paths.learning_db, retention_days=settings.retention_days, max_events=settings.max_events
         )
 
+    def learner() -> Learner:
+        return Learner(settings, store(), shared=shared, journal_max=config.state.buffer_max)
+
     try:
-        return Learner(settings, store())
+        return learner()
     except sqlite3.DatabaseError as exc:
         aside = paths.learning_db.with_name(f"{paths.learning_db.name}.corrupt-{int(time.time())}")
         paths.learning_db.replace(aside)
@@ -107,7 +126,7 @@ def _open_learner(config: Config, paths: Paths) -> Learner:
         log.warning(
             "learning_state_unreadable", error=str(exc), moved_to=str(aside), action="starting afresh"
         )
-        return Learner(settings, store())
+        return learner()
 
 
 class Gateway:
@@ -142,6 +161,7 @@ class Gateway:
             from ucp.frontend.replica import Replica
 
             self.replica = Replica.on_state(self.state, session_ttl_s=config.http.session_idle_s)
+        self.learner_sync: LearnerSync | None = None  # shared state: the learner's link to Redis
 
         self.downstream_events = ChangeBus()  # what downstreams did (published by the pool)
         self.client_events = ChangeBus()  # what clients must hear (published by the session layer)
@@ -165,7 +185,9 @@ class Gateway:
             learning=config.learning,
             paths=paths,
             dense=config.router.dense if dense is None else dense,
-            learner_factory=(lambda: _open_learner(config, paths)) if config.learning.enabled else None,
+            learner_factory=(lambda: _open_learner(config, paths, self.state))
+            if config.learning.enabled
+            else None,
         )
         self.catalog.subscribe(self.router.on_catalog_change)
         self.sessions = SessionManager()
@@ -331,6 +353,8 @@ class Gateway:
                 await tg.start(self.replica.fanout.run, self.client_events)
                 tg.start_soon(self.replica.heartbeat)
             tg.start_soon(self._save_learning_loop)
+            if self.state.shared and self.config.learning.enabled:
+                tg.start_soon(self._shared_learning)
             self.router.start(tg)
             if self.watch_config and self.config_path is not None:
                 self._config_mtime = self._mtime()
@@ -356,10 +380,27 @@ class Gateway:
                 leftover.errlog.close()
         self._prespawned.clear()
 
+    async def _shared_learning(self) -> None:
+        """Open the learner (off the loop) and keep it in step with the shared store."""
+        from ucp.router.learner_sync import LearnerSync
+        from ucp.state.learning import SharedLearning
+
+        learner = await anyio.to_thread.run_sync(lambda: self.router.learner)
+        if learner is None:
+            return
+        self.learner_sync = LearnerSync(
+            learner, SharedLearning(self.state), interval=self.config.state.flush_interval
+        )
+        await self.learner_sync.run()
+
     async def _close_learner(self) -> None:
         learner = self.router.learner_loaded
         if learner is not None:
             try:
+                if self.learner_sync is not None:
+                    learner.finalize_open()
+                    with anyio.move_on_after(self.config.state.timeout):
+                        await self.learner_sync.flush()
                 learner.close()
             except Exception:
                 log.exception("learning_state_not_saved")

@@ -435,6 +435,11 @@ class StateSettings(_Model):
     )
     timeout: float = Field(2.0, gt=0, le=60, description="Seconds one store operation may take.")
 
+    @property
+    def shared_learning(self) -> bool:
+        """Whether the learned statistics live in the shared store."""
+        return self.backend == "redis"
+
     @field_validator("redis_url")
     @classmethod
     def _check_redis(cls, value: str | None) -> str | None:

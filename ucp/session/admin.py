@@ -112,7 +112,9 @@ class AdminFacade:
         if learner is None or store is None:
             return {"tools": [], "daily": [], "events": 0, "path": None}
         await anyio.to_thread.run_sync(learner.save)
-        rows = sorted((r.to_dict() for r in store.load_tools()), key=lambda r: (-r["shown"], r["tool"]))
+        # shared state: the statistics are the shared ones the learner holds, not the events store's
+        found = learner.stats() if learner.shared else [r.to_dict() for r in store.load_tools()]
+        rows = sorted(found, key=lambda r: (-r["shown"], r["tool"]))
         return {
             "tools": rows,
             "daily": store.daily(days),
