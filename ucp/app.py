@@ -56,6 +56,7 @@ from ucp.state import State, open_state
 
 if TYPE_CHECKING:
     from ucp.frontend.context import Fronts
+    from ucp.frontend.lifecycle import Lifecycle
     from ucp.frontend.replica import Replica
     from ucp.identity import Identity
     from ucp.identity.authenticator import Authenticator
@@ -162,6 +163,7 @@ class Gateway:
 
             self.replica = Replica.on_state(self.state, session_ttl_s=config.http.session_idle_s)
         self.learner_sync: LearnerSync | None = None  # shared state: the learner's link to Redis
+        self.lifecycle: Lifecycle | None = None  # set while serving HTTP: readiness and the SIGTERM drain
 
         self.downstream_events = ChangeBus()  # what downstreams did (published by the pool)
         self.client_events = ChangeBus()  # what clients must hear (published by the session layer)
@@ -489,12 +491,14 @@ async def serve_stdio(gateway: Gateway) -> None:
 
 async def serve_http(gateway: Gateway, host: str, port: int) -> None:
     """MCP at /mcp plus the REST, UTCP and service-registry routes, over HTTP."""
-    from ucp.frontend.http import build_http_app
+    from ucp.frontend.http import build_http_app, lifecycle_for
     from ucp.frontend.run import run_http
 
+    fronts = gateway.fronts()
+    gateway.lifecycle = lifecycle_for(fronts)  # the CLI's SIGTERM handler drains through it
     try:
         await run_http(
-            build_http_app(gateway.fronts(), host=host),
+            build_http_app(fronts, host=host),
             host,
             port,
             header_timeout=gateway.config.http.header_timeout,

@@ -7,12 +7,13 @@
   draining; else 503 with the reasons. A load balancer sends new work only to ready replicas;
   a store outage makes every replica unready and each one ready again, by itself, once the
   store answers (each probe pings it).
-- SIGTERM starts a drain (``DrainingServer``): readiness fails at once, requests that arrive
+- SIGTERM starts a drain (the CLI's SIGTERM handler calls ``start_drain``; ``DrainingServer``
+  exits once it is done): readiness fails at once, requests that arrive
   from then on are answered 503 with ``Retry-After`` (they were not processed: a load balancer
   retries them on another replica, and a session resumes there), requests in flight are given
   up to ``[http] drain_s`` to finish, then the replica deregisters itself (its presence in the
-  shared store), closes its streams (clients reconnect elsewhere) and exits. A second SIGTERM,
-  or SIGINT, exits at once.
+  shared store), closes its streams (clients reconnect elsewhere) and exits: the whole stop is
+  bounded by ``drain_s`` plus a few seconds.
 
 A GET on ``/mcp`` is a client's notification stream, open for as long as the session lives: it
 is not an in-flight call and the drain does not wait for it.
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -50,15 +52,19 @@ class Lifecycle:
     store_ping: Callable[[], Awaitable[bool]] | None = None
     catalog_loaded: Callable[[], bool] = lambda: True
     on_drained: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    finished: anyio.Event = field(default_factory=anyio.Event)  # set once the drain's hooks ran
 
     @property
     def draining(self) -> bool:
         return self.draining_since is not None
 
     def start_drain(self) -> None:
+        """Idempotent; a second call (a second SIGTERM) ends the wait at once."""
         if self.draining_since is None:
             self.draining_since = time.monotonic()
             log.info("drain_started", in_flight=self.in_flight, deadline_s=self.drain_s)
+        else:
+            self.drain_s = 0.0
 
     def drained(self) -> bool:
         """Nothing in flight any more, or the deadline passed."""
@@ -77,6 +83,7 @@ class Lifecycle:
                 await hook()
             except Exception:
                 log.exception("drain_hook_failed")
+        self.finished.set()
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         checks: dict[str, Any] = {"draining": self.draining, "catalog_loaded": self.catalog_loaded()}
@@ -151,15 +158,15 @@ def draining_server(config: Any, lifecycle: Lifecycle) -> Any:
 
     class DrainingServer(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            if sig == signal.SIGTERM and not lifecycle.draining and lifecycle.drain_s > 0:
-                self._captured_signals.append(sig)  # re-raised after serve(): the CLI's own SIGTERM steps
+            # when uvicorn's handler is the one installed (the CLI's asyncio handler may replace it)
+            if sig == signal.SIGTERM and lifecycle.drain_s > 0:
                 lifecycle.start_drain()
                 return
             super().handle_exit(sig, frame)
 
         async def on_tick(self, counter: int) -> bool:
             should_exit = bool(await super().on_tick(counter))
-            if not should_exit and lifecycle.drained():
+            if not should_exit and lifecycle.drained() and not lifecycle.finished.is_set():
                 await lifecycle.finish()
                 self.should_exit = True
                 return True

@@ -185,39 +185,46 @@ class MemorySessionStore:
 
 
 class RedisSessionStore:
-    """Snapshots in Redis (``redis.asyncio``): ``SET <prefix><id> <json> EX ttl``."""
+    """Snapshots in Redis (``redis.asyncio``): ``SET <prefix><id> <json> EX ttl``.
 
-    def __init__(self, client: Any, *, ttl_s: float = 600.0, prefix: str = KEY_PREFIX) -> None:
+    Each operation is tried ``attempts`` times: after a Redis restart the client's pool still
+    holds connections to the old server, and each failed try discards one of them."""
+
+    def __init__(
+        self, client: Any, *, ttl_s: float = 600.0, prefix: str = KEY_PREFIX, attempts: int = 3
+    ) -> None:
         self.client = client
         self.ttl_s = ttl_s
         self.prefix = prefix
+        self.attempts = attempts
+
+    async def _do(self, op: str, *args: Any, **kw: Any) -> Any:
+        failure: Exception | None = None
+        for _ in range(self.attempts):
+            try:
+                return await getattr(self.client, op)(*args, **kw)
+            except Exception as exc:
+                failure = exc
+        assert failure is not None
+        raise _unavailable(failure) from None
 
     async def load(self, session_id: str) -> dict[str, Any] | None:
-        try:
-            raw = await self.client.get(self.prefix + session_id)
-        except Exception as exc:
-            raise _unavailable(exc) from None
+        raw = await self._do("get", self.prefix + session_id)
         if raw is None:
             return None
         loaded: dict[str, Any] = json.loads(raw)
         return loaded
 
     async def save(self, session_id: str, snapshot: dict[str, Any]) -> None:
-        try:
-            await self.client.set(self.prefix + session_id, json.dumps(snapshot), ex=max(1, int(self.ttl_s)))
-        except Exception as exc:
-            raise _unavailable(exc) from None
+        await self._do("set", self.prefix + session_id, json.dumps(snapshot), ex=max(1, int(self.ttl_s)))
 
     async def delete(self, session_id: str) -> None:
-        try:
-            await self.client.delete(self.prefix + session_id)
-        except Exception as exc:
-            raise _unavailable(exc) from None
+        await self._do("delete", self.prefix + session_id)
 
     async def ping(self) -> bool:
         try:
-            return bool(await self.client.ping())
-        except Exception:
+            return bool(await self._do("ping"))
+        except StoreUnavailableError:
             return False
 
 
