@@ -53,6 +53,7 @@ from ucp.session.metatools import MetaTools
 from ucp.session.state import Session
 from ucp.session.sync import CatalogSync
 from ucp.state import State, open_state
+from ucp.state.limits import SharedBuckets
 
 if TYPE_CHECKING:
     from ucp.frontend.context import Fronts
@@ -195,7 +196,10 @@ class Gateway:
         )
         self.client_events.subscribe(lambda change: self.telemetry.metrics.list_changed(change.kinds))
         self.audit = AuditLog(paths.audit_dir, config.audit)
-        self.guard = Guard(Policy(config.policy, config.tenants), RateLimiter(config.rate_limits), self.audit)
+        limiter = RateLimiter(
+            config.rate_limits, shared=SharedBuckets(self.state) if self.state.shared else None
+        )
+        self.guard = Guard(Policy(config.policy, config.tenants), limiter, self.audit)
         self.calls = CallPath(
             self.catalog,
             self.pool,
