@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 import time
 from collections.abc import Mapping
@@ -53,6 +54,7 @@ from ucp.session.metatools import MetaTools
 from ucp.session.state import Session
 from ucp.session.sync import CatalogSync
 from ucp.state import State, open_state
+from ucp.state.audit import AuditShipper
 from ucp.state.limits import SharedBuckets
 
 if TYPE_CHECKING:
@@ -195,7 +197,19 @@ class Gateway:
             sessions=lambda: [(s.mode, s.client_name) for s in self.sessions.all()],
         )
         self.client_events.subscribe(lambda change: self.telemetry.metrics.list_changed(change.kinds))
-        self.audit = AuditLog(paths.audit_dir, config.audit)
+        self.audit = AuditLog(
+            paths.audit_dir,
+            config.audit,
+            shipper=AuditShipper(
+                paths.audit_dir,
+                self.state.postgres_url,
+                schema=self.state.pg_schema(),
+                connect_timeout=config.state.timeout,
+            )
+            if self.state.postgres_url is not None
+            else None,
+            replica=f"{socket.gethostname()}:{os.getpid()}",
+        )
         limiter = RateLimiter(
             config.rate_limits, shared=SharedBuckets(self.state) if self.state.shared else None
         )
@@ -411,6 +425,8 @@ class Gateway:
         while True:
             await anyio.sleep(interval)
             await anyio.to_thread.run_sync(self.telemetry.flush)
+            if self.audit.shipper is not None:
+                await anyio.to_thread.run_sync(self.audit.ship)
             now = anyio.current_time()
             compact = now - last_compact > 3600
             if compact:
