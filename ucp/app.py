@@ -56,6 +56,7 @@ from ucp.session.sync import CatalogSync
 from ucp.state import State, open_state
 from ucp.state.audit import AuditShipper
 from ucp.state.limits import SharedBuckets
+from ucp.state.services import SharedServices
 
 if TYPE_CHECKING:
     from ucp.frontend.context import Fronts
@@ -240,7 +241,13 @@ class Gateway:
             events=self.client_events,
             store=self.sessions,
         )
-        self.services = SelfRegisteredServices(self.pool, paths.services, config.http, self._spec)
+        self.services = SelfRegisteredServices(
+            self.pool,
+            paths.services,
+            config.http,
+            self._spec,
+            shared=SharedServices(self.state) if self.state.shared else None,
+        )
         self.admin = AdminFacade(
             pool=self.pool,
             catalog=self.catalog,
@@ -360,6 +367,7 @@ class Gateway:
                     self.pool.add(self._spec(server))
             self.services.load()
             tg.start_soon(self.sync.run)
+            tg.start_soon(self.services.run)
             tg.start_soon(self._save_learning_loop)
             if self.state.shared and self.config.learning.enabled:
                 tg.start_soon(self._shared_learning)

@@ -31,7 +31,7 @@ async def _calls(gw: Any, n: int) -> None:
 async def test_audit_lines_survive_a_postgres_outage(
     tmp_path: Path, redis_url: str, postgres_url: str, postgres_server: PostgresServer
 ) -> None:
-    settings = {
+    settings: dict[str, Any] = {
         "state": {"backend": "redis", "redis_url": redis_url, "postgres_url": postgres_url, "timeout": 1}
     }
     async with running_gateway([toy_server()], tmp_path / "a", **settings) as a:
