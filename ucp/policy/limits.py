@@ -66,6 +66,8 @@ class RateLimiter:
         self.clock = clock
         self.shared = shared
         self.degraded = 0  # calls limited by this process's buckets because the shared store failed
+        self.retry_after = 1.0  # after a store failure, seconds of local limiting before trying it again
+        self._store_down_until = -math.inf
         self._buckets: dict[tuple[str, str], Bucket] = {}
 
     @property
@@ -134,9 +136,14 @@ class RateLimiter:
             BucketSpec(key, rate.burst if rate.burst is not None else rate.rate, rate.rate / rate.per)
             for _rule, key, rate in applicable
         ]
+        if self.clock() < self._store_down_until:  # do not make every call wait on a store just failed
+            self.degraded += 1
+            self.acquire(identity, tool)
+            return
         try:
             index, wait = await self.shared.take(specs)
         except Exception as exc:
+            self._store_down_until = self.clock() + self.retry_after
             self.degraded += 1
             if self.degraded == 1 or self.degraded % 1000 == 0:
                 log.warning(
