@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 import time
 from collections.abc import Mapping
@@ -53,6 +54,9 @@ from ucp.session.metatools import MetaTools
 from ucp.session.state import Session
 from ucp.session.sync import CatalogSync
 from ucp.state import State, open_state
+from ucp.state.audit import AuditShipper
+from ucp.state.limits import SharedBuckets
+from ucp.state.services import SharedServices
 
 if TYPE_CHECKING:
     from ucp.frontend.context import Fronts
@@ -202,8 +206,23 @@ class Gateway:
             sessions=lambda: [(s.mode, s.client_name) for s in self.sessions.all()],
         )
         self.client_events.subscribe(lambda change: self.telemetry.metrics.list_changed(change.kinds))
-        self.audit = AuditLog(paths.audit_dir, config.audit)
-        self.guard = Guard(Policy(config.policy, config.tenants), RateLimiter(config.rate_limits), self.audit)
+        self.audit = AuditLog(
+            paths.audit_dir,
+            config.audit,
+            shipper=AuditShipper(
+                paths.audit_dir,
+                self.state.postgres_url,
+                schema=self.state.pg_schema(),
+                connect_timeout=config.state.timeout,
+            )
+            if self.state.postgres_url is not None
+            else None,
+            replica=f"{socket.gethostname()}:{os.getpid()}",
+        )
+        limiter = RateLimiter(
+            config.rate_limits, shared=SharedBuckets(self.state) if self.state.shared else None
+        )
+        self.guard = Guard(Policy(config.policy, config.tenants), limiter, self.audit)
         self.calls = CallPath(
             self.catalog,
             self.pool,
@@ -230,7 +249,13 @@ class Gateway:
             events=self.client_events,
             store=self.sessions,
         )
-        self.services = SelfRegisteredServices(self.pool, paths.services, config.http, self._spec)
+        self.services = SelfRegisteredServices(
+            self.pool,
+            paths.services,
+            config.http,
+            self._spec,
+            shared=SharedServices(self.state) if self.state.shared else None,
+        )
         self.admin = AdminFacade(
             pool=self.pool,
             catalog=self.catalog,
@@ -354,6 +379,7 @@ class Gateway:
             if self.replica is not None and self.replica.fanout is not None:
                 await tg.start(self.replica.fanout.run, self.client_events)
                 tg.start_soon(self.replica.heartbeat)
+            tg.start_soon(self.services.run)
             tg.start_soon(self._save_learning_loop)
             if self.state.shared and self.config.learning.enabled:
                 tg.start_soon(self._shared_learning)
@@ -419,6 +445,8 @@ class Gateway:
         while True:
             await anyio.sleep(interval)
             await anyio.to_thread.run_sync(self.telemetry.flush)
+            if self.audit.shipper is not None:
+                await anyio.to_thread.run_sync(self.audit.ship)
             now = anyio.current_time()
             compact = now - last_compact > 3600
             if compact:

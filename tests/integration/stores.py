@@ -4,7 +4,8 @@
   a temporary directory; ``restart()``/``stop()``/``start()`` for outage tests (same port).
 - ``redis_url`` (per test): that server's URL, the database flushed first.
 - ``postgres_server`` (session): a throwaway cluster (``initdb`` into a temporary directory, run as the
-  ``postgres`` user when the tests run as root: PostgreSQL refuses root), ``fsync=off``.
+  ``postgres`` user when the tests run as root: PostgreSQL refuses root), ``fsync=off``;
+  ``stop()`` (fast shutdown) / ``start()`` for outage tests.
 - ``postgres_url`` (per test): a fresh, empty database on it.
 
 Only tests marked ``integration`` may use them (a unit test asking for one fails at once).
@@ -15,6 +16,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -23,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -118,8 +121,9 @@ def _pg_bin(name: str) -> str:
     return exe
 
 
-def _as_postgres(cmd: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+def _as_postgres() -> dict[str, Any]:
+    """Popen arguments running a command as ``postgres`` when we are root (PostgreSQL refuses root)."""
+    return {"user": "postgres", "group": "postgres", "extra_groups": []} if os.geteuid() == 0 else {}
 
 
 @dataclass
@@ -135,50 +139,26 @@ class PostgresServer:
     def start(self) -> None:
         data = self.dir / "data"
         if not data.exists():
+            initdb = [_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]
             subprocess.run(
-                _as_postgres(
-                    [
-                        _pg_bin("initdb"),
-                        "-D",
-                        str(data),
-                        "-A",
-                        "trust",
-                        "-U",
-                        "postgres",
-                        "--no-sync",
-                        "-E",
-                        "UTF8",
-                        "--locale=C",
-                    ]
-                ),
+                [*initdb, "-E", "UTF8", "--locale=C"],
                 check=True,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
+                **_as_postgres(),
             )
+        settings = [
+            "listen_addresses=127.0.0.1",
+            "fsync=off",
+            "synchronous_commit=off",
+            "full_page_writes=off",
+        ]
         self.proc = subprocess.Popen(
-            _as_postgres(
-                [
-                    _pg_bin("postgres"),
-                    "-D",
-                    str(data),
-                    "-p",
-                    str(self.port),
-                    "-k",
-                    str(self.dir),
-                    "-c",
-                    "listen_addresses=127.0.0.1",
-                    "-c",
-                    "fsync=off",
-                    "-c",
-                    "synchronous_commit=off",
-                    "-c",
-                    "full_page_writes=off",
-                    "-c",
-                    "max_connections=100",
-                ]
-            ),
+            [_pg_bin("postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.dir)]
+            + [arg for setting in settings for arg in ("-c", setting)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            **_as_postgres(),
         )
         _wait_port(self.port, self.proc, "postgres")
         self._ready()
@@ -207,7 +187,7 @@ class PostgresServer:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.send_signal(signal.SIGINT)  # fast shutdown: do not wait for clients to leave
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:

@@ -59,12 +59,16 @@ async def test_a_success_on_replica_a_changes_the_ranking_on_replica_b(
                 result = await ca.call_tool("ucp__call_tool", {"name": TARGET, "arguments": ARGS})
                 assert not result.is_error
                 started = time.perf_counter()
-                await wait_until(
-                    lambda n=i + 1: (
+
+                def seen(n: int = i + 1) -> bool:
+                    return (
                         b.learner is not None
                         and TARGET in b.learner.tools
                         and b.learner.tools[TARGET].succeeded >= n
-                    ),
+                    )
+
+                await wait_until(
+                    seen,
                     timeout=5,
                     what="B sees A's success",
                 )

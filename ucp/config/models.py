@@ -199,6 +199,12 @@ class HttpSettings(_Model):
         description="On SIGTERM: seconds in-flight requests get to finish while new ones are refused "
         "(503, retried elsewhere by a load balancer) before UCP exits; 0 exits at once.",
     )
+    max_sessions_per_identity: int = Field(
+        100,
+        ge=1,
+        description="Most MCP HTTP sessions one caller (identity, or client address without auth) holds "
+        "at once (then 429 for that caller only).",
+    )
 
 
 class PoolSettings(_Model):

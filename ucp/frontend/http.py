@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from ucp.errors import ConfigError
-from ucp.frontend.auth import metadata_routes
+from ucp.frontend.auth import identity_in, metadata_routes
 from ucp.frontend.context import Fronts as Fronts
 from ucp.frontend.hostcheck import LoopbackHostOnly
 from ucp.frontend.lifecycle import Drain, Lifecycle, readyz
@@ -33,6 +33,7 @@ from ucp.frontend.request_context import RequestContext
 from ucp.frontend.resume import ResumingSessionManager
 from ucp.frontend.routes import auth_middleware, build_routes
 from ucp.frontend.server import build_mcp_server
+from ucp.frontend.session_quota import SessionQuotaMiddleware
 from ucp.frontend.sessions import adopt
 from ucp.session.api import Session
 from ucp.session.snapshot import SessionStore
@@ -149,6 +150,13 @@ def build_http_app(fronts: Fronts, *, host: str = "127.0.0.1") -> Starlette:
     lifecycle = lifecycle_for(fronts)
     app.state.fronts = fronts
     app.state.lifecycle = lifecycle
+    # innermost: it reads the identity the auth middleware (outside it) put in the scope
+    app.add_middleware(
+        SessionQuotaMiddleware,
+        per_identity=fronts.http.max_sessions_per_identity,
+        idle_s=fronts.http.session_idle_s,
+        identity_of=identity_in,
+    )
     for middleware, options in auth_middleware(fronts):
         app.add_middleware(middleware, **options)
     app.add_middleware(Drain, lifecycle=lifecycle)  # before auth: a draining replica refuses at once

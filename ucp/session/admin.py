@@ -72,6 +72,7 @@ class AdminFacade:
         version: str = "",
         environment: str = "",
         description: str = "",
+        ttl: float | None = None,
     ) -> tuple[dict[str, Any], bool]:
         record, created = await self.registrations.register(
             name,
@@ -81,6 +82,7 @@ class AdminFacade:
             version=version,
             environment=environment,
             description=description,
+            ttl=ttl,
         )
         return record.to_dict(), created
 

@@ -185,6 +185,7 @@ class CallPath:
         with tel.call_span(name) as span:
             try:
                 entry, args = self._check(session, name, arguments, validate)
+                await self.guard.admit_rate(session, name, entry)
             except UCPError as exc:
                 tel.call_rejected(span, exc.code)
                 if isinstance(exc, RateLimitedError):

@@ -201,12 +201,12 @@ class SharedLearning:
 
     async def read_all(self) -> dict[str, SharedTool]:
         members = await self.state.redis.smembers(self._tools_set)
-        return await self.read(sorted(m.decode() for m in members))
+        return await self.read(sorted(_text(m) for m in members))
 
     async def reset(self) -> int:
         """Delete every learned count of this namespace; returns the tools cleared."""
         redis = self.state.redis
-        members = [m.decode() for m in await redis.smembers(self._tools_set)]
+        members = [_text(m) for m in await redis.smembers(self._tools_set)]
         keys = [k for tool in members for k in (self._t(tool), self._u(tool))]
         pipe = redis.pipeline(transaction=True)
         if keys:
@@ -215,6 +215,10 @@ class SharedLearning:
         pipe.publish(self.channel, json.dumps({"origin": self.origin, "reset": True}))
         await pipe.execute()
         return len(members)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def parse_change(data: Any) -> tuple[list[str], bool]:
