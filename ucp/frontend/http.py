@@ -34,7 +34,7 @@ from ucp.frontend.resume import ResumingSessionManager
 from ucp.frontend.routes import auth_middleware, build_routes
 from ucp.frontend.server import build_mcp_server
 from ucp.frontend.session_quota import SessionQuotaMiddleware
-from ucp.frontend.sessions import adopt
+from ucp.frontend.sessions import adopt, may_resume
 from ucp.session.api import Session
 from ucp.session.snapshot import SessionStore
 
@@ -146,6 +146,7 @@ def build_http_app(fronts: Fronts, *, host: str = "127.0.0.1") -> Starlette:
             server,
             store,
             on_resumed=lambda delivery, conn, snapshot: adopt(api, delivery, conn, snapshot),
+            may_resume=may_resume,  # another identity's session id answers 404, as the SDK's own does
         )
     lifecycle = lifecycle_for(fronts)
     app.state.fronts = fronts
