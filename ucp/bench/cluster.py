@@ -4,7 +4,7 @@ benchmark (``ucp bench scale``) and the multi-replica integration tests.
 Everything runs on loopback and is started here: ``redis-server`` (no persistence), the replicas
 (one ``UCP_HOME`` each, as separate pods would have; started in parallel), and ``haproxy``
 (Debian's; config written to the work directory): round-robin, no stickiness, health-checked on
-``/readyz`` every 300 ms, and a retry onto another replica only when a request never reached
+``/readyz`` every 400 ms (down after two failures), and a retry onto another replica only when a request never reached
 one (connection refused) or was refused unprocessed (503 from a draining replica). A request
 that reached a replica that then died is *not* re-sent: a tool call is not idempotent. The
 response header ``X-Served-By`` names the replica that answered (for the tests).
@@ -209,7 +209,7 @@ def start_all(replicas: list[Replica], timeout: float = 120.0) -> None:
 # ---------------------------------------------------------------- haproxy
 def haproxy_cfg(listen_port: int, replicas: list[Replica]) -> str:
     servers = "\n".join(
-        f"    server {r.name} 127.0.0.1:{r.port} check inter 300ms fall 1 rise 2" for r in replicas
+        f"    server {r.name} 127.0.0.1:{r.port} check inter 400ms fall 2 rise 1" for r in replicas
     )
     return f"""global
     maxconn 4096
@@ -220,6 +220,7 @@ defaults
     timeout client 300s
     timeout server 300s
     timeout http-request 10s
+    timeout check 3s
     retries 3
     option redispatch 1
     # only requests no replica processed: connection refused, or a draining replica's 503
