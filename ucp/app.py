@@ -17,7 +17,7 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
@@ -168,6 +168,7 @@ class Gateway:
             self.replica = Replica.on_state(self.state, session_ttl_s=config.http.session_idle_s)
         self.learner_sync: LearnerSync | None = None  # shared state: the learner's link to Redis
         self.lifecycle: Lifecycle | None = None  # set while serving HTTP: readiness and the SIGTERM drain
+        self._closers: list[Callable[[], None]] = []  # shared stores' connections closed at exit
 
         self.downstream_events = ChangeBus()  # what downstreams did (published by the pool)
         self.client_events = ChangeBus()  # what clients must hear (published by the session layer)
@@ -202,6 +203,7 @@ class Gateway:
             env=self.env,
             records_path=paths.state_dir / "calls.sqlite",
             learning_db=paths.learning_db if config.learning.enabled else None,
+            **self._shared_records(),
             servers=lambda: [s.to_dict() for s in self.pool.status()],
             sessions=lambda: [(s.mode, s.client_name) for s in self.sessions.all()],
         )
@@ -273,6 +275,32 @@ class Gateway:
             servers=lambda: self.config.servers,
             client_events=self.client_events,
         )
+
+    def _shared_records(self) -> dict[str, Any]:
+        """With shared state and PostgreSQL: call records and the analytics' feedback reads there."""
+        if self.state.postgres_url is None:
+            return {}
+        from ucp.observe.analytics import Analytics
+        from ucp.state.feedback import PgFeedbackStore
+        from ucp.state.records import PgCallRecords
+
+        settings, schema, timeout = self.config.telemetry, self.state.pg_schema(), self.config.state.timeout
+        reads = PgFeedbackStore(self.state.postgres_url, schema=schema, connect_timeout=timeout)
+        self._closers.append(reads.close)
+
+        def learned() -> list[dict[str, Any]]:
+            learner = self.router.learner_loaded
+            return learner.stats() if learner is not None else []
+
+        return {
+            "records": PgCallRecords(
+                self.state.postgres_url,
+                schema=schema,
+                max_rows=settings.max_call_records,
+                connect_timeout=timeout,
+            ),
+            "analytics": Analytics(None, None, feedback=reads.query, learned=learned),
+        }
 
     @classmethod
     def from_loaded(cls, loaded: LoadedConfig, paths: Paths, **kw: Any) -> Gateway:
@@ -351,6 +379,8 @@ class Gateway:
         self._stack = stack
         try:
             stack.push_async_callback(self.state.aclose)
+            for close in self._closers:
+                stack.callback(close)
             stack.callback(self.audit.close)
             stack.callback(self.telemetry.close)
             stack.push_async_callback(self._close_learner)

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from ucp.log import get_logger
+from ucp.state.pg import to_pg
 
 log = get_logger("ucp.state.feedback")
 
@@ -225,6 +226,10 @@ class PgFeedbackStore:
             except Exception:
                 self._drop_connection()
                 raise
+
+    def query(self, statement: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """A read of the analytics, written with SQLite's ``?`` placeholders."""
+        return self._rows(to_pg(statement), args)
 
     def daily(self, days: int = 30) -> list[dict[str, Any]]:
         rows = self._rows("SELECT day, rankings, hits FROM daily ORDER BY day DESC LIMIT %s", (days,))
