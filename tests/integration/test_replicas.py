@@ -225,9 +225,10 @@ async def test_sigterm_drains_the_call_in_flight_refuses_new_work_and_deregister
         assert len(await store.keys("ucp:replica:*")) == 2  # it deregistered itself
     finally:
         await store.aclose()
-    victim.start()  # back for the next tests
-    await anyio.to_thread.run_sync(victim.wait_ready)
-    await anyio.to_thread.run_sync(three.wait_lb_sees, 3)
+        victim.kill()  # (when the test failed before it stopped)
+        victim.start()  # back for the next tests
+        await anyio.to_thread.run_sync(victim.wait_ready)
+        await anyio.to_thread.run_sync(three.wait_lb_sees, 3)
 
 
 async def test_a_redis_restart_flips_readiness_and_everything_recovers(

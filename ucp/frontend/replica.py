@@ -39,6 +39,7 @@ class Replica:
     replica_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     presence_key: str = ""
     state: State | None = None
+    deregistered: bool = False  # the heartbeat writes nothing after the drain
 
     @classmethod
     def on_state(cls, state: State, *, session_ttl_s: float, replica_id: str | None = None) -> Replica:
@@ -68,7 +69,7 @@ class Replica:
         if self.client is None or not self.presence_key:
             return
         value = self._presence()
-        while True:
+        while not self.deregistered:
             try:
                 await self.client.set(self.presence_key, value, ex=PRESENCE_TTL_S)
             except Exception as exc:
@@ -76,6 +77,7 @@ class Replica:
             await anyio.sleep(interval)
 
     async def deregister(self) -> None:
+        self.deregistered = True
         if self.client is None or not self.presence_key:
             return
         try:
