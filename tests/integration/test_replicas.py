@@ -117,6 +117,30 @@ async def test_a_session_is_served_by_every_replica_in_turn(three: Cluster) -> N
     assert len(seen.posts()) == 3, seen.served_by  # round-robin: every replica served this session
 
 
+async def test_2026_requests_stay_stateless_across_replicas(
+    three: Cluster, redis_server: RedisServer
+) -> None:
+    import redis.asyncio as aredis
+
+    store = aredis.from_url(redis_server.url)
+    try:
+        before = set(await store.keys("ucp:sess:*"))
+        seen = Seen()
+        http = httpx2.AsyncClient(timeout=30, event_hooks={"response": [seen.on_response]})
+        async with (
+            http,
+            Client(streamable_http_client(three.url + "/mcp", http_client=http), mode="auto") as client,
+        ):
+            assert client.protocol_version == "2026-07-28"
+            for _ in range(3):
+                result = await client.call_tool("time__get_current_time", {"timezone": "UTC"})
+                assert not result.is_error
+        assert len(seen.posts()) == 3
+        assert set(await store.keys("ucp:sess:*")) == before  # no session was stored for them
+    finally:
+        await store.aclose()
+
+
 async def test_a_list_change_on_one_replica_reaches_a_stream_on_another(three: Cluster) -> None:
     async with session(three.url, name="full-client") as (client, seen):
         await client.list_tools()
