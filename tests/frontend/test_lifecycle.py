@@ -107,3 +107,11 @@ async def test_the_drain_deadline_ends_the_wait_and_runs_the_hooks() -> None:
     assert lifecycle.drained()
     await lifecycle.finish()
     assert calls == ["deregistered"]
+
+
+async def test_a_store_that_is_reported_but_not_required() -> None:
+    async def down() -> bool:
+        return False
+
+    ready, checks = await Lifecycle(store_ping=down, store_required=False).readiness()
+    assert ready and checks["store"] is False

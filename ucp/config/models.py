@@ -199,6 +199,11 @@ class HttpSettings(_Model):
         description="On SIGTERM: seconds in-flight requests get to finish while new ones are refused "
         "(503, retried elsewhere by a load balancer) before UCP exits; 0 exits at once.",
     )
+    ready_requires_store: bool = Field(
+        True,
+        description="/readyz fails while the shared state store does not answer. false: stay ready "
+        "(2026-era calls and sessions a replica holds keep working; /readyz still reports the store).",
+    )
     max_sessions_per_identity: int = Field(
         100,
         ge=1,

@@ -93,6 +93,7 @@ def lifecycle_for(fronts: Fronts) -> Lifecycle:
             drain_s=fronts.http.drain_s,
             store_ping=fronts.replica.ping if fronts.replica is not None else None,
             catalog_loaded=lambda: fronts.admin.health().catalog_loaded,
+            store_required=fronts.http.ready_requires_store,
         )
         if fronts.replica is not None:
             fronts._built["lifecycle"].on_drained.append(fronts.replica.deregister)

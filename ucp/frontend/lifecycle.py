@@ -51,6 +51,7 @@ class Lifecycle:
     draining_since: float | None = None
     store_ping: Callable[[], Awaitable[bool]] | None = None
     catalog_loaded: Callable[[], bool] = lambda: True
+    store_required: bool = True  # False: the store is reported, not required ([http] ready_requires_store)
     on_drained: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     finished: anyio.Event = field(default_factory=anyio.Event)  # set once the drain's hooks ran
 
@@ -92,7 +93,8 @@ class Lifecycle:
                 checks["store"] = await self.store_ping()
             except Exception:
                 checks["store"] = False
-        ready = not checks["draining"] and checks["catalog_loaded"] and checks.get("store", True) is True
+        store_ok = checks.get("store", True) is True or not self.store_required
+        ready = not checks["draining"] and checks["catalog_loaded"] and store_ok
         return ready, checks
 
 
