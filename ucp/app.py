@@ -166,6 +166,7 @@ class Gateway:
             from ucp.frontend.replica import Replica
 
             self.replica = Replica.on_state(self.state, session_ttl_s=config.http.session_idle_s)
+            self.replica.held = lambda: [s.id for s in self.sessions.all() if s.transport == "http"]
         self.learner_sync: LearnerSync | None = None  # shared state: the learner's link to Redis
         self.lifecycle: Lifecycle | None = None  # set while serving HTTP: readiness and the SIGTERM drain
         self._closers: list[Callable[[], None]] = []  # shared stores' connections closed at exit

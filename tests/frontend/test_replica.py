@@ -63,3 +63,14 @@ def test_on_state_builds_every_key_in_the_namespace() -> None:
     assert store.prefix == "team:sess:" and store.ttl_s == 120
     assert replica.fanout is not None and replica.fanout.channel == "team:notify"
     assert replica.presence_key == "team:replica:abc"
+
+
+async def test_the_heartbeat_renews_the_sessions_this_replica_holds() -> None:
+    store = MemorySessionStore(ttl_s=0.2)
+    await store.save("held", {"id": "held"})
+    await store.save("other", {"id": "other"})
+    replica = Replica(store=store, fanout=None, client=None, replica_id="r1", held=lambda: ["held"])
+    with anyio.move_on_after(0.5):
+        await replica.heartbeat(0.05)
+    assert await store.load("held") is not None  # renewed while only its stream was open
+    assert await store.load("other") is None  # expired: no replica holds it

@@ -16,6 +16,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,7 @@ class Replica:
     presence_key: str = ""
     state: State | None = None
     deregistered: bool = False  # the heartbeat writes nothing after the drain
+    held: Callable[[], list[str]] = list  # ids of the HTTP sessions this replica holds (the gateway's)
 
     @classmethod
     def on_state(cls, state: State, *, session_ttl_s: float, replica_id: str | None = None) -> Replica:
@@ -65,13 +67,17 @@ class Replica:
         return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()})
 
     async def heartbeat(self, interval: float = 5.0) -> None:
-        """Keep ``<namespace>:replica:<id>`` alive while this replica runs (errors: logged, retried)."""
-        if self.client is None or not self.presence_key:
-            return
+        """Keep ``<namespace>:replica:<id>`` alive while this replica runs, and the TTL of the sessions
+        it holds (a client that only listens on its stream sends no request that would renew it).
+        Errors: logged, retried."""
         value = self._presence()
         while not self.deregistered:
             try:
-                await self.client.set(self.presence_key, value, ex=PRESENCE_TTL_S)
+                if self.client is not None and self.presence_key:
+                    await self.client.set(self.presence_key, value, ex=PRESENCE_TTL_S)
+                held = self.held()
+                if held:
+                    await self.store.touch(held)
             except Exception as exc:
                 log.debug("presence_not_written", error=type(exc).__name__)
             await anyio.sleep(interval)

@@ -43,6 +43,10 @@ class SessionStore(Protocol):
 
     async def delete(self, session_id: str) -> None: ...
 
+    async def touch(self, session_ids: list[str]) -> None:
+        """Renew the TTL of sessions this replica holds (a client may only listen on its stream)."""
+        ...
+
     async def ping(self) -> bool: ...
 
 
@@ -180,6 +184,11 @@ class MemorySessionStore:
     async def delete(self, session_id: str) -> None:
         self._data.pop(session_id, None)
 
+    async def touch(self, session_ids: list[str]) -> None:
+        for sid in session_ids:
+            if sid in self._data:
+                self._data[sid] = (time.monotonic() + self.ttl_s, self._data[sid][1])
+
     async def ping(self) -> bool:
         return True
 
@@ -220,6 +229,16 @@ class RedisSessionStore:
 
     async def delete(self, session_id: str) -> None:
         await self._do("delete", self.prefix + session_id)
+
+    async def touch(self, session_ids: list[str]) -> None:
+        ttl = max(1, int(self.ttl_s))
+        try:  # one round trip; EXPIRE on a key that is gone does nothing: a deleted session stays gone
+            async with self.client.pipeline(transaction=False) as pipe:
+                for sid in session_ids:
+                    pipe.expire(self.prefix + sid, ttl)
+                await pipe.execute()
+        except Exception as exc:
+            raise _unavailable(exc) from None
 
     async def ping(self) -> bool:
         try:
