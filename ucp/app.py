@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.abc
 
 from ucp.config.loader import LoadedConfig, read_config_file
 from ucp.config.models import Config, ServerConfig
@@ -80,15 +81,20 @@ def _fingerprint(server: ServerConfig) -> str:
 
 
 class _PriorsObserver:
-    """Feeds each call into the router's priors (usage, what follows what) and its learner."""
+    """Feeds each call into the router's priors (usage, what follows what) and its learner; a named
+    tenant's calls feed only that tenant's own learner (never the shared priors)."""
 
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: Router, guard: Guard) -> None:
         self.router = router
+        self.guard = guard
 
     def on_call(self, session: Session, entry: CatalogEntry, ok: bool, error_code: str | None) -> None:
-        self.router.record_call(entry.exposed, session.previous_call(), ok)
-        if self.router.learner is not None:
-            self.router.learner.on_call(session.id, entry.exposed, ok, error_code)
+        tenant = self.guard.learning_scope(session.identity)
+        if not tenant:
+            self.router.record_call(entry.exposed, session.previous_call(), ok)
+        learner = self.router.learner_for(tenant)
+        if learner is not None:
+            learner.on_call(session.id, entry.exposed, ok, error_code)
 
 
 def _open_learner(config: Config, paths: Paths, state: State | None = None) -> Learner:
@@ -170,6 +176,8 @@ class Gateway:
         self.learner_sync: LearnerSync | None = None  # shared state: the learner's link to Redis
         self.lifecycle: Lifecycle | None = None  # set while serving HTTP: readiness and the SIGTERM drain
         self._closers: list[Callable[[], None]] = []  # shared stores' connections closed at exit
+        self.tenant_syncs: dict[str, LearnerSync] = {}  # named tenants' learners' links to Redis
+        self._tg: anyio.abc.TaskGroup | None = None
 
         self.downstream_events = ChangeBus()  # what downstreams did (published by the pool)
         self.client_events = ChangeBus()  # what clients must hear (published by the session layer)
@@ -196,6 +204,7 @@ class Gateway:
             learner_factory=(lambda: _open_learner(config, paths, self.state))
             if config.learning.enabled
             else None,
+            tenant_learner_factory=self._open_tenant_learner if config.learning.enabled else None,
         )
         self.catalog.subscribe(self.router.on_catalog_change)
         self.sessions = SessionManager()
@@ -229,7 +238,7 @@ class Gateway:
         self.calls = CallPath(
             self.catalog,
             self.pool,
-            observers=[_PriorsObserver(self.router)],
+            observers=[_PriorsObserver(self.router, self.guard)],
             extra_names=metatools.NAMES,
             guard=self.guard,
             telemetry=self.telemetry,
@@ -276,6 +285,43 @@ class Gateway:
             servers=lambda: self.config.servers,
             client_events=self.client_events,
         )
+
+    def _open_tenant_learner(self, tenant: str) -> Learner:
+        """A named tenant's own learner: its own SQLite store under state/tenants, or (shared state) its
+        own Redis keys and PostgreSQL schema, kept in step by its own ``LearnerSync``."""
+        from ucp.router.feedback import FeedbackStore
+        from ucp.router.learner import Learner
+
+        settings, state = self.config.learning, self.state
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in tenant)[:64]
+        events: Any
+        if state.shared and state.postgres_url is not None:
+            from ucp.state.feedback import PgFeedbackStore
+
+            events = PgFeedbackStore(
+                state.postgres_url,
+                schema=f"{state.pg_schema()}_t_{safe.lower().replace('-', '_')}"[:63],
+                retention_days=settings.retention_days,
+                max_events=settings.max_events,
+                connect_timeout=self.config.state.timeout,
+            )
+        else:
+            events = FeedbackStore(
+                self.paths.state_dir / "tenants" / f"{safe}.sqlite",
+                retention_days=settings.retention_days,
+                max_events=settings.max_events,
+            )
+        learner = Learner(settings, events, shared=state.shared, journal_max=self.config.state.buffer_max)
+        if state.shared and self._tg is not None:
+            from ucp.router.learner_sync import LearnerSync
+            from ucp.state.learning import SharedLearning
+
+            sync = LearnerSync(
+                learner, SharedLearning(state, scope=tenant), interval=self.config.state.flush_interval
+            )
+            self.tenant_syncs[tenant] = sync
+            self._tg.start_soon(sync.run)
+        return learner
 
     def _shared_records(self) -> dict[str, Any]:
         """With shared state and PostgreSQL: call records and the analytics' feedback reads there."""
@@ -388,6 +434,7 @@ class Gateway:
             stack.callback(self.router.close)
             stack.callback(self.sync.close)
             tg = await stack.enter_async_context(anyio.create_task_group())
+            self._tg = tg
             stack.callback(tg.cancel_scope.cancel)  # background loops stop once the pool has closed
             stack.callback(self._kill_leftovers)
             await stack.enter_async_context(self.pool)
@@ -453,6 +500,16 @@ class Gateway:
         await self.learner_sync.run()
 
     async def _close_learner(self) -> None:
+        for tenant, tenant_learner in list(self.router.tenant_learners.items()):
+            try:
+                sync = self.tenant_syncs.get(tenant)
+                if sync is not None:
+                    tenant_learner.finalize_open()
+                    with anyio.move_on_after(self.config.state.timeout):
+                        await sync.flush()
+                tenant_learner.close()
+            except Exception:
+                log.exception("learning_state_not_saved", tenant=tenant)
         learner = self.router.learner_loaded
         if learner is not None:
             try:
@@ -485,15 +542,16 @@ class Gateway:
                 records = self.telemetry.records
                 if records is not None:
                     await anyio.to_thread.run_sync(records.compact)
-            learner = self.router.learner_loaded
-            if learner is None:
-                continue
-            try:
-                await anyio.to_thread.run_sync(learner.save)
-                if compact and learner.store is not None:
-                    await anyio.to_thread.run_sync(learner.store.compact)
-            except Exception:
-                log.exception("learning_save_failed")
+            learners = [self.router.learner_loaded, *self.router.tenant_learners.values()]
+            for learner in learners:
+                if learner is None:
+                    continue
+                try:
+                    await anyio.to_thread.run_sync(learner.save)
+                    if compact and learner.store is not None:
+                        await anyio.to_thread.run_sync(learner.store.compact)
+                except Exception:
+                    log.exception("learning_save_failed")
 
     # ------------------------------------------------------------ registry hot reload
     def _mtime(self) -> float | None:

@@ -210,8 +210,8 @@ def _tmpdir(prefix: str) -> Path:
 def redis_server() -> Iterator[RedisServer]:
     d = Path(tempfile.mkdtemp(prefix="ucp-redis-"))
     server = RedisServer(free_port(), d)
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.stop()
@@ -231,8 +231,8 @@ def redis_url(request: pytest.FixtureRequest, redis_server: RedisServer) -> str:
 def postgres_server() -> Iterator[PostgresServer]:
     d = _tmpdir("ucp-pg-")
     server = PostgresServer(free_port(), d)
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.stop()

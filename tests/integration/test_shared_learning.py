@@ -230,3 +230,50 @@ async def test_stats_reset_and_compaction_work_on_the_shared_stores(
         assert int(store._rows("SELECT COUNT(*) FROM outcomes")[0][0]) == 3
     finally:
         store.close()
+
+
+async def test_a_named_tenants_learning_is_shared_across_replicas_under_its_own_keys(
+    tmp_path: Path, redis_url: str
+) -> None:
+    from tests.fakes import FakeTransport, tool
+    from tests.session.test_guard import ACME, CONFIG
+    from ucp.app import Gateway
+    from ucp.config.models import StateSettings
+    from ucp.config.paths import Paths
+    from ucp.pool.pool import ServerSpec
+
+    config = CONFIG.model_copy(update={"state": StateSettings(backend="redis", redis_url=redis_url)})
+
+    async def replica(home: Path) -> Any:
+        gateway = Gateway(config, Paths(home).ensure(), dense=False)
+        await gateway.__aenter__()
+        gateway.pool.add(
+            ServerSpec("acme_notes", FakeTransport("acme_notes", [tool("add_note", "Add a note", text="s")]))
+        )
+        await gateway.wait_ready(5)
+        await gateway.router.wait_synced()
+        return gateway
+
+    a, b = await replica(tmp_path / "a"), await replica(tmp_path / "b")
+    try:
+        session = a.api.open(transport="rest", identity=ACME)
+        await a.api.search(session, "add a note", limit=5)
+        await a.api.call(session, "acme_notes__add_note", {"text": "hi"})
+        await wait_until(lambda: "acme" in a.tenant_syncs, what="acme's sync")
+        # B opens acme's learner on its first acme search, and reads what A pushed
+        other = b.api.open(transport="rest", identity=ACME)
+        await b.api.search(other, "add a note", limit=5)
+
+        def seen() -> bool:
+            learner = b.router.tenant_learners.get("acme")
+            st = learner.tools.get("acme_notes__add_note") if learner else None
+            return st is not None and st.succeeded == 1
+
+        await wait_until(seen, timeout=5, what="B sees acme's success")
+        from ucp.state.learning import SharedLearning
+
+        default = await SharedLearning(a.state).read_all()
+        assert "acme_notes__add_note" not in default  # the default tenant's keys are untouched
+    finally:
+        for gw in (b, a):
+            await gw.__aexit__(None, None, None)

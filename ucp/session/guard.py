@@ -56,6 +56,11 @@ class Guard:
         identities of named tenants (their usage must never shift another tenant's rankings)."""
         return not self.policy.multi_tenant or identity.tenant == DEFAULT_TENANT or identity.local
 
+    def learning_scope(self, identity: Identity) -> str:
+        """Whose learning state this identity feeds and is ranked by: "" (the shared default one), or
+        its named tenant's own."""
+        return "" if self.learns_from(identity) else identity.tenant
+
     # ------------------------------------------------------------ visibility
     def decide(self, identity: Identity, entry: CatalogEntry, arg_bytes: int | None = None) -> Decision:
         return self.policy.decide(

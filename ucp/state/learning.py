@@ -140,19 +140,21 @@ class LearningJournal:
 class SharedLearning:
     """The Redis side of the learner: push increments, read tools back, subscribe to changes."""
 
-    def __init__(self, state: State, *, decay: float = 0.995) -> None:
+    def __init__(self, state: State, *, decay: float = 0.995, scope: str = "") -> None:
+        """``scope``: a named tenant's own learning state (keys ``ns:learn@<tenant>:...``)."""
         self.state = state
         self.decay = decay
         self.origin = uuid.uuid4().hex[:12]
-        self.channel = state.key("learn", "changed")
-        self._tools_set = state.key("learn", "tools")
+        self._root = f"learn@{scope}" if scope else "learn"
+        self.channel = state.key(self._root, "changed")
+        self._tools_set = state.key(self._root, "tools")
         self._usage_sha: str | None = None
 
     def _t(self, tool: str) -> str:
-        return self.state.key("learn", "t", tool)
+        return self.state.key(self._root, "t", tool)
 
     def _u(self, tool: str) -> str:
-        return self.state.key("learn", "u", tool)
+        return self.state.key(self._root, "u", tool)
 
     async def push(self, batch: LearningJournal) -> list[str]:
         """Apply ``batch`` atomically (one MULTI) and announce the changed tools; returns them."""
