@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import statistics
 import tempfile
 import time
@@ -217,6 +218,7 @@ def run_scale_bench(*, sessions: int = 50, seconds: float = 8.0, kill_seconds: f
             results["kill"] = _kill_summary(run)
     finally:
         redis.stop()
+        shutil.rmtree(work, ignore_errors=True)
     results["sessions"] = sessions
     results["seconds"] = seconds
     results["machine"] = (
