@@ -208,6 +208,14 @@ class RateLimitedError(UCPError):
     http_status = 429
 
 
+class StoreUnavailableError(UCPError):
+    """The shared state store (Redis or PostgreSQL, ``[state]``) could not be reached in time; the
+    message names the store, never its URL."""
+
+    code = "store_unavailable"
+    http_status = 503
+
+
 def error_from_dict(data: Any) -> UCPError | None:
     """The ``UCPError`` that ``to_dict()`` described (``None`` if ``data`` names no known code): how
     an error raised in UCP's pool process reaches a worker with its class and code intact."""

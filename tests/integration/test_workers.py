@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import anyio
@@ -38,6 +39,13 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def _status(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return "zombie"
 
 
 def _outcomes(db: Path) -> int:
@@ -147,4 +155,12 @@ async def test_two_workers_share_one_pool(tmp_path: Path) -> None:
             while _outcomes(db) < SESSIONS:
                 await anyio.sleep(0.5)
         assert _outcomes(db) == SESSIONS
-        assert len([p for p in _descendants(proc.pid) if "server-memory" in _cmdline(p)]) >= 1
+
+        # SIGTERM: the workers drain and exit, then the servers; nothing is left behind
+        everyone = _descendants(proc.pid)
+        proc.terminate()
+        assert proc.wait(timeout=60) == 0
+        with anyio.fail_after(20):
+            while any(Path(f"/proc/{p}").exists() and "zombie" not in _status(p) for p in everyone):
+                await anyio.sleep(0.2)
+        assert not list(Path(tempfile.gettempdir()).glob(f"ucp-pool-{proc.pid}-*"))

@@ -100,6 +100,21 @@ def remove_directory(directory: Path) -> None:
 
 
 CURRENT: list[Path] = []  # this process's socket directory, removed on SIGTERM too (``serve.py``)
+RUNNING: dict[int, Any] = {}  # worker index -> its process
+_stopping = False
+
+
+async def stop_workers(timeout: float) -> None:
+    """SIGTERM every worker (each drains its calls in flight) and wait for them, before the pool
+    process closes the downstream connections those calls use."""
+    global _stopping
+    _stopping = True
+    for process in list(RUNNING.values()):
+        if process.returncode is None:
+            process.terminate()
+    with anyio.move_on_after(timeout):
+        for process in list(RUNNING.values()):
+            await process.wait()
 
 
 async def serve_pool(gateway: Any, workers: int, argv: list[str]) -> None:
@@ -122,8 +137,9 @@ async def serve_pool(gateway: Any, workers: int, argv: list[str]) -> None:
 
 async def _supervise(index: int, command: list[str], directory: Path) -> None:
     env = {**os.environ, WORKER_ENV: f"{index}:{directory}"}
-    while True:
+    while not _stopping:
         process = await anyio.open_process(command, env=env, stdin=None, stdout=None, stderr=None)
+        RUNNING[index] = process
         try:
             code = await process.wait()
         finally:
@@ -133,5 +149,7 @@ async def _supervise(index: int, command: list[str], directory: Path) -> None:
                     await process.wait()
                 if process.returncode is None:
                     process.kill()
+        if _stopping:
+            return
         log.warning("worker_exited", worker=index, code=code, action=f"restarting in {RESTART_DELAY:g} s")
         await anyio.sleep(RESTART_DELAY)

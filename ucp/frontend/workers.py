@@ -81,6 +81,11 @@ class SessionAffinity:
         self.directory = directory
         self._clients: dict[int, Any] = {}
 
+    @property
+    def state(self) -> Any:
+        """The wrapped app's state (``run.http_server`` reads its lifecycle there)."""
+        return getattr(self.app, "state", None)
+
     def _owner(self, scope: Scope) -> int | None:
         if scope["type"] != "http":
             return None

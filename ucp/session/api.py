@@ -61,6 +61,7 @@ class Health:
     sessions: int
     dense_ready: bool
     changed_definitions: int
+    catalog_loaded: bool = True  # every configured server has been listed once (or failed its first try)
 
 
 class SessionAPI(Protocol):
@@ -172,8 +173,9 @@ class AdminAPI(Protocol):
         version: str = "",
         environment: str = "",
         description: str = "",
+        ttl: float | None = None,
     ) -> tuple[dict[str, Any], bool]:
-        """The service's record and whether it is new."""
+        """The service's record and whether it is new (``ttl``: a lease, see pool/services.py)."""
         ...
 
     async def deregister_service(self, name: str) -> dict[str, Any]: ...
