@@ -125,7 +125,9 @@ def test_encoding_needs_neither_torch_nor_transformers() -> None:
     assert out == "(2, 384) onnxruntime []"
 
 
-def test_without_the_train_extra_sentence_transformers_models_fail_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_the_train_extra_sentence_transformers_models_fail_clearly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # what a lean install sees
     with pytest.raises(EmbedderUnavailable) as err:
         SentenceTransformerEmbedder("some-org/some-model")._load_st()

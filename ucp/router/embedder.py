@@ -90,7 +90,9 @@ TRAIN_EXTRA_HINT = "install the train extra: pip install 'ucp[train]'"
 def default_model_path() -> str:
     """Filesystem path of all-MiniLM-L6-v2 as shipped inside ucp (weights, tokenizer, ONNX graph)."""
     if not (PACKAGED_MODEL / "model.safetensors").exists():  # pragma: no cover - a broken install
-        raise EmbedderUnavailable(f"the packaged embedding model is missing from {PACKAGED_MODEL}; reinstall ucp")
+        raise EmbedderUnavailable(
+            f"the packaged embedding model is missing from {PACKAGED_MODEL}; reinstall ucp"
+        )
     return str(PACKAGED_MODEL)
 
 
@@ -193,7 +195,11 @@ class SentenceTransformerEmbedder:
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError as exc:
-                why = f" (ONNX Runtime could not serve it: {type(onnx_error).__name__}: {onnx_error})" if onnx_error else ""
+                why = (
+                    f" (ONNX Runtime could not serve it: {type(onnx_error).__name__}: {onnx_error})"
+                    if onnx_error
+                    else ""
+                )
                 raise EmbedderUnavailable(
                     f"cannot load embedding model {self._model_id!r}{why}: it needs sentence-transformers "
                     f"(torch), which is not installed; {TRAIN_EXTRA_HINT}, use a plain BERT model directory, "

@@ -63,7 +63,9 @@ def graph_key(model_dir: Path) -> str:
     """Cache key of a built graph: the format and the weights file (path, size, mtime)."""
     w = model_dir / WEIGHTS_FILE
     stat = w.stat()
-    return hashlib.sha256(f"{FORMAT}\n{w.resolve()}\n{stat.st_size}:{int(stat.st_mtime)}".encode()).hexdigest()[:16]
+    return hashlib.sha256(
+        f"{FORMAT}\n{w.resolve()}\n{stat.st_size}:{int(stat.st_mtime)}".encode()
+    ).hexdigest()[:16]
 
 
 def graph_for(model_dir: Path, cache_dir: Path | None) -> Path:
@@ -74,7 +76,9 @@ def graph_for(model_dir: Path, cache_dir: Path | None) -> Path:
     if shipped.exists():
         return shipped
     if cache_dir is None:
-        raise FileNotFoundError(f"{model_dir} has no {GRAPH_FILE} and no cache directory was given to build one")
+        raise FileNotFoundError(
+            f"{model_dir} has no {GRAPH_FILE} and no cache directory was given to build one"
+        )
     path = cache_dir / f"bert-{graph_key(model_dir)}.onnx"
     if path.exists():
         return path
@@ -98,7 +102,9 @@ def load(model_dir: Path, cache_dir: Path | None = None, *, threads: int = 2) ->
     cfg, max_len = plain_bert(model_dir)
     graph = graph_for(model_dir, cache_dir)
     try:
-        return OnnxEncoder(graph, model_dir / "tokenizer.json", max_len=max_len, dim=int(cfg["hidden_size"]), threads=threads)
+        return OnnxEncoder(
+            graph, model_dir / "tokenizer.json", max_len=max_len, dim=int(cfg["hidden_size"]), threads=threads
+        )
     except Exception:
         if graph.parent != model_dir:  # a damaged cached build: drop it so the next start rebuilds it
             graph.unlink(missing_ok=True)

@@ -95,7 +95,11 @@ def build(model_dir: Path, *, external: bool = True) -> Any:
     cfg, _ = plain_bert(model_dir)
     weights = model_dir / WEIGHTS_FILE
     index = {k.removeprefix("bert."): (k, *v) for k, v in safetensors_index(weights).items()}
-    d, heads, eps = int(cfg["hidden_size"]), int(cfg["num_attention_heads"]), float(cfg.get("layer_norm_eps", 1e-12))
+    d, heads, eps = (
+        int(cfg["hidden_size"]),
+        int(cfg["num_attention_heads"]),
+        float(cfg.get("layer_norm_eps", 1e-12)),
+    )
     dh = d // heads
     nodes: list[Any] = []
     inits: list[Any] = []
@@ -133,12 +137,23 @@ def build(model_dir: Path, *, external: bool = True) -> Any:
         return out
 
     def ln(x: str, prefix: str) -> str:
-        return op("LayerNormalization", x, weight(prefix + ".weight"), weight(prefix + ".bias"), axis=-1, epsilon=eps)
+        return op(
+            "LayerNormalization",
+            x,
+            weight(prefix + ".weight"),
+            weight(prefix + ".bias"),
+            axis=-1,
+            epsilon=eps,
+        )
 
     def dense(x: str, prefix: str) -> str:  # x @ W^T + b, W as stored ([out, in])
         return op("Gemm", x, weight(prefix + ".weight"), weight(prefix + ".bias"), transB=1)
 
-    zero, heads_shape, flat_shape = const("c_zero", [0], np.int64), const("c_heads", [0, heads, dh], np.int64), const("c_flat", [0, d], np.int64)
+    zero, heads_shape, flat_shape = (
+        const("c_zero", [0], np.int64),
+        const("c_heads", [0, heads, dh], np.int64),
+        const("c_flat", [0, d], np.int64),
+    )
     half, one, inv_sqrt2 = const("c_half", 0.5), const("c_one", 1.0), const("c_inv_sqrt2", 1 / np.sqrt(2.0))
     scale, tiny = const("c_scale", 1 / np.sqrt(dh)), const("c_tiny", 1e-12)
     type0 = const("c_type0", 0, np.int64)
