@@ -8,9 +8,10 @@ with a busy timeout, so several UCP processes (workers, a second host's UCP) sha
 Why SQLite and not LanceDB (what this cache used to be): the cache is a key-value lookup of a
 few hundred to a few tens of thousands of rows, never a vector search (FAISS does that in
 memory). LanceDB and pyarrow weigh ~350 MB installed and take seconds to import; ``sqlite3`` is
-in the standard library. Measured side by side at 500 and 10,000 tools (``python -m
-ucp.bench.embed_cache``; figures in RETRIEVAL.md, "A lighter cache"), SQLite reads and writes
-the catalog faster than LanceDB did.
+in the standard library. Measured side by side at 500 and 10,000 tools (384-dim vectors, 2 shared
+cores; RETRIEVAL.md, "A lighter cache"): writing 10,000 rows 356 vs 850 ms, reading them all after a
+restart 157 vs 355 ms, adding one row 0.4 vs 64 ms, importing 12 ms vs several seconds. Rows are
+ordinary rowid rows (``WITHOUT ROWID`` is slow for 1.5 KB blobs: 4x the write time, 6x the disk).
 
 Bounded: :meth:`EmbedCache.prune` drops rows not seen for ``max_age_s`` and the oldest rows past
 ``max_rows``, then checkpoints the WAL and returns free pages to the file system.  Writes call it
@@ -42,7 +43,7 @@ CHUNK = 500  # host parameters per IN (...) query
 BUSY_TIMEOUT_MS = 10_000
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS embeddings (model_id TEXT NOT NULL, content_hash TEXT NOT NULL, "
-    "vector BLOB NOT NULL, last_seen REAL NOT NULL, PRIMARY KEY (model_id, content_hash)) WITHOUT ROWID"
+    "vector BLOB NOT NULL, last_seen REAL NOT NULL, PRIMARY KEY (model_id, content_hash))"
 )
 _COLUMNS = ["model_id", "content_hash", "vector", "last_seen"]
 
@@ -83,6 +84,7 @@ class EmbedCache:
             db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # takes effect on a new file only
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA journal_size_limit = 4194304")  # the WAL shrinks back after a checkpoint
             db.execute(_SCHEMA)
             columns = [row[1] for row in db.execute("PRAGMA table_info(embeddings)")]
             if columns != _COLUMNS:
