@@ -142,12 +142,12 @@ def render(result: dict[str, Any]) -> str:
     )
     for i, row in enumerate(result["rss"][labels[0]]):
         n = int(row["tools"])
-        cells = [result["rss"][x][i] for x in labels]
+        runs: list[dict[str, float]] = [result["rss"][x][i] for x in labels]
         lines.append(f"| RSS, hybrid ready, {n:,} tools (peak) | " + " | ".join(
-            f"{c['rss_mb']:.0f} MB ({c['peak_mb']:.0f})" for c in cells) + " |")  # fmt: skip
+            f"{c['rss_mb']:.0f} MB ({c['peak_mb']:.0f})" for c in runs) + " |")  # fmt: skip
         lines.append(
             f"| time to hybrid, {n:,} tools, cold cache | "
-            + " | ".join(f"{c['hybrid_s']:.1f} s" for c in cells)
+            + " | ".join(f"{c['hybrid_s']:.1f} s" for c in runs)
             + " |"
         )
     return "\n".join(lines)
