@@ -27,7 +27,7 @@ COV_FLOOR  ?= 89
 CORE_FLOOR ?= 97
 CORES := ucp/router/tokenize.py,ucp/router/bm25.py,ucp/router/fusion.py,ucp/router/bandit.py,ucp/pool/backoff.py,ucp/naming.py
 
-.PHONY: setup node browser lean lean-check run serve wheel test lint typecheck unit integration bench bench-quick bench-reliability fuzz manual clean
+.PHONY: setup node browser lean lean-check deploy-tools deploy-check run serve wheel test lint typecheck unit integration bench bench-quick bench-reliability fuzz manual clean
 
 setup: $(STAMP)
 
@@ -67,6 +67,20 @@ lean:
 lean-check: setup lean
 	UCP_LEAN_PYTHON=$(abspath $(LEAN_VENV))/bin/python $(BIN)/python -m pytest -q tests/integration/test_lean_install.py
 
+## The tools tests/integration/test_deploy.py renders and validates deploy/ with, offline: kustomize v5
+## (inside kubectl >= 1.27, as on this machine kind; Debian's kubernetes-client is 1.20, too old, so
+## its absence is an error) and a compose validator (Debian's docker-compose when Docker has no compose
+## plugin; without recommends, so no second Docker engine comes with it).
+deploy-tools:
+	@{ kubectl version --client 2>/dev/null | grep -q 'Kustomize Version: v5' || kustomize version 2>/dev/null | grep -q '^v5'; } || \
+	    { echo "error: rendering deploy/k8s needs kubectl >= 1.27 (kustomize v5 inside) or kustomize v5 on PATH" >&2; exit 1; }
+	@docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || { apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; }
+
+## Render every Kustomize overlay, validate it against the Kubernetes schemas, check compose and HAProxy.
+deploy-check: setup deploy-tools
+	$(BIN)/python -m pytest tests/test_deploy.py tests/integration/test_deploy.py -q $(PYTEST_ARGS)
+
 ## Run UCP on its embedded defaults (built-in tools, no server registered needed), over HTTP.
 run: setup
 	@echo "==> serving UCP over HTTP at http://$(HOST):$(PORT)/mcp (registry: \$$UCP_HOME/ucp.toml; Ctrl-C stops)"
@@ -89,7 +103,7 @@ typecheck: setup
 
 ## The whole suite: lint, format, types (ucp and tests), unit and integration tests (real servers and
 ## clients) under branch coverage with floors.
-test: setup node browser lean
+test: setup node browser deploy-tools lean
 	$(BIN)/ruff check ucp tests
 	$(BIN)/ruff format --check ucp tests
 	$(BIN)/mypy
@@ -99,7 +113,7 @@ test: setup node browser lean
 unit: setup
 	$(BIN)/python -m pytest -m "not integration and not slow" $(PYTEST_ARGS)
 
-integration: setup node browser lean
+integration: setup node browser deploy-tools lean
 	UCP_LEAN_PYTHON=$(abspath $(LEAN_VENV))/bin/python $(BIN)/python -m pytest -m integration $(PYTEST_ARGS)
 
 ## Benchmarks: print tables; figures go in the README. DATA points at the tool-retrieval data sets.

@@ -40,3 +40,17 @@ async def test_tokens_client_and_metadata_survive_a_restart(tmp_path: Path) -> N
     assert auth.context.oauth_metadata is not None
     assert str(auth.context.oauth_metadata.token_endpoint) == "https://idp.test/token"
     assert auth.context.auth_server_url == "https://idp.test"
+
+
+async def test_a_token_is_refreshed_before_it_expires_not_at_the_last_moment(tmp_path: Path) -> None:
+    storage = FileTokenStorage(token_path(tmp_path / "oauth", "s"))
+    await storage.set_tokens(OAuthToken(access_token="a", expires_in=4, refresh_token="r"))
+    auth = provider("s", "https://mcp.test/mcp", tmp_path / "oauth")
+    await auth._initialize()
+    expires_at = storage.expires_at
+    assert expires_at is not None and auth.context.token_expiry_time is not None
+    assert auth.context.token_expiry_time == pytest.approx(expires_at - 2.0)  # half of a short lifetime
+    auth.context.update_token_expiry(OAuthToken(access_token="b", expires_in=3600))
+    assert auth.context.token_expiry_time == pytest.approx(time.time() + 3600 - 60, abs=2)  # a minute early
+    auth.context.update_token_expiry(OAuthToken(access_token="c"))
+    assert auth.context.token_expiry_time is None  # no lifetime given: valid until the server says not

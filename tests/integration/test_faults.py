@@ -246,3 +246,35 @@ def test_sigterm_shuts_ucp_serve_down_cleanly(tmp_path: Path) -> None:
             proc.wait()
         if proc.stdin is not None:
             proc.stdin.close()
+
+
+async def test_a_hung_http_downstream_is_cut_off_by_the_call_deadline(tmp_path: Path) -> None:
+    """Before: with timeout = 5 the second call to a hung HTTP server took 84 s (until the health
+    check restarted it), and queued calls took twice the timeout."""
+    from tests.helpers import background, free_port
+    from ucp.config.models import HttpServer
+
+    port = free_port()
+    with background([PY, str(SERVERS / "toy_server.py"), "http", str(port)], port=port):
+        server = HttpServer(name="hung", url=f"http://127.0.0.1:{port}/mcp")
+        async with Pool(PoolSettings(health_interval=300)) as pool:
+            pool.add(spec(server, tmp_path, timeout=2))  # type: ignore[arg-type]
+            await pool.wait_initial(20, live=True)
+            for _ in range(2):  # one after the other
+                started = time.perf_counter()
+                with pytest.raises(DownstreamTimeoutError):
+                    await pool.call_tool("hung", "slow", {"seconds": 600})
+                assert time.perf_counter() - started < 3.5
+            took: list[float] = []
+
+            async def hang() -> None:
+                t0 = time.perf_counter()
+                with pytest.raises(DownstreamTimeoutError):
+                    await pool.call_tool("hung", "slow", {"seconds": 600})
+                took.append(time.perf_counter() - t0)
+
+            async with anyio.create_task_group() as tg:  # several at once: none waits behind another
+                for _ in range(4):
+                    tg.start_soon(hang)
+            assert len(took) == 4 and max(took) < 3.5
+            assert text(await pool.call_tool("hung", "echo", {"text": "still here"})) == "still here"

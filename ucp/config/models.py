@@ -192,6 +192,12 @@ class HttpSettings(_Model):
         600.0, gt=0, description="An MCP HTTP session (2025-era) idle this long is closed."
     )
     max_sessions: int = Field(1000, ge=1, description="Most MCP HTTP sessions at once (then 503).")
+    max_sessions_per_identity: int = Field(
+        100,
+        ge=1,
+        description="Most MCP HTTP sessions one caller (identity, or client address without auth) holds "
+        "at once (then 429 for that caller only).",
+    )
 
 
 class PoolSettings(_Model):

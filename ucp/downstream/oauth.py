@@ -96,17 +96,43 @@ class FileTokenStorage:
         self._write(data)
 
 
+REFRESH_EARLY_S = 60.0  # refresh an access token this long before it expires (at most half its lifetime)
+
+
+def refresh_margin(lifetime: float | None) -> float:
+    """How long before its expiry a token is treated as expired. A token sent in its last moments
+    can expire before the server checks it, and a 401 sends the SDK to a full login (which a
+    running gateway cannot do), not to a refresh."""
+    return min(REFRESH_EARLY_S, lifetime / 2) if lifetime else 0.0
+
+
 class StoredOAuth(OAuthClientProvider):
     """The SDK provider, given back at start what it learnt during the login: the tokens' expiry
     and the authorization server's metadata. (The SDK keeps both in memory only, so a restarted
-    UCP would send an expired token, then try to refresh at the resource server's origin.)"""
+    UCP would send an expired token, then try to refresh at the resource server's origin.)
+    Tokens are refreshed ``refresh_margin`` before they expire, not at the last moment."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        context = self.context
+
+        def early_expiry(token: OAuthToken) -> None:
+            lifetime = token.expires_in
+            context.token_expiry_time = (
+                time.time() + lifetime - refresh_margin(lifetime) if lifetime else None
+            )
+
+        context.update_token_expiry = early_expiry  # type: ignore[method-assign]
 
     async def _initialize(self) -> None:
         await super()._initialize()
         storage = self.context.storage
         if isinstance(storage, FileTokenStorage):
             data = storage.read()
-            self.context.token_expiry_time = storage.expires_at
+            expires_at = storage.expires_at
+            tokens = self.context.current_tokens
+            lifetime = tokens.expires_in if tokens is not None else None
+            self.context.token_expiry_time = expires_at - refresh_margin(lifetime) if expires_at else None
             if data.get("oauth_metadata") and self.context.oauth_metadata is None:
                 self.context.oauth_metadata = OAuthMetadata.model_validate(data["oauth_metadata"])
             if data.get("resource_metadata") and self.context.protected_resource_metadata is None:

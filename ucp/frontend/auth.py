@@ -58,10 +58,15 @@ def load_keys(settings: HttpSettings, env: Mapping[str, str] | None = None) -> f
     return frozenset(config_keys(AuthSettings(), settings, os.environ if env is None else env))
 
 
+def identity_in(scope: Scope) -> Identity:
+    """The identity the middleware authenticated, else the local user (auth off)."""
+    identity = scope.get("state", {}).get(STATE_KEY)
+    return identity if isinstance(identity, Identity) else LOCAL
+
+
 def identity_of(request: Request) -> Identity:
     """The identity the middleware authenticated, else the local user (auth off)."""
-    identity = request.scope.get("state", {}).get(STATE_KEY)
-    return identity if isinstance(identity, Identity) else LOCAL
+    return identity_in(request.scope)
 
 
 def metadata_paths(resource: str | None) -> list[str]:

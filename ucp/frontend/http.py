@@ -17,12 +17,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from ucp.errors import ConfigError
-from ucp.frontend.auth import metadata_routes
+from ucp.frontend.auth import identity_in, metadata_routes
 from ucp.frontend.context import Fronts as Fronts
 from ucp.frontend.hostcheck import LoopbackHostOnly
 from ucp.frontend.request_context import RequestContext
 from ucp.frontend.routes import auth_middleware, build_routes
 from ucp.frontend.server import build_mcp_server
+from ucp.frontend.session_quota import SessionQuotaMiddleware
 
 
 def is_loopback(host: str) -> bool:
@@ -91,6 +92,13 @@ def build_http_app(fronts: Fronts, *, host: str = "127.0.0.1") -> Starlette:
         custom_starlette_routes=list(routes),  # type: ignore[arg-type]
     )
     app.state.fronts = fronts
+    # innermost: it reads the identity the auth middleware (outside it) put in the scope
+    app.add_middleware(
+        SessionQuotaMiddleware,
+        per_identity=fronts.http.max_sessions_per_identity,
+        idle_s=fronts.http.session_idle_s,
+        identity_of=identity_in,
+    )
     for middleware, options in auth_middleware(fronts):
         app.add_middleware(middleware, **options)
     app.add_middleware(RequestContext, telemetry=fronts.telemetry)  # ids on auth's lines too
