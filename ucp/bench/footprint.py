@@ -163,7 +163,7 @@ MODULES = {
     "structlog": "structlog", "typer": "typer", "rich": "rich.console", "uvicorn": "uvicorn", "starlette": "starlette.applications",
     "cryptography": "cryptography.x509", "opentelemetry-sdk": "opentelemetry.sdk.trace", "utcp": "utcp",
     "jsonschema": "jsonschema", "torch": "torch", "sentence-transformers": "sentence_transformers", "lancedb": "lancedb",
-    "pyarrow": "pyarrow",
+    "pyarrow": "pyarrow", "ucp": "ucp.cli.main",
 }  # fmt: skip
 
 
@@ -177,7 +177,7 @@ def render(report: dict[str, Any], imports: dict[str, float] | None = None, limi
         + "  required by"
     )
     for r in report["runtime"][:limit]:
-        imp = f"{imports.get(r['name'], float('nan')):>11.0f}" if imports else ""
+        imp = (f"{imports[r['name']]:>11.0f}" if r["name"] in imports else " " * 11) if imports else ""
         lines.append(
             f"{r['name']:<34}{r['version']:<16}{r['mb']:>8.1f}{imp}  {', '.join(r['required_by'][:3])}"
         )
