@@ -5,6 +5,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from ucp.bench import lean
 
 
@@ -36,7 +38,18 @@ def test_the_table_puts_the_installs_side_by_side() -> None:
 
 
 def test_proc_status_fails_clearly_without_the_process(tmp_path: Path) -> None:
-    import pytest
-
     with pytest.raises(RuntimeError, match="no ucp serve process"):
         lean.proc_status(tmp_path / "nobody")
+
+
+@pytest.mark.integration  # real ucp serve processes and the real model
+def test_a_small_run_measures_every_figure() -> None:
+    from tests.helpers import venv_bin
+
+    slice_tools = Path(__file__).parent / "data" / "metatool_slice" / "tools.jsonl"
+    result = lean.run({"this": venv_bin("ucp")}, str(slice_tools), [20], 1)
+    assert result["cold_start_s"]["this"] > 0 and result["cold_start_s"]["direct"] > 0
+    (row,) = result["rss"]["this"]
+    assert row["tools"] == 20 and 50 < row["rss_mb"] <= row["peak_mb"]
+    assert result["imports_ms"]["this"] > 0
+    assert "| RSS, hybrid ready, 20 tools (peak) |" in lean.render(result)
