@@ -27,7 +27,7 @@ COV_FLOOR  ?= 89
 CORE_FLOOR ?= 97
 CORES := ucp/router/tokenize.py,ucp/router/bm25.py,ucp/router/fusion.py,ucp/router/bandit.py,ucp/pool/backoff.py,ucp/naming.py
 
-.PHONY: setup node browser lean lean-check deploy-tools deploy-check run serve wheel test lint typecheck unit integration bench bench-quick bench-reliability fuzz manual clean
+.PHONY: setup node browser lean lean-check services deploy-tools deploy-check run serve wheel test lint typecheck unit integration bench bench-quick bench-reliability fuzz manual clean
 
 setup: $(STAMP)
 
@@ -67,6 +67,14 @@ lean:
 lean-check: setup lean
 	UCP_LEAN_PYTHON=$(abspath $(LEAN_VENV))/bin/python $(BIN)/python -m pytest -q tests/integration/test_lean_install.py
 
+## Debian's redis-server, PostgreSQL and HAProxy: the shared state stores and the load balancer the
+## scale-out integration tests start (tests/integration/stores.py; PostgreSQL binaries are found
+## by glob under /usr/lib/postgresql/*/bin).
+services:
+	@command -v redis-server >/dev/null 2>&1 && command -v haproxy >/dev/null 2>&1 && \
+	    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server postgresql haproxy >/dev/null; }
+
 ## The tools tests/integration/test_deploy.py renders and validates deploy/ with, offline: kustomize v5
 ## (inside kubectl >= 1.27, as on this machine kind; Debian's kubernetes-client is 1.20, too old, so
 ## its absence is an error) and a compose validator (Debian's docker-compose when Docker has no compose
@@ -103,7 +111,7 @@ typecheck: setup
 
 ## The whole suite: lint, format, types (ucp and tests), unit and integration tests (real servers and
 ## clients) under branch coverage with floors.
-test: setup node browser deploy-tools lean
+test: setup node browser services deploy-tools lean
 	$(BIN)/ruff check ucp tests
 	$(BIN)/ruff format --check ucp tests
 	$(BIN)/mypy
@@ -113,7 +121,7 @@ test: setup node browser deploy-tools lean
 unit: setup
 	$(BIN)/python -m pytest -m "not integration and not slow" $(PYTEST_ARGS)
 
-integration: setup node browser deploy-tools lean
+integration: setup node browser services deploy-tools lean
 	UCP_LEAN_PYTHON=$(abspath $(LEAN_VENV))/bin/python $(BIN)/python -m pytest -m integration $(PYTEST_ARGS)
 
 ## Benchmarks: print tables; figures go in the README. DATA points at the tool-retrieval data sets.

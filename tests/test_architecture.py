@@ -23,16 +23,18 @@ LAYERS: dict[str, set[str]] = {
     "config": {"errors", "fileio", "naming", "log", "safeparse"},
     # metrics, traces, call records, analytics: over the foundation only, so every layer may report to it
     "observe": {"config", "errors", "fileio", "log"},
+    # where state lives: embedded, or Redis and PostgreSQL shared by replicas (clients, data-level stores)
+    "state": {"config", "errors", "log"},
     "builtins": FOUNDATION,
     "downstream": FOUNDATION | {"builtins", "observe"},
-    "pool": FOUNDATION | {"downstream"},
-    "router": FOUNDATION,
+    "pool": FOUNDATION | {"downstream", "state"},
+    "router": FOUNDATION | {"state"},
     "identity": FOUNDATION,  # who is calling: API keys, OAuth tokens -> Identity
-    "policy": FOUNDATION | {"identity"},  # what an identity may do, how often, and the audit log
-    "session": FOUNDATION | {"router", "pool", "downstream", "observe", "identity", "policy"},
-    "frontend": FOUNDATION | {"session", "observe", "identity"},
+    "policy": FOUNDATION | {"identity", "state"},  # what an identity may do, how often, and the audit log
+    "session": FOUNDATION | {"router", "pool", "downstream", "observe", "identity", "policy", "state"},
+    "frontend": FOUNDATION | {"session", "observe", "identity", "state"},
     "app": FOUNDATION
-    | {"session", "router", "pool", "downstream", "frontend", "observe", "identity", "policy"},
+    | {"session", "router", "pool", "downstream", "frontend", "observe", "identity", "policy", "state"},
     "bench": FOUNDATION
     | {
         "session",
@@ -45,6 +47,7 @@ LAYERS: dict[str, set[str]] = {
         "observe",
         "identity",
         "policy",
+        "state",
     },
     "cli": FOUNDATION
     | {
@@ -59,6 +62,7 @@ LAYERS: dict[str, set[str]] = {
         "observe",
         "identity",
         "policy",
+        "state",
     },
     "__main__": {"cli"},
     "__init__": FOUNDATION | {"app", "session"},  # the public API (lazy, see ucp/__init__.py)

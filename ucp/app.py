@@ -14,15 +14,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.abc
 
 from ucp.config.loader import LoadedConfig, read_config_file
 from ucp.config.models import Config, ServerConfig
@@ -52,12 +54,17 @@ from ucp.session.manager import SessionManager
 from ucp.session.metatools import MetaTools
 from ucp.session.state import Session
 from ucp.session.sync import CatalogSync
+from ucp.state import State, open_state
+from ucp.state.audit import AuditShipper
+from ucp.state.limits import SharedBuckets
+from ucp.state.services import SharedServices
 
 if TYPE_CHECKING:
     from ucp.frontend.context import Fronts
     from ucp.identity import Identity
     from ucp.identity.authenticator import Authenticator
     from ucp.router.learner import Learner
+    from ucp.router.learner_sync import LearnerSync
 
 log = get_logger("ucp.app")
 
@@ -72,31 +79,54 @@ def _fingerprint(server: ServerConfig) -> str:
 
 
 class _PriorsObserver:
-    """Feeds each call into the router's priors (usage, what follows what) and its learner."""
+    """Feeds each call into the router's priors (usage, what follows what) and its learner; a named
+    tenant's calls feed only that tenant's own learner (never the shared priors)."""
 
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: Router, guard: Guard) -> None:
         self.router = router
+        self.guard = guard
 
     def on_call(self, session: Session, entry: CatalogEntry, ok: bool, error_code: str | None) -> None:
-        self.router.record_call(entry.exposed, session.previous_call(), ok)
-        if self.router.learner is not None:
-            self.router.learner.on_call(session.id, entry.exposed, ok, error_code)
+        tenant = self.guard.learning_scope(session.identity)
+        if not tenant:
+            self.router.record_call(entry.exposed, session.previous_call(), ok)
+        learner = self.router.learner_for(tenant)
+        if learner is not None:
+            learner.on_call(session.id, entry.exposed, ok, error_code)
 
 
-def _open_learner(config: Config, paths: Paths) -> Learner:
-    """The learner over the feedback store; an unreadable store is set aside (kept, renamed)."""
+def _open_learner(config: Config, paths: Paths, state: State | None = None) -> Learner:
+    """The learner over the feedback store; an unreadable store is set aside (kept, renamed).
+
+    Shared state: the statistics live in Redis (``LearnerSync``) and the events in PostgreSQL when
+    ``postgres_url`` is set (else in this replica's SQLite store)."""
     from ucp.router.feedback import FeedbackStore
     from ucp.router.learner import Learner
 
     settings = config.learning
+    shared = state is not None and state.shared
+    if shared and state is not None and state.postgres_url is not None:
+        from ucp.state.feedback import PgFeedbackStore
+
+        events = PgFeedbackStore(
+            state.postgres_url,
+            schema=state.pg_schema(),
+            retention_days=settings.retention_days,
+            max_events=settings.max_events,
+            connect_timeout=config.state.timeout,
+        )
+        return Learner(settings, events, shared=True, journal_max=config.state.buffer_max)
 
     def store() -> FeedbackStore:
         return FeedbackStore(
             paths.learning_db, retention_days=settings.retention_days, max_events=settings.max_events
         )
 
+    def learner() -> Learner:
+        return Learner(settings, store(), shared=shared, journal_max=config.state.buffer_max)
+
     try:
-        return Learner(settings, store())
+        return learner()
     except sqlite3.DatabaseError as exc:
         aside = paths.learning_db.with_name(f"{paths.learning_db.name}.corrupt-{int(time.time())}")
         paths.learning_db.replace(aside)
@@ -105,7 +135,7 @@ def _open_learner(config: Config, paths: Paths) -> Learner:
         log.warning(
             "learning_state_unreadable", error=str(exc), moved_to=str(aside), action="starting afresh"
         )
-        return Learner(settings, store())
+        return learner()
 
 
 class Gateway:
@@ -133,6 +163,12 @@ class Gateway:
         self._config_mtime: float | None = None
         self._stack: AsyncExitStack | None = None
         self._authenticator: Authenticator | None = None
+        # the configured state stores (embedded: none); parts that keep state take it from here
+        self.state = open_state(config.state, self.env)
+        self.learner_sync: LearnerSync | None = None  # shared state: the learner's link to Redis
+        self._closers: list[Callable[[], None]] = []  # shared stores' connections closed at exit
+        self.tenant_syncs: dict[str, LearnerSync] = {}  # named tenants' learners' links to Redis
+        self._tg: anyio.abc.TaskGroup | None = None
 
         self.downstream_events = ChangeBus()  # what downstreams did (published by the pool)
         self.client_events = ChangeBus()  # what clients must hear (published by the session layer)
@@ -156,7 +192,10 @@ class Gateway:
             learning=config.learning,
             paths=paths,
             dense=config.router.dense if dense is None else dense,
-            learner_factory=(lambda: _open_learner(config, paths)) if config.learning.enabled else None,
+            learner_factory=(lambda: _open_learner(config, paths, self.state))
+            if config.learning.enabled
+            else None,
+            tenant_learner_factory=self._open_tenant_learner if config.learning.enabled else None,
         )
         self.catalog.subscribe(self.router.on_catalog_change)
         self.sessions = SessionManager()
@@ -165,16 +204,32 @@ class Gateway:
             env=self.env,
             records_path=paths.state_dir / "calls.sqlite",
             learning_db=paths.learning_db if config.learning.enabled else None,
+            **self._shared_records(),
             servers=lambda: [s.to_dict() for s in self.pool.status()],
             sessions=lambda: [(s.mode, s.client_name) for s in self.sessions.all()],
         )
         self.client_events.subscribe(lambda change: self.telemetry.metrics.list_changed(change.kinds))
-        self.audit = AuditLog(paths.audit_dir, config.audit)
-        self.guard = Guard(Policy(config.policy, config.tenants), RateLimiter(config.rate_limits), self.audit)
+        self.audit = AuditLog(
+            paths.audit_dir,
+            config.audit,
+            shipper=AuditShipper(
+                paths.audit_dir,
+                self.state.postgres_url,
+                schema=self.state.pg_schema(),
+                connect_timeout=config.state.timeout,
+            )
+            if self.state.postgres_url is not None
+            else None,
+            replica=f"{socket.gethostname()}:{os.getpid()}",
+        )
+        limiter = RateLimiter(
+            config.rate_limits, shared=SharedBuckets(self.state) if self.state.shared else None
+        )
+        self.guard = Guard(Policy(config.policy, config.tenants), limiter, self.audit)
         self.calls = CallPath(
             self.catalog,
             self.pool,
-            observers=[_PriorsObserver(self.router)],
+            observers=[_PriorsObserver(self.router, self.guard)],
             extra_names=metatools.NAMES,
             guard=self.guard,
             telemetry=self.telemetry,
@@ -197,7 +252,13 @@ class Gateway:
             events=self.client_events,
             store=self.sessions,
         )
-        self.services = SelfRegisteredServices(self.pool, paths.services, config.http, self._spec)
+        self.services = SelfRegisteredServices(
+            self.pool,
+            paths.services,
+            config.http,
+            self._spec,
+            shared=SharedServices(self.state) if self.state.shared else None,
+        )
         self.admin = AdminFacade(
             pool=self.pool,
             catalog=self.catalog,
@@ -215,6 +276,69 @@ class Gateway:
             servers=lambda: self.config.servers,
             client_events=self.client_events,
         )
+
+    def _open_tenant_learner(self, tenant: str) -> Learner:
+        """A named tenant's own learner: its own SQLite store under state/tenants, or (shared state) its
+        own Redis keys and PostgreSQL schema, kept in step by its own ``LearnerSync``."""
+        from ucp.router.feedback import FeedbackStore
+        from ucp.router.learner import Learner
+
+        settings, state = self.config.learning, self.state
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in tenant)[:64]
+        events: Any
+        if state.shared and state.postgres_url is not None:
+            from ucp.state.feedback import PgFeedbackStore
+
+            events = PgFeedbackStore(
+                state.postgres_url,
+                schema=f"{state.pg_schema()}_t_{safe.lower().replace('-', '_')}"[:63],
+                retention_days=settings.retention_days,
+                max_events=settings.max_events,
+                connect_timeout=self.config.state.timeout,
+            )
+        else:
+            events = FeedbackStore(
+                self.paths.state_dir / "tenants" / f"{safe}.sqlite",
+                retention_days=settings.retention_days,
+                max_events=settings.max_events,
+            )
+        learner = Learner(settings, events, shared=state.shared, journal_max=self.config.state.buffer_max)
+        if state.shared and self._tg is not None:
+            from ucp.router.learner_sync import LearnerSync
+            from ucp.state.learning import SharedLearning
+
+            sync = LearnerSync(
+                learner, SharedLearning(state, scope=tenant), interval=self.config.state.flush_interval
+            )
+            self.tenant_syncs[tenant] = sync
+            self._tg.start_soon(sync.run)
+        return learner
+
+    def _shared_records(self) -> dict[str, Any]:
+        """With shared state and PostgreSQL: call records and the analytics' feedback reads there."""
+        if self.state.postgres_url is None:
+            return {}
+        from ucp.observe.analytics import Analytics
+        from ucp.state.feedback import PgFeedbackStore
+        from ucp.state.records import PgCallRecords
+
+        settings, schema, timeout = self.config.telemetry, self.state.pg_schema(), self.config.state.timeout
+        reads = PgFeedbackStore(self.state.postgres_url, schema=schema, connect_timeout=timeout)
+        self._closers.append(reads.close)
+
+        def learned() -> list[dict[str, Any]]:
+            learner = self.router.learner_loaded
+            return learner.stats() if learner is not None else []
+
+        return {
+            "records": PgCallRecords(
+                self.state.postgres_url,
+                schema=schema,
+                max_rows=settings.max_call_records,
+                connect_timeout=timeout,
+            ),
+            "analytics": Analytics(None, None, feedback=reads.query, learned=learned),
+        }
 
     @classmethod
     def from_loaded(cls, loaded: LoadedConfig, paths: Paths, **kw: Any) -> Gateway:
@@ -291,12 +415,16 @@ class Gateway:
         await stack.__aenter__()
         self._stack = stack
         try:
+            stack.push_async_callback(self.state.aclose)
+            for close in self._closers:
+                stack.callback(close)
             stack.callback(self.audit.close)
             stack.callback(self.telemetry.close)
             stack.push_async_callback(self._close_learner)
             stack.callback(self.router.close)
             stack.callback(self.sync.close)
             tg = await stack.enter_async_context(anyio.create_task_group())
+            self._tg = tg
             stack.callback(tg.cancel_scope.cancel)  # background loops stop once the pool has closed
             stack.callback(self._kill_leftovers)
             await stack.enter_async_context(self.pool)
@@ -316,7 +444,10 @@ class Gateway:
                     self.pool.add(self._spec(server))
             self.services.load()
             tg.start_soon(self.sync.run)
+            tg.start_soon(self.services.run)
             tg.start_soon(self._save_learning_loop)
+            if self.state.shared and self.config.learning.enabled:
+                tg.start_soon(self._shared_learning)
             self.router.start(tg)
             if self.watch_config and self.config_path is not None:
                 self._config_mtime = self._mtime()
@@ -342,10 +473,37 @@ class Gateway:
                 leftover.errlog.close()
         self._prespawned.clear()
 
+    async def _shared_learning(self) -> None:
+        """Open the learner (off the loop) and keep it in step with the shared store."""
+        from ucp.router.learner_sync import LearnerSync
+        from ucp.state.learning import SharedLearning
+
+        learner = await anyio.to_thread.run_sync(lambda: self.router.learner)
+        if learner is None:
+            return
+        self.learner_sync = LearnerSync(
+            learner, SharedLearning(self.state), interval=self.config.state.flush_interval
+        )
+        await self.learner_sync.run()
+
     async def _close_learner(self) -> None:
+        for tenant, tenant_learner in list(self.router.tenant_learners.items()):
+            try:
+                sync = self.tenant_syncs.get(tenant)
+                if sync is not None:
+                    tenant_learner.finalize_open()
+                    with anyio.move_on_after(self.config.state.timeout):
+                        await sync.flush()
+                tenant_learner.close()
+            except Exception:
+                log.exception("learning_state_not_saved", tenant=tenant)
         learner = self.router.learner_loaded
         if learner is not None:
             try:
+                if self.learner_sync is not None:
+                    learner.finalize_open()
+                    with anyio.move_on_after(self.config.state.timeout):
+                        await self.learner_sync.flush()
                 learner.close()
             except Exception:
                 log.exception("learning_state_not_saved")
@@ -362,6 +520,8 @@ class Gateway:
         while True:
             await anyio.sleep(interval)
             await anyio.to_thread.run_sync(self.telemetry.flush)
+            if self.audit.shipper is not None:
+                await anyio.to_thread.run_sync(self.audit.ship)
             now = anyio.current_time()
             compact = now - last_compact > 3600
             if compact:
@@ -369,15 +529,16 @@ class Gateway:
                 records = self.telemetry.records
                 if records is not None:
                     await anyio.to_thread.run_sync(records.compact)
-            learner = self.router.learner_loaded
-            if learner is None:
-                continue
-            try:
-                await anyio.to_thread.run_sync(learner.save)
-                if compact and learner.store is not None:
-                    await anyio.to_thread.run_sync(learner.store.compact)
-            except Exception:
-                log.exception("learning_save_failed")
+            learners = [self.router.learner_loaded, *self.router.tenant_learners.values()]
+            for learner in learners:
+                if learner is None:
+                    continue
+                try:
+                    await anyio.to_thread.run_sync(learner.save)
+                    if compact and learner.store is not None:
+                        await anyio.to_thread.run_sync(learner.store.compact)
+                except Exception:
+                    log.exception("learning_save_failed")
 
     # ------------------------------------------------------------ registry hot reload
     def _mtime(self) -> float | None:

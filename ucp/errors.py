@@ -208,6 +208,14 @@ class RateLimitedError(UCPError):
     http_status = 429
 
 
+class StoreUnavailableError(UCPError):
+    """The shared state store (Redis or PostgreSQL, ``[state]``) could not be reached in time; the
+    message names the store, never its URL."""
+
+    code = "store_unavailable"
+    http_status = 503
+
+
 # ---------------------------------------------------------------- installation
 class ExtraMissingError(UCPError):
     """A command needs an optional extra that is not installed (e.g. ``ucp train`` needs ``ucp[train]``)."""

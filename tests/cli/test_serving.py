@@ -14,7 +14,7 @@ from ucp.cli import serve, serving
 # what the serve path must never import before answering a host (heavy, or CLI-only)
 FORBIDDEN = (
     "torch", "transformers", "sentence_transformers", "pandas", "statsmodels", "scipy", "lancedb", "pyarrow",
-    "rich", "typer", "numpy", "faiss", "onnxruntime", "tokenizers", "onnx",
+    "rich", "typer", "numpy", "faiss", "onnxruntime", "tokenizers", "onnx", "redis", "psycopg",
 )  # fmt: skip
 
 

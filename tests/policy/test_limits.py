@@ -53,3 +53,36 @@ def test_tool_overrides_and_tenant_buckets_take_all_or_nothing() -> None:
         limiter.acquire(a, "git__status")
     assert info.value.details["rule"] == "rate_limits.tenant"
     assert not RateLimiter(RateLimitSettings()).active
+
+
+class DownBuckets:
+    async def take(self, buckets: object) -> tuple[int, float]:
+        raise ConnectionError("store down")
+
+
+class FullBuckets:
+    def __init__(self) -> None:
+        self.seen: list[object] = []
+
+    async def take(self, buckets: list[object]) -> tuple[int, float]:
+        self.seen.append(buckets)
+        return 0, 2.5
+
+
+@pytest.mark.anyio
+async def test_shared_buckets_refuse_with_the_rule_and_fall_back_locally_when_down() -> None:
+    settings = RateLimitSettings(identity=RateSettings(rate=2, per=10))
+    alice = Identity("alice", via="key")
+    full = FullBuckets()
+    limiter = RateLimiter(settings, Clock(), shared=full)  # type: ignore[arg-type]
+    with pytest.raises(RateLimitedError) as info:
+        await limiter.acquire_shared(alice, "t__a")
+    assert info.value.details == {"rule": "rate_limits.identity", "retry_after": 3, "tool": "t__a"}
+    spec = full.seen[0][0]  # type: ignore[index]
+    assert (spec.key, spec.capacity, spec.refill) == (("identity", "default/alice"), 2, 0.2)
+    down = RateLimiter(settings, Clock(), shared=DownBuckets())  # type: ignore[arg-type]
+    await down.acquire_shared(alice, "t__a")
+    await down.acquire_shared(alice, "t__a")
+    with pytest.raises(RateLimitedError):
+        await down.acquire_shared(alice, "t__a")
+    assert down.degraded == 3

@@ -181,3 +181,18 @@ def test_corrupt_services_file_is_skipped(tmp_path: Path) -> None:
     assert list(registry._read()) == ["ok"]
     paths.services.write_text("{not json")
     assert registry._read() == {}
+
+
+@pytest.mark.integration  # real process, socket or model
+async def test_a_lease_not_renewed_ends_and_survives_no_restart(tmp_path: Path) -> None:
+    port = free_port()
+    async with service(port), gateway_at(tmp_path) as gw:
+        gw.services.reconcile_every = 0.2
+        manual = f"http://127.0.0.1:{port}/utcp"
+        record, _ = await gw.services.register("weather", manual_url=manual, ttl=0.6)
+        assert record.ttl == 0.6 and "weather" in gw.pool.specs
+        await gw.services.register("kept", manual_url=manual)
+        await wait_until(lambda: "weather" not in gw.pool.specs, timeout=5, what="the lease ends")
+        assert [r.name for r in gw.services.all()] == ["kept"]
+    saved = json.loads((tmp_path / "services.json").read_text())
+    assert sorted(saved["services"]) == ["kept"]

@@ -129,3 +129,42 @@ def test_gateway_sets_a_corrupt_store_aside(tmp_path: Path) -> None:
     assert len(kept) == 1
     assert kept[0].read_bytes().startswith(b"garbage")
     gateway.learner.close()
+
+
+def test_shared_learner_journals_exactly_what_it_applies_locally() -> None:
+    c = catalog(10)
+    learner = Learner(LearningSettings(exploration=False), shared=True)
+    qvec = np.ones(4, dtype=np.float32)
+    show(learner, c, "s", qvec=qvec)
+    learner.on_call("s", "s__t2", ok=True)
+    learner.on_call("s", "s__t3", ok=False)
+    show(learner, c, "s")
+    for key, st in learner.tools.items():
+        d = learner.journal.deltas[key]
+        assert 1.0 + d.get("alpha", 0.0) == pytest.approx(st.posterior.alpha), key
+        assert 1.0 + d.get("beta", 0.0) == pytest.approx(st.posterior.beta), key
+        assert d.get("shown", 0) == st.shown
+    assert [(op.tool, op.op) for op in learner.journal.usage] == [("s__t2", "add"), ("s__t3", "penalize")]
+
+
+def test_apply_shared_adds_the_increments_not_yet_pushed() -> None:
+    from ucp.state.learning import SharedTool
+
+    learner = Learner(LearningSettings(exploration=False), shared=True)
+    learner.journal.bump("s__a", alpha=1.0, shown=1)
+    learner.tools["s__gone"] = learner.state("s__gone")
+    learner.apply_shared({"s__a": SharedTool({"alpha": 4.0, "beta": 2.0, "shown": 7})}, ["s__a", "s__gone"])
+    a = learner.tools["s__a"]
+    assert (a.posterior.alpha, a.posterior.beta, a.shown) == (6.0, 3.0, 8)
+    assert "s__gone" not in learner.tools  # no shared counts and nothing pending: reset elsewhere
+
+
+def test_shared_learner_saves_events_but_not_statistics(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "l.sqlite")
+    learner = Learner(LearningSettings(exploration=False), store, shared=True)
+    show(learner, catalog(10), "s")
+    learner.on_call("s", "s__t1", ok=True)
+    learner.save()
+    assert store.count_events() == 1
+    assert store.load_tools() == []  # the statistics live in the shared store
+    learner.close()

@@ -180,3 +180,26 @@ async def test_rate_limit_trips_and_recovers(gw: Gateway) -> None:
     assert [x["outcome"] for x in read(gw.paths.audit_dir, identity="dana")] == ["ok"] * 3 + [
         "rate_limited"
     ] * 2 + ["ok"]
+
+
+async def test_a_named_tenant_learns_into_its_own_state_only(gw: Gateway) -> None:
+    api = gw.api
+    acme = api.open(transport="rest", identity=ACME)
+    found = await api.search(acme, "add a note", limit=5)
+    assert [v.name for v in found.tools] == ["acme_notes__add_note"]  # filtered before it is recorded
+    for _ in range(2):
+        await api.call(acme, "acme_notes__add_note", {"text": "hi"})
+    own = gw.router.tenant_learners["acme"]
+    assert own.tools["acme_notes__add_note"].succeeded == 2
+    assert set(own.tools) == {"acme_notes__add_note"}  # only what acme was shown
+    default = gw.router.learner_loaded
+    assert default is None or "acme_notes__add_note" not in default.tools  # the default state is untouched
+    assert "globex" not in gw.router.tenant_learners
+    own.save()
+    assert (gw.paths.state_dir / "tenants" / "acme.sqlite").exists()
+    # the local user (default tenant) still learns into the default state, as before
+    local = api.open(transport="stdio")
+    await api.search(local, "status", limit=5)
+    await api.call(local, "git__status", {})
+    assert gw.router.learner is not None and gw.router.learner.tools["git__status"].succeeded == 1
+    assert "git__status" not in own.tools

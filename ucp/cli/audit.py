@@ -43,6 +43,35 @@ def record_admin(action: str, **fields: Any) -> None:
     log.close()
 
 
+def _shared_lines(since: float | None) -> list[dict[str, Any]] | None:
+    """Every replica's lines from PostgreSQL when ``[state]`` shares the audit log, else None."""
+    from ucp.cli.common import fail, load
+
+    try:
+        config = load(None)[0].config
+    except typer.Exit:
+        return None
+    if not (config.state.backend == "redis" and config.state.postgres_url):
+        return None
+    from ucp.state import open_state
+    from ucp.state.audit import AuditShipper
+
+    state = open_state(config.state)
+    assert state.postgres_url is not None
+    shipper = AuditShipper(
+        default_paths().audit_dir,
+        state.postgres_url,
+        schema=state.pg_schema(),
+        connect_timeout=config.state.timeout,
+    )
+    try:
+        return shipper.read(since=since, limit=100_000)
+    except Exception as exc:  # named by class: the URL may hold a password
+        fail(f"cannot read the shared audit log: {type(exc).__name__}", hint="check [state] postgres_url")
+    finally:
+        shipper.disconnect()
+
+
 def audit(
     since: str | None = typer.Option(None, "--since", help="Only the last ..., e.g. 1h, 7d."),
     event: str | None = typer.Option(
@@ -68,6 +97,7 @@ def audit(
     matching = list(
         read(
             default_paths().audit_dir,
+            source=_shared_lines(cutoff),
             since=cutoff,
             event=event,
             tenant=tenant,

@@ -8,10 +8,12 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ucp.cli.common import console, err_console, fail, print_json
+from ucp.cli.common import console, err_console, fail, fail_error, print_json
 from ucp.cli.remote import LocalOption, UrlOption
 from ucp.cli.tools import ask, use_gateway
+from ucp.config.models import Config
 from ucp.config.paths import default_paths
+from ucp.errors import UCPError
 
 
 def stats(
@@ -36,6 +38,12 @@ def stats(
 
     paths = default_paths()
     db = paths.learning_db
+    config = _config()
+    if config is not None and config.state.shared_learning:
+        _shared_stats(
+            config, reset=reset, yes=yes, limit=limit, days=days, as_json=as_json, url=url, local=local
+        )
+        return
     if reset:
         if not db.exists():
             console.print("nothing to reset: no learning state yet")
@@ -76,11 +84,95 @@ def stats(
     _print(rows, daily, events, db, limit, as_json, arms)
 
 
+def _config() -> Config | None:
+    from ucp.cli.common import load
+
+    try:
+        return load(None)[0].config
+    except typer.Exit:
+        return None  # an unreadable registry: the embedded store is all there is to read
+
+
+def _shared_stats(
+    config: Config,
+    *,
+    reset: bool,
+    yes: bool,
+    limit: int,
+    days: int,
+    as_json: bool,
+    url: str | None,
+    local: bool,
+) -> None:
+    """``ucp stats`` against the shared stores: Redis (statistics) and PostgreSQL (events), if any."""
+    import anyio
+
+    from ucp.state import open_state
+    from ucp.state.feedback import PgFeedbackStore
+    from ucp.state.learning import SharedLearning
+
+    where = f"the shared store (namespace {config.state.namespace})"
+    if reset and not yes and not typer.confirm(f"Delete all learning state of every replica in {where}?"):
+        raise typer.Exit(1)
+    if not reset:
+        remote = use_gateway(None, url, local)
+        if remote is not None:  # a running replica answers from the same shared store
+            answer = ask(lambda: remote.get("/api/v1/cli/stats", days=days))
+            _print(
+                answer["tools"],
+                answer["daily"],
+                answer["events"],
+                where,
+                limit,
+                as_json,
+                answer.get("arms") or [],
+            )
+            return
+    state = open_state(config.state)
+    events = (
+        PgFeedbackStore(state.postgres_url, schema=state.pg_schema(), connect_timeout=config.state.timeout)
+        if state.postgres_url
+        else None
+    )
+
+    async def run() -> Any:
+        try:
+            await state.require()
+            shared = SharedLearning(state)
+            if reset:
+                cleared = await shared.reset()
+                if events is not None:
+                    await anyio.to_thread.run_sync(events.reset)
+                return cleared
+            tools = await shared.read_all()
+            return [t.to_dict(name) for name, t in tools.items()]
+        finally:
+            await state.aclose()
+
+    try:
+        result = anyio.run(run)
+        daily = events.daily(days) if events is not None and not reset else []
+        arms = events.arms(days) if events is not None and not reset else []
+        count = events.count_events() if events is not None and not reset else 0
+    except UCPError as exc:
+        fail_error(exc)
+    except Exception as exc:  # the store's own error: named by class, never with its URL
+        fail(f"the shared store failed: {type(exc).__name__}", hint="check [state] and that the store is up")
+    finally:
+        if events is not None:
+            events.close()
+    if reset:
+        console.print(f"learning state cleared in {where}: {result} tools; running replicas forget it too")
+        return
+    rows = sorted(result, key=lambda r: (-r["shown"], r["tool"]))
+    _print(rows, daily, count, where, limit, as_json, arms)
+
+
 def _print(
     rows: list[dict[str, Any]],
     daily: list[dict[str, Any]],
     events: int,
-    db: Path,
+    db: Path | str,
     limit: int,
     as_json: bool,
     arms: list[dict[str, Any]],

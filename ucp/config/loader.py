@@ -51,6 +51,7 @@ _SETTINGS_SECTIONS = (
     "rate_limits",
     "audit",
     "telemetry",
+    "state",
     "builtins",
     "log_level",
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SERVER_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]|_(?!_)){0,31}$")
 """Server names: 1-32 letters, digits, ``-`` or single ``_``, starting with a letter or
@@ -384,6 +384,82 @@ class TelemetrySettings(_Model):
     max_call_records: int = Field(100_000, ge=1000, description="Most call records kept on disk.")
 
 
+REDIS_URL_RE = re.compile(r"^(redis|rediss|unix)://")
+POSTGRES_URL_RE = re.compile(r"^postgres(ql)?://")
+_REF_ONLY = re.compile(r"^\$\{(?:env:)?[A-Za-z_][A-Za-z0-9_]*\}$")
+
+
+def check_store_url(value: str, pattern: re.Pattern[str], kind: str, example: str) -> str:
+    """``value`` if it is a URL of the right scheme (or a ``${VAR}`` to be checked once expanded).
+
+    The message never repeats the value: a URL may carry a password."""
+    if _REF_ONLY.match(value) or (value.startswith("${") and "}" in value):
+        return value
+    if not pattern.match(value):
+        raise ValueError(
+            f"not a {kind} URL (expected e.g. {example}; the value is not shown: it may hold a password)"
+        )
+    return value
+
+
+class StateSettings(_Model):
+    """Where shared state lives (see ucp/state/STATE.md). ``embedded`` (default): this process's memory
+    and SQLite under UCP_HOME, as for one user. ``redis``: hot state (learning posteriors and usage
+    evidence, rate-limit buckets, self-registered services, sessions) in Redis, durable records
+    (feedback events, audit log) in PostgreSQL when ``postgres_url`` is set, so N replicas share them."""
+
+    backend: Literal["embedded", "redis"] = Field("embedded", description="embedded or redis.")
+    redis_url: str | None = Field(
+        None, description="redis://[:password@]host:port/db (or rediss://, unix://); ${VAR} allowed."
+    )
+    postgres_url: str | None = Field(
+        None,
+        description="postgresql://user:password@host:port/db for durable records; ${VAR} allowed. "
+        "Unset: those records stay in each replica's UCP_HOME.",
+    )
+    namespace: str = Field(
+        "ucp",
+        pattern=r"^[a-z][a-z0-9_]{0,39}$",
+        description="Prefix of every Redis key and the PostgreSQL schema: deployments sharing a store "
+        "use different namespaces.",
+    )
+    flush_interval: float = Field(
+        0.2, gt=0, le=10, description="Seconds between pushes of learning updates to the shared store."
+    )
+    buffer_max: int = Field(
+        50_000, ge=100, description="Most learning updates held in memory while the store is unreachable."
+    )
+    lease_ttl: float = Field(
+        30.0, ge=2, le=3600, description="Seconds a replica's registrations live unless it renews them."
+    )
+    timeout: float = Field(2.0, gt=0, le=60, description="Seconds one store operation may take.")
+
+    @property
+    def shared_learning(self) -> bool:
+        """Whether the learned statistics live in the shared store."""
+        return self.backend == "redis"
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis(cls, value: str | None) -> str | None:
+        return None if value is None else check_store_url(value, REDIS_URL_RE, "Redis", "redis://host:6379/0")
+
+    @field_validator("postgres_url")
+    @classmethod
+    def _check_postgres(cls, value: str | None) -> str | None:
+        return (
+            None
+            if value is None
+            else check_store_url(value, POSTGRES_URL_RE, "PostgreSQL", "postgresql://user@host:5432/ucp")
+        )
+
+    @model_validator(mode="after")
+    def _check_backend(self) -> StateSettings:
+        if self.backend == "redis" and not self.redis_url:
+            raise ValueError('backend = "redis" needs redis_url (e.g. redis_url = "${UCP_REDIS_URL}")')
+        return self
+
+
 class Config(_Model):
     """Everything one UCP process is configured with."""
 
@@ -401,5 +477,6 @@ class Config(_Model):
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    state: StateSettings = Field(default_factory=StateSettings)
     builtins: bool = Field(True, description="Serve the built-in cloud tools as the server `cloud`.")
     log_level: str = Field("info", pattern=r"^(?i)(debug|info|warning|error)$")

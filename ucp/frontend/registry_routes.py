@@ -35,6 +35,13 @@ class RegisterRequest(BaseModel):
     version: str = Field("", max_length=64)
     environment: str = Field("", max_length=64, description="e.g. dev, staging, prod.")
     description: str = Field("", max_length=500)
+    ttl: float | None = Field(
+        None,
+        ge=5,
+        le=86_400,
+        description="A lease in seconds: the registration is dropped unless the service registers again "
+        "within it (a service that dies without deregistering leaves by itself). Default: kept until deregistered.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -76,6 +83,7 @@ class ServiceInfo(BaseModel):
     environment: str
     description: str
     registered_at: float
+    ttl: float | None = Field(None, description="The lease in seconds, if the registration is one.")
     health: ServiceHealth
     tools: list[str] = Field(description="Exposed names of the service's tools.")
 
@@ -131,6 +139,7 @@ async def register(call: Call) -> Reply:
         version=body.version,
         environment=body.environment,
         description=body.description,
+        ttl=body.ttl,
     )
     result = info(admin, record)
     status = (201 if created else 200) if result.health.healthy else 202

@@ -16,12 +16,16 @@ import json
 import sqlite3
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from ucp.errors import InvalidArgumentsError
-from ucp.observe.records import CallRecords
+from ucp.log import get_logger
+from ucp.observe.records import RecordStore
+
+log = get_logger("ucp.observe.analytics")
 
 MAX_DAYS = 366
 MAX_TOP_K = 100
@@ -58,12 +62,29 @@ def _epoch(d: date) -> float:
 
 
 class Analytics:
-    def __init__(self, records: CallRecords | None, learning_db: Path | None) -> None:
+    def __init__(
+        self,
+        records: RecordStore | None,
+        learning_db: Path | None,
+        *,
+        feedback: Callable[[str, tuple[Any, ...]], list[tuple[Any, ...]]] | None = None,
+        learned: Callable[[], list[dict[str, Any]]] | None = None,
+    ) -> None:
+        """``feedback`` and ``learned`` replace the learning SQLite file when replicas share state:
+        a query of the shared feedback events, and the learner's (shared) statistics."""
         self.records = records
         self.learning_db = learning_db
+        self.feedback = feedback
+        self.learned = learned
 
     # ------------------------------------------------------------ the feedback store, read-only
     def _feedback(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if self.feedback is not None:
+            try:
+                return self.feedback(sql, args)
+            except Exception as exc:  # the shared store is down: the report says nothing learned
+                log.warning("analytics_feedback_unreadable", error=type(exc).__name__)
+                return []
         if self.learning_db is None or not self.learning_db.exists():
             return []
         db = sqlite3.connect(f"file:{self.learning_db}?mode=ro", uri=True, timeout=2.0)
@@ -126,7 +147,7 @@ class Analytics:
     def calls_since(self, seconds: float) -> list[dict[str, Any]]:
         """Calls per server and tool in the last ``seconds`` (the dashboard's call rates)."""
         rows = self._calls(
-            "SELECT server, tool, COUNT(*), SUM(outcome != 'ok') FROM calls WHERE ts >= ? "
+            "SELECT server, tool, COUNT(*), SUM(CASE WHEN outcome <> 'ok' THEN 1 ELSE 0 END) FROM calls WHERE ts >= ? "
             "GROUP BY server, tool ORDER BY COUNT(*) DESC LIMIT 500",
             (time.time() - seconds,),
         )
@@ -134,14 +155,16 @@ class Analytics:
 
     def timeline(self, seconds: float = 3600, step: float = 60) -> list[dict[str, Any]]:
         """Calls per minute (``step``) over the last ``seconds``, by server."""
-        now = time.time()
+        start, width = int(time.time() - seconds), max(1, int(step))
+        # integer division of integers: the same buckets on SQLite and PostgreSQL
         rows = self._calls(
-            "SELECT CAST((ts - ?) / ? AS INTEGER), server, COUNT(*), SUM(outcome != 'ok') FROM calls "
+            "SELECT (CAST(ts AS INTEGER) - ?) / ?, server, COUNT(*), "
+            "SUM(CASE WHEN outcome <> 'ok' THEN 1 ELSE 0 END) FROM calls "
             "WHERE ts >= ? GROUP BY 1, 2 ORDER BY 1",
-            (now - seconds, step, now - seconds),
+            (start, width, start),
         )
         return [
-            {"t": round(now - seconds + b * step), "server": s, "calls": n, "errors": int(e or 0)}
+            {"t": start + int(b) * width, "server": s, "calls": int(n), "errors": int(e or 0)}
             for b, s, n, e in rows
         ]
 
@@ -151,14 +174,16 @@ class Analytics:
         if not 1 <= top_k <= MAX_TOP_K:
             raise InvalidArgumentsError(f"top_k must be from 1 to {MAX_TOP_K}", field="top_k")
         rows = self._calls(
-            "SELECT server, tool, COUNT(*), SUM(outcome != 'ok'), AVG(duration_ms), MAX(ts) FROM calls "
+            "SELECT server, tool, COUNT(*), SUM(CASE WHEN outcome <> 'ok' THEN 1 ELSE 0 END), AVG(duration_ms), MAX(ts) FROM calls "
             "GROUP BY server, tool ORDER BY COUNT(*) DESC, server, tool LIMIT ?",
             (top_k,),
         )
-        learned = {
-            r[0]: {"shown": r[1], "called_after_search": r[2], "explored": r[3]}
-            for r in self._feedback("SELECT tool, shown, called, explored FROM tool_stats")
-        }
+        stats = (
+            [(r["tool"], r["shown"], r["called"], r["explored"]) for r in self.learned()]
+            if self.learned is not None
+            else self._feedback("SELECT tool, shown, called, explored FROM tool_stats")
+        )
+        learned = {r[0]: {"shown": r[1], "called_after_search": r[2], "explored": r[3]} for r in stats}
         tools = []
         for server, tool, n, errors, avg, last in rows:
             exposed = f"{server}__{tool}"

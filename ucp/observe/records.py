@@ -17,7 +17,7 @@ import threading
 from collections import deque
 from dataclasses import astuple, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -41,6 +41,19 @@ class CallRecord:
     error_code: str | None
     duration_ms: float
     downstream_ms: float | None
+
+
+class RecordStore(Protocol):
+    """Where call records go: this SQLite store, or PostgreSQL when replicas share state
+    (``ucp.state.records.PgCallRecords``)."""
+
+    dropped: int
+
+    def add(self, record: CallRecord) -> None: ...
+    def flush(self) -> int: ...
+    def compact(self) -> int: ...
+    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]: ...
+    def close(self) -> None: ...
 
 
 class CallRecords:

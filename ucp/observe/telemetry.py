@@ -23,7 +23,7 @@ from ucp.config.models import TelemetrySettings
 from ucp.log import get_logger, redact
 from ucp.observe.analytics import Analytics
 from ucp.observe.metrics import Metrics, ServerRows, SessionRows
-from ucp.observe.records import CallRecord, CallRecords
+from ucp.observe.records import CallRecord, CallRecords, RecordStore
 from ucp.observe.tracing import Tracing
 
 log = get_logger("ucp.observe")
@@ -87,17 +87,25 @@ class Telemetry:
         sessions: SessionRows | None = None,
         exporter: Any = None,
         sync_export: bool = False,
+        records: RecordStore | None = None,
+        analytics: Analytics | None = None,
     ) -> None:
+        """``records`` and ``analytics`` replace the stores under UCP_HOME (shared state)."""
         self.settings = settings or TelemetrySettings()
         self.metrics = Metrics(
             max_tool_labels=self.settings.max_tool_labels, servers=servers, sessions=sessions
         )
         self.tracing = Tracing(self.settings, env, exporter=exporter, sync_export=sync_export)
-        self.records: CallRecords | None = None
-        if self.settings.call_records and records_path is not None:
+        self.records: RecordStore | None = None
+        if self.settings.call_records and records is not None:
+            self.records = records
+        elif self.settings.call_records and records_path is not None:
             self.records = CallRecords(records_path, max_rows=self.settings.max_call_records)
         self.learning_db = learning_db
         self.analytics = Analytics(self.records, learning_db)
+        if analytics is not None:
+            analytics.records = self.records
+            self.analytics = analytics
         self.savings = CloudSavings()
 
     @classmethod

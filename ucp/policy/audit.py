@@ -12,6 +12,11 @@ themselves are written only with ``[audit] arguments = "full"``. Tokens, keys an
 The file is ``UCP_HOME/audit/audit.jsonl``, opened ``O_APPEND`` (0600); past
 ``max_bytes`` it is renamed ``audit.jsonl.1`` (older ones shift, ``keep`` kept).
 ``read`` walks the rotated files oldest first for ``ucp audit``.
+
+Shared state with PostgreSQL: each line also gets an ``id`` and the ``replica`` name and goes to
+the ``ucp.state.audit`` spool in the same synchronous step; ``ship`` moves the spool into one
+PostgreSQL table every replica writes to (``ucp audit`` reads it). If the spool cannot be written
+the failure is logged as an error, like the local file's.
 """
 
 from __future__ import annotations
@@ -22,13 +27,14 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from ucp.config.models import AuditSettings
 from ucp.identity import Identity
 from ucp.log import get_logger
+from ucp.state.audit import AuditShipper
 
 log = get_logger("ucp.audit")
 
@@ -48,9 +54,18 @@ def _digest_key(directory: Path) -> bytes:
 
 
 class AuditLog:
-    def __init__(self, directory: Path, settings: AuditSettings | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        settings: AuditSettings | None = None,
+        *,
+        shipper: AuditShipper | None = None,
+        replica: str = "",
+    ) -> None:
         self.directory = directory
         self.settings = settings or AuditSettings()
+        self.shipper = shipper
+        self.replica = replica
         self.path = directory / FILENAME
         self._fh: IO[str] | None = None
         self._size = 0
@@ -90,6 +105,9 @@ class AuditLog:
         if not self.settings.enabled:
             return
         line: dict[str, Any] = {"time": round(time.time(), 3), "event": event, "outcome": outcome}
+        if self.shipper is not None:
+            line["id"] = secrets.token_hex(12)
+            line["replica"] = self.replica
         if identity is not None:
             line["tenant"] = identity.tenant
             line["identity"] = identity.subject
@@ -117,6 +135,15 @@ class AuditLog:
                 self.rotate()
         except OSError as exc:
             log.error("audit_write_failed", error=str(exc))
+        if self.shipper is not None:
+            try:
+                self.shipper.append(text)
+            except OSError as exc:
+                log.error("audit_spool_write_failed", error=str(exc))
+
+    def ship(self) -> int:
+        """Move spooled lines to the shared store (0 without one)."""
+        return self.shipper.ship() if self.shipper is not None else 0
 
     def rotate(self) -> None:
         if self._fh is not None:
@@ -136,6 +163,8 @@ class AuditLog:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+        if self.shipper is not None:
+            self.shipper.close()
 
 
 def files(directory: Path) -> list[Path]:
@@ -157,27 +186,32 @@ def read(
     identity: str | None = None,
     tool: str | None = None,
     outcome: str | None = None,
+    source: Iterable[dict[str, Any]] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Lines matching every filter given (``tool`` may be an ``fnmatch`` glob)."""
+    """Lines matching every filter given (``tool`` may be an ``fnmatch`` glob), from the files under
+    ``directory`` or from ``source`` (the shared store's lines)."""
     from fnmatch import fnmatchcase
 
-    for path in files(directory):
-        with path.open(encoding="utf-8") as fh:
-            for raw in fh:
-                try:
-                    line = json.loads(raw)
-                except ValueError:
-                    continue
-                if since is not None and line.get("time", 0) < since:
-                    continue
-                if event and line.get("event") != event:
-                    continue
-                if tenant and line.get("tenant") != tenant:
-                    continue
-                if identity and line.get("identity") != identity:
-                    continue
-                if outcome and line.get("outcome") != outcome:
-                    continue
-                if tool and not fnmatchcase(str(line.get("tool", "")), tool):
-                    continue
-                yield line
+    def local() -> Iterator[dict[str, Any]]:
+        for path in files(directory):
+            with path.open(encoding="utf-8") as fh:
+                for raw in fh:
+                    try:
+                        yield json.loads(raw)
+                    except ValueError:
+                        continue
+
+    for line in local() if source is None else source:
+        if since is not None and line.get("time", 0) < since:
+            continue
+        if event and line.get("event") != event:
+            continue
+        if tenant and line.get("tenant") != tenant:
+            continue
+        if identity and line.get("identity") != identity:
+            continue
+        if outcome and line.get("outcome") != outcome:
+            continue
+        if tool and not fnmatchcase(str(line.get("tool", "")), tool):
+            continue
+        yield line

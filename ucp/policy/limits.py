@@ -4,8 +4,11 @@ A bucket holds up to ``burst`` tokens and refills at ``rate / per`` tokens a
 second; a call takes one token from every bucket that applies (its identity's,
 its tenant's, its tool's) or from none: when any bucket is empty the call is
 refused with ``RateLimitedError`` saying how long until it would pass
-(``retry_after``, seconds, rounded up). Buckets live in this process (a scaled-out
-UCP would move them to a shared store); idle full buckets are dropped.
+(``retry_after``, seconds, rounded up). Buckets live in this process (idle full buckets are
+dropped), or, with shared state, in Redis (``ucp.state.limits``: one budget across replicas,
+``acquire_shared``). When Redis cannot be reached the process's own buckets take over (each
+replica then enforces the limit alone: calls keep working, the budget is at most N times looser)
+and ``degraded`` counts the calls so limited.
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ from fnmatch import fnmatchcase
 from ucp.config.models import RateLimitSettings, RateSettings
 from ucp.errors import RateLimitedError
 from ucp.identity import Identity
+from ucp.log import get_logger
+from ucp.state.limits import BucketSpec, SharedBuckets
+
+log = get_logger("ucp.policy.limits")
 
 MAX_BUCKETS = 100_000
 
@@ -49,9 +56,18 @@ def _bucket(rate: RateSettings, now: float) -> Bucket:
 
 
 class RateLimiter:
-    def __init__(self, settings: RateLimitSettings, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: RateLimitSettings,
+        clock: Callable[[], float] = time.monotonic,
+        shared: SharedBuckets | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock
+        self.shared = shared
+        self.degraded = 0  # calls limited by this process's buckets because the shared store failed
+        self.retry_after = 1.0  # after a store failure, seconds of local limiting before trying it again
+        self._store_down_until = -math.inf
         self._buckets: dict[tuple[str, str], Bucket] = {}
 
     @property
@@ -107,6 +123,46 @@ class RateLimiter:
             )
         for _rule, bucket in buckets:
             bucket.take(now)
+
+    async def acquire_shared(self, identity: Identity, tool: str) -> None:
+        """``acquire`` against the shared buckets (this process's when the store fails)."""
+        if not self.active:
+            return
+        if self.shared is None:
+            self.acquire(identity, tool)
+            return
+        applicable = self._applicable(identity, tool)
+        specs = [
+            BucketSpec(key, rate.burst if rate.burst is not None else rate.rate, rate.rate / rate.per)
+            for _rule, key, rate in applicable
+        ]
+        if self.clock() < self._store_down_until:  # do not make every call wait on a store just failed
+            self.degraded += 1
+            self.acquire(identity, tool)
+            return
+        try:
+            index, wait = await self.shared.take(specs)
+        except Exception as exc:
+            self._store_down_until = self.clock() + self.retry_after
+            self.degraded += 1
+            if self.degraded == 1 or self.degraded % 1000 == 0:
+                log.warning(
+                    "rate_limit_store_unreachable",
+                    error=type(exc).__name__,
+                    degraded_calls=self.degraded,
+                    action="limiting with this process's buckets",
+                )
+            self.acquire(identity, tool)
+            return
+        if index >= 0:
+            rule = applicable[index][0]
+            retry = max(1, math.ceil(wait))
+            raise RateLimitedError(
+                f"rate limit {rule} reached for {tool}; retry in {retry} s",
+                rule=rule,
+                retry_after=retry,
+                tool=tool,
+            )
 
     def _prune(self, now: float) -> None:
         full = [k for k, b in self._buckets.items() if b.level(now) >= b.capacity]

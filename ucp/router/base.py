@@ -6,6 +6,7 @@ session layer (meta-tools, dynamic working sets, REST search) only sees this.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -20,6 +21,7 @@ class RankContext:
     context: str = ""
     last_called: str | None = None
     recent_calls: tuple[str, ...] = ()
+    tenant: str = ""  # whose learning state ranks and records ("": the default learner)
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,10 @@ class Ranking:
 
 
 class Ranker(Protocol):
-    """Ranks run on a worker thread (query encoding must never block the protocol loop)."""
+    """Ranks run on a worker thread (query encoding must never block the protocol loop).
+
+    ``visible`` drops candidates the caller may not see before the ranking is cut to ``keep``
+    (default ``limit``) and recorded, so what is learned from is what was shown."""
 
     async def rank(
         self,
@@ -55,4 +60,6 @@ class Ranker(Protocol):
         server: str | None = None,
         context: RankContext | None = None,
         record: bool = True,
+        visible: Callable[[CatalogEntry], bool] | None = None,
+        keep: int | None = None,
     ) -> Ranking: ...

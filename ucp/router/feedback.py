@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ucp.router.documents import ToolDoc
 
@@ -72,6 +72,47 @@ class ToolRow:
             "posterior_mean": round(self.alpha / (self.alpha + self.beta), 4),
             "usage_queries": round(self.usage_count, 2),
         }
+
+
+class FeedbackEvents(Protocol):
+    """What the learner writes feedback to: this SQLite store, or PostgreSQL when replicas share
+    state (``ucp.state.feedback.PgFeedbackStore``)."""
+
+    @property
+    def path(self) -> Path | str: ...
+    def add_ranking(
+        self,
+        ranking_id: str,
+        *,
+        ts: float,
+        session: str,
+        source: str,
+        query: str,
+        shown: Iterable[tuple[str, int, bool]],
+        mode: str,
+        arm: str = "",
+    ) -> None: ...
+    def add_tool_docs(self, docs: Iterable[ToolDoc], ts: float) -> None: ...
+    def add_outcome(
+        self,
+        ranking_id: str,
+        *,
+        ts: float,
+        tool: str,
+        rank: int | None,
+        ok: bool,
+        error: str | None,
+        first_hit: bool,
+    ) -> None: ...
+    def save_tools(self, rows: Iterable[ToolRow]) -> None: ...
+    def load_tools(self) -> list[ToolRow]: ...
+    def flush(self) -> int: ...
+    def daily(self, days: int = 30) -> list[dict[str, Any]]: ...
+    def arms(self, days: int = 30) -> list[dict[str, Any]]: ...
+    def count_events(self) -> int: ...
+    def compact(self, now: float | None = None) -> int: ...
+    def reset(self) -> None: ...
+    def close(self) -> None: ...
 
 
 class FeedbackStore:

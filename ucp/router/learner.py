@@ -15,6 +15,12 @@ usage evidence (``ucp.router.usage``), which the retriever max-combines with des
 similarity. When the next ranking of the session arrives (or the open ranking expires),
 the shown tools that were not called get their position-corrected negative evidence.
 Statistics persist in the feedback store and survive restarts.
+
+Shared (``[state] backend = "redis"``, ``shared=True``): every change to a tool's statistics is
+also journaled as an increment (``ucp.state.learning.LearningJournal``) that ``LearnerSync``
+pushes to Redis, and the statistics other replicas pushed are applied back with ``apply_shared``
+(the shared counts plus this replica's increments not yet pushed). The feedback store then keeps
+only the events (rankings, outcomes); the statistics live in Redis.
 """
 
 from __future__ import annotations
@@ -30,10 +36,19 @@ import numpy as np
 
 from ucp.config.models import LearningSettings
 from ucp.log import get_logger
-from ucp.router.bandit import PRIOR_ALPHA, PRIOR_BETA, Candidate, Posterior, choose, explore_slots
+from ucp.router.bandit import (
+    PRIOR_ALPHA,
+    PRIOR_BETA,
+    Candidate,
+    Posterior,
+    choose,
+    examination,
+    explore_slots,
+)
 from ucp.router.base import RankContext, Ranked, Ranking
-from ucp.router.feedback import FeedbackStore, ToolRow
+from ucp.router.feedback import FeedbackEvents, ToolRow
 from ucp.router.usage import UsageMemory
+from ucp.state.learning import LearningJournal, SharedTool, UsageOp
 
 log = get_logger("ucp.learning")
 
@@ -67,12 +82,16 @@ class Learner:
     def __init__(
         self,
         settings: LearningSettings,
-        store: FeedbackStore | None = None,
+        store: FeedbackEvents | None = None,
         *,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
+        shared: bool = False,
+        journal_max: int = 50_000,
     ) -> None:
         self.settings = settings
+        self.shared = shared
+        self.journal = LearningJournal(journal_max)
         self.store = store
         self.rng = rng or random.Random(settings.seed)
         self.clock = clock
@@ -164,11 +183,7 @@ class Learner:
             self._finalize(previous)
         shown = [r.entry.exposed for r in ranking.results]
         for key in shown:
-            st = self.state(key)
-            st.shown += 1
-            if key in explored:
-                st.explored += 1
-            self._dirty.add(key)
+            self._bump(key, shown=1, explored=1 if key in explored else 0)
         self.open[session] = OpenRanking(ranking.ranking_id, session, now, shown, explored, query_vector)
         if self.store is not None:
             self.store.add_ranking(
@@ -197,20 +212,31 @@ class Learner:
         if opened is None or tool not in opened.shown or self.clock() - opened.ts > OPEN_TTL:
             return False
         rank = opened.shown.index(tool) + 1
-        st = self.state(tool)
         first_hit = not opened.called
-        if tool not in opened.called:
-            st.called += 1
-            opened.called.add(tool)
-        st.posterior.called(ok)
+        first_call = tool not in opened.called
+        opened.called.add(tool)
+        before = self.state(tool).posterior
+        after = Posterior(before.alpha, before.beta)
+        after.called(ok)
+        self._bump(
+            tool,
+            called=1 if first_call else 0,
+            succeeded=1 if ok else 0,
+            failed=0 if ok else 1,
+            alpha=after.alpha - before.alpha,
+            beta=after.beta - before.beta,
+        )
         if ok:
-            st.succeeded += 1
             if opened.query_vector is not None:
                 self.usage.add(tool, opened.query_vector)
+                if self.shared:
+                    unit = _unit(opened.query_vector)
+                    if unit is not None:
+                        self.journal.add_usage(UsageOp(tool, "add", 1.0, unit))
         else:
-            st.failed += 1
             self.usage.penalize(tool)
-        self._dirty.add(tool)
+            if self.shared:
+                self.journal.add_usage(UsageOp(tool, "penalize", 0.5))
         if self.store is not None:
             self.store.add_outcome(
                 opened.id, ts=self.clock(), tool=tool, rank=rank, ok=ok, error=error, first_hit=first_hit
@@ -220,14 +246,54 @@ class Learner:
     def _finalize(self, opened: OpenRanking) -> None:
         for rank, key in enumerate(opened.shown, 1):
             if key not in opened.called:
-                self.state(key).posterior.shown(rank, called=False)
-                self._dirty.add(key)
+                self._bump(key, beta=examination(rank))
 
     def _expire(self, now: float) -> None:
         for session, opened in list(self.open.items()):
             if now - opened.ts > OPEN_TTL:
                 self._finalize(opened)
                 del self.open[session]
+
+    def _bump(self, key: str, **amounts: float) -> None:
+        """Add ``amounts`` to a tool's statistics (``alpha``/``beta`` to its posterior), journaling them
+        for the shared store when shared."""
+        st = self.state(key)
+        st.posterior.alpha += amounts.get("alpha", 0.0)
+        st.posterior.beta += amounts.get("beta", 0.0)
+        st.shown += int(amounts.get("shown", 0))
+        st.called += int(amounts.get("called", 0))
+        st.succeeded += int(amounts.get("succeeded", 0))
+        st.failed += int(amounts.get("failed", 0))
+        st.explored += int(amounts.get("explored", 0))
+        self._dirty.add(key)
+        if self.shared:
+            self.journal.bump(key, **amounts)
+
+    def apply_shared(self, tools: dict[str, SharedTool], names: Sequence[str] | None = None) -> None:
+        """Take the shared statistics of ``names`` (default: those in ``tools``; a name without shared
+        counts has none: e.g. after a reset) plus this replica's increments not pushed yet."""
+        for key in tools if names is None else names:
+            shared = tools.get(key, SharedTool())
+            pending = self.journal.deltas.get(key, {})
+
+            def total(name: str, shared: SharedTool = shared, pending: dict[str, float] = pending) -> float:
+                return shared.counts.get(name, 0.0) + pending.get(name, 0.0)
+
+            if not shared.counts and not pending and shared.usage_sum is None:
+                self.tools.pop(key, None)
+                self.usage.forget(key)
+                continue
+            self.tools[key] = ToolState(
+                Posterior(PRIOR_ALPHA + total("alpha"), PRIOR_BETA + total("beta")),
+                round(total("shown")),
+                round(total("called")),
+                round(total("succeeded")),
+                round(total("failed")),
+                round(total("explored")),
+            )
+            if shared.usage_sum is not None:
+                self.usage.forget(key)
+                self.usage.load({key: (shared.usage_sum, shared.usage_count)})
 
     def usage_floor(self, query_vector: Any) -> dict[str, float]:
         if query_vector is None or not self.settings.enabled or len(self.usage) == 0:
@@ -238,6 +304,9 @@ class Learner:
     def save(self) -> int:
         if self.store is None:
             return 0
+        if self.shared:  # the statistics live in the shared store; the events are this store's
+            self._dirty.clear()
+            return self.store.flush()
         usage = self.usage.export()
         rows = []
         now = self.clock()
@@ -267,6 +336,8 @@ class Learner:
 
     def load(self) -> None:
         assert self.store is not None
+        if self.shared:  # read from the shared store by LearnerSync
+            return
         usage: dict[str, tuple[bytes, float]] = {}
         for row in self.store.load_tools():
             self.tools[row.tool] = ToolState(
@@ -276,15 +347,21 @@ class Learner:
                 usage[row.tool] = (row.usage_sum, row.usage_count)
         self.usage.load(usage)
 
-    def close(self) -> None:
+    def finalize_open(self) -> None:
+        """Give every open ranking's uncalled tools their negative evidence (at shutdown)."""
         for opened in list(self.open.values()):
             self._finalize(opened)
         self.open.clear()
+
+    def close(self) -> None:
+        self.finalize_open()
         self.save()
         if self.store is not None:
             self.store.close()
 
     def reset(self) -> None:
+        """Forget everything learned (the shared counts are reset by ``LearnerSync.reset``)."""
+        self.journal.take()
         self.tools.clear()
         self.usage.clear()
         self.open.clear()
@@ -317,6 +394,15 @@ class Learner:
 def _logit(p: float) -> float:
     p = min(max(p, 1e-4), 1 - 1e-4)
     return math.log(p / (1 - p))
+
+
+def _unit(value: Any) -> bytes | None:
+    """The unit float32 vector of ``value`` as bytes (what the shared usage sums add), or None."""
+    v = np.asarray(value, dtype=np.float32).reshape(-1)
+    norm = float(np.linalg.norm(v))
+    if norm == 0.0 or not np.isfinite(norm):
+        return None
+    return (v / norm).astype(np.float32).tobytes()
 
 
 def as_vector(value: Any) -> Any:

@@ -27,7 +27,7 @@ from ucp.config.models import LearningSettings, RouterSettings
 from ucp.config.paths import Paths
 from ucp.log import get_logger
 from ucp.router.base import RankContext, Ranked, Ranking
-from ucp.router.catalog import Catalog, CatalogChange
+from ucp.router.catalog import Catalog, CatalogChange, CatalogEntry
 from ucp.router.priors import Priors
 
 if TYPE_CHECKING:  # numpy, scipy and faiss load on first use: off the cold-start path
@@ -70,6 +70,7 @@ class Router:
         dense: bool = True,
         retriever: HybridRetriever | None = None,
         learner_factory: Callable[[], Learner] | None = None,
+        tenant_learner_factory: Callable[[str], Learner] | None = None,
     ) -> None:
         self.catalog = catalog
         self.settings = settings
@@ -79,6 +80,8 @@ class Router:
         self._retriever = retriever
         self._learner: Learner | None = None
         self._learner_factory = learner_factory
+        self._tenant_learner_factory = tenant_learner_factory
+        self.tenant_learners: dict[str, Learner] = {}  # named tenants' own learning state, opened on use
         self._init_lock = threading.Lock()
         self.priors = Priors()
         self.dense_ready_event = anyio.Event()
@@ -115,6 +118,19 @@ class Router:
     def learner(self, value: Learner | None) -> None:
         self._learner = value
         self._learner_factory = None
+
+    def learner_for(self, tenant: str, *, open_it: bool = True) -> Learner | None:
+        """The learner of ``tenant`` ("": the default one); a named tenant's is its own, opened on first
+        use (``open_it``), so its feedback never moves another tenant's rankings."""
+        if not tenant:
+            return self.learner if open_it else self._learner
+        learner = self.tenant_learners.get(tenant)
+        if learner is None and open_it and self._tenant_learner_factory is not None:
+            with self._init_lock:
+                learner = self.tenant_learners.get(tenant)
+                if learner is None:
+                    learner = self.tenant_learners[tenant] = self._tenant_learner_factory(tenant)
+        return learner
 
     @property
     def learner_loaded(self) -> Learner | None:
@@ -227,7 +243,11 @@ class Router:
         if qvec is None and self.retriever.dense_ready:
             qvec = self.retriever.encode_query(query)
         t1 = time.perf_counter()
-        floor = self.learner.usage_floor(qvec) if self.learner is not None else None
+        # a worker thread: a named tenant's learner is only read here (opened on the loop)
+        learner = self.learner_for(
+            context.tenant if context else "", open_it=not (context and context.tenant)
+        )
+        floor = learner.usage_floor(qvec) if learner is not None else None
         adapter, arm = self.adapters.pick(context.session_id if context else "")
         result = self.retriever.search(
             query,
@@ -304,8 +324,12 @@ class Router:
         server: str | None = None,
         context: RankContext | None = None,
         record: bool = True,
+        visible: Callable[[CatalogEntry], bool] | None = None,
+        keep: int | None = None,
     ) -> Ranking:
-        return await self.rank_with(query, limit=limit, server=server, context=context, record=record)
+        return await self.rank_with(
+            query, limit=limit, server=server, context=context, record=record, visible=visible, keep=keep
+        )
 
     async def rank_with(
         self,
@@ -316,6 +340,8 @@ class Router:
         context: RankContext | None = None,
         record: bool = True,
         source: str = "search",
+        visible: Callable[[CatalogEntry], bool] | None = None,
+        keep: int | None = None,
     ) -> Ranking:
         def work() -> tuple[list[ScoredTool], str, Any, str]:
             scored, mode = self.search(query, limit=limit, server=server, context=context)
@@ -333,8 +359,9 @@ class Router:
                 confidence=confidence(t.z, t.dense if mode != "bm25" else None, n),
             )
             for t in scored
-            if (e := self.catalog.entries.get(t.key)) is not None
+            if (e := self.catalog.entries.get(t.key)) is not None and (visible is None or visible(e))
         ]
+        limit = keep if keep is not None else limit
         top = max((r.confidence or 0.0 for r in ranked), default=None)
         match = match_level(top)
         if match == "good" and top is not None and ranked:
@@ -352,8 +379,9 @@ class Router:
             servers=servers,
             arm=arm,
         )
-        if self.learner is not None:
-            ranking = self.learner.after_rank(
+        learner = self.learner_for(context.tenant if context else "")
+        if learner is not None:
+            ranking = learner.after_rank(
                 ranking, ranked, context=context, record=record, source=source, query_vector=qvec
             )
         return ranking

@@ -69,6 +69,7 @@ class AdminFacade:
         version: str = "",
         environment: str = "",
         description: str = "",
+        ttl: float | None = None,
     ) -> tuple[dict[str, Any], bool]:
         record, created = await self.registrations.register(
             name,
@@ -78,6 +79,7 @@ class AdminFacade:
             version=version,
             environment=environment,
             description=description,
+            ttl=ttl,
         )
         return record.to_dict(), created
 
@@ -109,7 +111,9 @@ class AdminFacade:
         if learner is None or store is None:
             return {"tools": [], "daily": [], "events": 0, "path": None}
         await anyio.to_thread.run_sync(learner.save)
-        rows = sorted((r.to_dict() for r in store.load_tools()), key=lambda r: (-r["shown"], r["tool"]))
+        # shared state: the statistics are the shared ones the learner holds, not the events store's
+        found = learner.stats() if learner.shared else [r.to_dict() for r in store.load_tools()]
+        rows = sorted(found, key=lambda r: (-r["shown"], r["tool"]))
         return {
             "tools": rows,
             "daily": store.daily(days),

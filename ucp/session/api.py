@@ -167,8 +167,9 @@ class AdminAPI(Protocol):
         version: str = "",
         environment: str = "",
         description: str = "",
+        ttl: float | None = None,
     ) -> tuple[dict[str, Any], bool]:
-        """The service's record and whether it is new."""
+        """The service's record and whether it is new (``ttl``: a lease, see pool/services.py)."""
         ...
 
     async def deregister_service(self, name: str) -> dict[str, Any]: ...

@@ -185,6 +185,7 @@ class CallPath:
         with tel.call_span(name) as span:
             try:
                 entry, args = self._check(session, name, arguments, validate)
+                await self.guard.admit_rate(session, name, entry)
             except UCPError as exc:
                 tel.call_rejected(span, exc.code)
                 if isinstance(exc, RateLimitedError):
@@ -238,7 +239,7 @@ class CallPath:
                 arguments=args,
                 error_code=error_code,
             )
-            for observer in self._observers if self.guard.learns_from(session.identity) else ():
+            for observer in self._observers:  # each decides whose learning state the call feeds
                 try:
                     observer.on_call(session, entry, not result.is_error, error_code)
                 except Exception:

@@ -56,6 +56,11 @@ class Guard:
         identities of named tenants (their usage must never shift another tenant's rankings)."""
         return not self.policy.multi_tenant or identity.tenant == DEFAULT_TENANT or identity.local
 
+    def learning_scope(self, identity: Identity) -> str:
+        """Whose learning state this identity feeds and is ranked by: "" (the shared default one), or
+        its named tenant's own."""
+        return "" if self.learns_from(identity) else identity.tenant
+
     # ------------------------------------------------------------ visibility
     def decide(self, identity: Identity, entry: CatalogEntry, arg_bytes: int | None = None) -> Decision:
         return self.policy.decide(
@@ -95,10 +100,20 @@ class Guard:
         if not decision.allowed and not decision.hidden:
             self.record("denied", session, name, outcome="denied", rule=decision.rule)
             raise PolicyDeniedError(decision.message, rule=decision.rule, tool=name)
-        if entry is None:
-            return
+        if entry is None or self.limiter.shared is not None:
+            return  # shared buckets: ``admit_rate``, awaited by the call path
         try:
             self.limiter.acquire(identity, entry.exposed)
+        except RateLimitedError as exc:
+            self.record("rate_limited", session, name, outcome="rate_limited", rule=exc.details.get("rule"))
+            raise
+
+    async def admit_rate(self, session: Session, name: str, entry: CatalogEntry) -> None:
+        """The shared rate limits (Redis, one budget across replicas), after ``admit``."""
+        if self.limiter.shared is None:
+            return
+        try:
+            await self.limiter.acquire_shared(session.identity, entry.exposed)
         except RateLimitedError as exc:
             self.record("rate_limited", session, name, outcome="rate_limited", rule=exc.details.get("rule"))
             raise

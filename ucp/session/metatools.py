@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import mcp_types as types
@@ -257,6 +256,7 @@ class MetaTools:
             context=session.context_text(),
             last_called=session.last_called,
             recent_calls=session.recent_calls(5),
+            tenant=self.calls.guard.learning_scope(session.identity),
         )
 
     async def rank(
@@ -269,16 +269,18 @@ class MetaTools:
         tel = self.calls.telemetry
         started = time.perf_counter()
         with tel.tracing.span("ucp.rank", attributes={"ucp.limit": limit}) as span:
+            context = self.context_for(session)
             ranking = await self.ranker.rank(
                 query,
                 limit=min(max(limit * 4, 50), 200) if filtering else limit,
                 server=server or None,
-                context=self.context_for(session),
-                record=guard.learns_from(identity) and not filtering,
+                context=context,
+                # a named tenant learns into its own state, from the filtered ranking it was shown; the
+                # default learner records unfiltered rankings only, as before
+                record=bool(context.tenant) or (guard.learns_from(identity) and not filtering),
+                visible=(lambda entry: guard.visible(identity, entry)) if filtering else None,
+                keep=limit,
             )
-            if filtering:  # over-fetched: keep the first ``limit`` this identity may see
-                visible = tuple(r for r in ranking.results if guard.visible(identity, r.entry))[:limit]
-                ranking = replace(ranking, results=visible)
             if span.is_recording():
                 span.set_attribute("ucp.rank.mode", ranking.mode)
                 span.set_attribute("ucp.rank.results", len(ranking.results))
