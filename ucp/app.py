@@ -61,6 +61,8 @@ from ucp.state.services import SharedServices
 
 if TYPE_CHECKING:
     from ucp.frontend.context import Fronts
+    from ucp.frontend.lifecycle import Lifecycle
+    from ucp.frontend.replica import Replica
     from ucp.identity import Identity
     from ucp.identity.authenticator import Authenticator
     from ucp.router.learner import Learner
@@ -165,7 +167,14 @@ class Gateway:
         self._authenticator: Authenticator | None = None
         # the configured state stores (embedded: none); parts that keep state take it from here
         self.state = open_state(config.state, self.env)
+        self.replica: Replica | None = None  # shared backend: sessions and notifications any replica serves
+        if self.state.shared:
+            from ucp.frontend.replica import Replica
+
+            self.replica = Replica.on_state(self.state, session_ttl_s=config.http.session_idle_s)
+            self.replica.held = lambda: [s.id for s in self.sessions.all() if s.transport == "http"]
         self.learner_sync: LearnerSync | None = None  # shared state: the learner's link to Redis
+        self.lifecycle: Lifecycle | None = None  # set while serving HTTP: readiness and the SIGTERM drain
         self._closers: list[Callable[[], None]] = []  # shared stores' connections closed at exit
         self.tenant_syncs: dict[str, LearnerSync] = {}  # named tenants' learners' links to Redis
         self._tg: anyio.abc.TaskGroup | None = None
@@ -403,6 +412,7 @@ class Gateway:
             may_administer=self.guard.policy.may_administer,
             on_admin=admin_action,
             telemetry=self.telemetry,
+            replica=self.replica,
         )
 
     @property
@@ -444,6 +454,9 @@ class Gateway:
                     self.pool.add(self._spec(server))
             self.services.load()
             tg.start_soon(self.sync.run)
+            if self.replica is not None and self.replica.fanout is not None:
+                await tg.start(self.replica.fanout.run, self.client_events)
+                tg.start_soon(self.replica.heartbeat)
             tg.start_soon(self.services.run)
             tg.start_soon(self._save_learning_loop)
             if self.state.shared and self.config.learning.enabled:
@@ -595,12 +608,14 @@ async def serve_stdio(gateway: Gateway) -> None:
 
 async def serve_http(gateway: Gateway, host: str, port: int) -> None:
     """MCP at /mcp plus the REST, UTCP and service-registry routes, over HTTP."""
-    from ucp.frontend.http import build_http_app
+    from ucp.frontend.http import build_http_app, lifecycle_for
     from ucp.frontend.run import run_http
 
+    fronts = gateway.fronts()
+    gateway.lifecycle = lifecycle_for(fronts)  # the CLI's SIGTERM handler drains through it
     try:
         await run_http(
-            build_http_app(gateway.fronts(), host=host),
+            build_http_app(fronts, host=host),
             host,
             port,
             header_timeout=gateway.config.http.header_timeout,

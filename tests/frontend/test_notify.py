@@ -105,3 +105,69 @@ async def test_a_session_change_reaches_that_session_only(tmp_path: Path) -> Non
                 while sum(counts.values()) < 3:
                     await anyio.sleep(0.02)
             assert counts["a"] >= 1 and counts["b"] >= 1
+
+
+async def test_list_changes_within_the_window_merge_into_one_trailing_notification() -> None:
+    from mcp.server.subscriptions import InMemorySubscriptionBus
+
+    from ucp.frontend.notify import Delivery
+    from ucp.session.state import Session
+
+    sent: list[str] = []
+
+    class Channel:
+        async def send_tool_list_changed(self) -> None:
+            sent.append("tools")
+
+        async def send_prompt_list_changed(self) -> None:
+            sent.append("prompts")
+
+        async def send_resource_list_changed(self) -> None:
+            sent.append("resources")
+
+        async def send_resource_updated(self, uri: str) -> None:
+            sent.append(uri)
+
+    delivery = Delivery(InMemorySubscriptionBus(), publish_to_bus=False, dedupe_s=0.2)
+    delivery.attach(Session(id="s"), Channel())
+    tools = Change.of("*", ChangeKind.TOOLS)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(delivery.flush_loop)
+        await delivery.deliver(tools)  # this replica heard it
+        await delivery.deliver(tools)  # another replica relayed the same (or a new) change
+        await delivery.deliver(tools)
+        assert sent == ["tools"]
+        with anyio.fail_after(2):
+            while len(sent) < 2:
+                await anyio.sleep(0.02)
+        await anyio.sleep(0.3)
+        tg.cancel_scope.cancel()
+    assert sent == ["tools", "tools"]  # merged, never lost
+
+
+async def test_a_resource_update_rereads_subscriptions_made_on_another_replica() -> None:
+    from mcp.server.subscriptions import InMemorySubscriptionBus
+
+    from ucp.frontend.notify import Delivery
+    from ucp.session.state import Session
+
+    sent: list[str] = []
+
+    class Channel:
+        async def send_tool_list_changed(self) -> None: ...
+
+        async def send_prompt_list_changed(self) -> None: ...
+
+        async def send_resource_list_changed(self) -> None: ...
+
+        async def send_resource_updated(self, uri: str) -> None:
+            sent.append(uri)
+
+    async def refresh(session: Session) -> None:  # the store says: subscribed (on another replica)
+        session.subscriptions = {"file:///a.txt"} if session.id == "s1" else set()
+
+    delivery = Delivery(InMemorySubscriptionBus(), publish_to_bus=False, refresh=refresh)
+    delivery.attach(Session(id="s1"), Channel())
+    delivery.attach(Session(id="s2"), Channel())
+    await delivery.deliver(Change.of("srv", ChangeKind.RESOURCE_UPDATED, uri="file:///a.txt"))
+    assert sent == ["file:///a.txt"]  # s1 only: this replica's copy did not know it had subscribed

@@ -44,6 +44,7 @@ NOT_ENDPOINTS = {
     ("get", "/mcp"),
     ("delete", "/mcp"),
     ("get", "/healthz"),
+    ("get", "/readyz"),
     ("get", "/openapi.json"),
 }
 

@@ -402,3 +402,68 @@ def observe(
         )
     console.print(table)
     console.print(f"[dim]machine: {result['machine']}[/]")
+
+
+@app.command("scale")
+def scale(
+    sessions: int = typer.Option(50, help="Concurrent MCP sessions (2025-era, streamable HTTP)."),
+    seconds: float = typer.Option(8.0, help="Seconds of load per set-up."),
+    kill_seconds: float = typer.Option(9.0, help="Seconds of the kill-one-replica run (kill at a third)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """1 replica embedded vs 1 replica on Redis vs 3 replicas on Redis behind HAProxy, side by side;
+    the store's added latency per call; a kill -9 of one replica under load.
+
+    Needs redis-server and haproxy (make services). Example: nice ucp bench scale --sessions 50
+    """
+    from ucp.bench.scale import run_scale_bench
+
+    result = run_scale_bench(sessions=sessions, seconds=seconds, kill_seconds=kill_seconds)
+    if as_json:
+        print_json(result)
+        return
+    table = Table(
+        title=f"tools/call over streamable HTTP, {result['sessions']} sessions, {result['seconds']:g} s each"
+    )
+    for column in ("set-up", "calls/s", "x embedded", "p50 ms", "p99 ms", "added p50 ms", "calls", "failed"):
+        table.add_column(column, justify="left" if column == "set-up" else "right")
+    for row in result["rows"]:
+        table.add_row(
+            row["setup"],
+            f"{row['calls_per_s']:.0f}",
+            f"{row['x_embedded_calls_per_s']:.2f}",
+            f"{row['p50_ms']:.1f}",
+            f"{row['p99_ms']:.1f}",
+            f"{row['added_p50_ms']:+.1f}",
+            str(row["calls"]),
+            str(row["failed"]),
+        )
+    console.print(table)
+    rt = result["store_roundtrip"]
+    console.print(
+        f"store per request: 1 GET + 1 SET of a {rt['snapshot_bytes']} B session snapshot = "
+        f"{rt['p50_ms']:.2f} ms p50 (Redis on loopback, timed alone)"
+    )
+    k = result["kill"]
+    kt = Table(title="kill -9 of one of 3 replicas under the same load")
+    for column in (
+        "calls",
+        "failed",
+        "in flight at kill",
+        "failed (started after kill)",
+        "calls/s before",
+        "calls/s after",
+        "back to 90 % (s)",
+    ):
+        kt.add_column(column, justify="right")
+    kt.add_row(
+        str(k["calls"]),
+        str(k["failed"]),
+        str(k["in_flight_at_kill"]),
+        str(k["failed_after_kill_started"]),
+        f"{k['calls_per_s_before']:.0f}",
+        f"{k['calls_per_s_after']:.0f}",
+        "-" if k["back_to_90pct_s"] is None else f"{k['back_to_90pct_s']:.2f}",
+    )
+    console.print(kt)
+    console.print(f"[dim]machine: {result['machine']}[/]")

@@ -263,6 +263,14 @@ async def _stop_on_sigterm(gateway: Any, announced: Any = lambda: None) -> None:
             from ucp.log import get_logger
 
             log = get_logger("ucp.cli")
+            lifecycle = getattr(gateway, "lifecycle", None)
+            if lifecycle is not None and lifecycle.drain_s > 0:
+                # HTTP: stop taking new work, let calls in flight finish, deregister (frontend/lifecycle.py)
+                lifecycle.start_drain()
+                if not lifecycle.finished.is_set():
+                    log.info("sigterm_received", action="draining, then stopping every server")
+                    with anyio.move_on_after(lifecycle.drain_s + 5):
+                        await lifecycle.finished.wait()
             log.info("sigterm_received", action="stopping every server, then exiting")
             await gateway.pool.drain(10.0)
             learner = gateway.router.learner_loaded

@@ -192,6 +192,18 @@ class HttpSettings(_Model):
         600.0, gt=0, description="An MCP HTTP session (2025-era) idle this long is closed."
     )
     max_sessions: int = Field(1000, ge=1, description="Most MCP HTTP sessions at once (then 503).")
+    drain_s: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        description="On SIGTERM: seconds in-flight requests get to finish while new ones are refused "
+        "(503, retried elsewhere by a load balancer) before UCP exits; 0 exits at once.",
+    )
+    ready_requires_store: bool = Field(
+        True,
+        description="/readyz fails while the shared state store does not answer. false: stay ready "
+        "(2026-era calls and sessions a replica holds keep working; /readyz still reports the store).",
+    )
     max_sessions_per_identity: int = Field(
         100,
         ge=1,

@@ -43,7 +43,7 @@ from ucp.log import get_logger
 log = get_logger("ucp.auth")
 
 METADATA_PATH = "/.well-known/oauth-protected-resource"
-OPEN_PATHS = frozenset({"/healthz", "/ui"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/ui"})
 # The dashboard's static shell (HTML, JS, CSS; no data): a browser cannot send a bearer header on
 # navigation, so the page loads, asks for the key and sends it on every data request.
 OPEN_PREFIXES = ("/ui/",)

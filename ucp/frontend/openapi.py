@@ -160,7 +160,7 @@ _MCP = (
     "Streamable HTTP MCP (stateful, `Mcp-Session-Id`), both protocol eras (the 2025 handshake and "
     "2026-07-28). JSON-RPC in and out; see the MCP specification, not this document, for the messages."
 )
-# Routes that are not Endpoint declarations: MCP (the SDK's transport), /healthz and this document.
+# Routes that are not Endpoint declarations: MCP (the SDK's transport), the probes and this document.
 SERVED_PATHS: dict[str, dict[str, Any]] = {
     "/mcp": {
         "post": _op("post_mcp", "Send MCP JSON-RPC messages", _MCP),
@@ -171,6 +171,15 @@ SERVED_PATHS: dict[str, dict[str, Any]] = {
         "get": _op(
             "get_healthz",
             "Liveness: version, server and tool counts, whether dense retrieval is ready",
+            "Never needs a key.",
+            auth=False,
+        )
+    },
+    "/readyz": {
+        "get": _op(
+            "get_readyz",
+            "Readiness: 200 when the catalog is loaded, the shared store answers and the replica is not "
+            "draining; else 503 with the failing checks",
             "Never needs a key.",
             auth=False,
         )

@@ -126,6 +126,7 @@ def http_server(app: Starlette, host: str, port: int, *, header_timeout: float =
     """The uvicorn server ``run_http`` runs (tests stop it with ``should_exit``)."""
     import uvicorn  # lazy: stdio serving never needs it
 
+    lifecycle = getattr(app.state, "lifecycle", None)
     config = uvicorn.Config(
         app,
         host=host,
@@ -133,7 +134,12 @@ def http_server(app: Starlette, host: str, port: int, *, header_timeout: float =
         log_config=None,
         access_log=False,
         lifespan="on",
-        timeout_graceful_shutdown=5,
+        # after a drain only notification streams are left: they are closed, not waited for
+        timeout_graceful_shutdown=2 if lifecycle is not None else 5,
         http=header_timeout_protocol(header_timeout),
     )
+    if lifecycle is not None:
+        from ucp.frontend.lifecycle import draining_server
+
+        return draining_server(config, lifecycle)  # SIGTERM drains first (lifecycle.py)
     return uvicorn.Server(config)

@@ -26,10 +26,11 @@ import ucp
 from ucp.frontend.errors import as_mcp_errors
 from ucp.frontend.mcp_tracing import McpTracing
 from ucp.frontend.notify import Notifier
-from ucp.frontend.sessions import session_for
+from ucp.frontend.sessions import SessionSync, session_for
 from ucp.log import get_logger
 from ucp.observe.telemetry import Telemetry
-from ucp.session.api import CallHooks, SessionAPI
+from ucp.session.api import CallHooks, Session, SessionAPI
+from ucp.session.snapshot import SessionStore
 
 log = get_logger("ucp.frontend")
 
@@ -83,48 +84,59 @@ def _hooks(ctx: ServerRequestContext[Any]) -> CallHooks:
     return CallHooks(progress=relay, elicit=elicit)
 
 
-def build_mcp_server(api: SessionAPI, *, telemetry: Telemetry | None = None) -> GatewayServer:
+def build_mcp_server(
+    api: SessionAPI,
+    *,
+    telemetry: Telemetry | None = None,
+    store: SessionStore | None = None,
+    notifier: Notifier | None = None,
+) -> GatewayServer:
     """The MCP server over ``api``; serve it over stdio, HTTP or an in-memory client. ``telemetry``
-    opens a server span per request (a child of the caller's ``traceparent``; ``mcp_tracing.py``)."""
-    notifier = Notifier(api.events)
+    opens a server span per request (a child of the caller's ``traceparent``; ``mcp_tracing.py``).
+    ``store``: the shared session store of a replica (handshake-era HTTP sessions live there);
+    ``notifier``: one that also hears other replicas' changes (``ucp.frontend.fanout``)."""
+    notifier = notifier if notifier is not None else Notifier(api.events)
     tel = telemetry if telemetry is not None else Telemetry.off()
+
+    async def session_for_ctx(ctx: ServerRequestContext[Any]) -> Session:
+        return await session_for(api, ctx, store)
 
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        session = await session_for(api, ctx)
+        session = await session_for_ctx(ctx)
         return types.ListToolsResult(tools=api.list_tools(session))
 
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
-        session = await session_for(api, ctx)
+        session = await session_for_ctx(ctx)
         with as_mcp_errors():
             return await api.call_tool(session, params.name, dict(params.arguments or {}), _hooks(ctx))
 
     async def list_resources(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
-        await session_for(api, ctx)
+        await session_for_ctx(ctx)
         return types.ListResourcesResult(resources=api.list_resources())
 
     async def list_templates(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
-        await session_for(api, ctx)
+        await session_for_ctx(ctx)
         return types.ListResourceTemplatesResult(resource_templates=api.list_resource_templates())
 
     async def read_resource(
         ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
-        await session_for(api, ctx)
+        await session_for_ctx(ctx)
         with as_mcp_errors():
             return await api.read_resource(str(params.uri))
 
     async def subscribe(
         ctx: ServerRequestContext[Any], params: types.SubscribeRequestParams
     ) -> types.EmptyResult:
-        session = await session_for(api, ctx)
+        session = await session_for_ctx(ctx)
         with as_mcp_errors():
             await api.subscribe_resource(session, str(params.uri))
         return types.EmptyResult()
@@ -132,7 +144,7 @@ def build_mcp_server(api: SessionAPI, *, telemetry: Telemetry | None = None) -> 
     async def unsubscribe(
         ctx: ServerRequestContext[Any], params: types.UnsubscribeRequestParams
     ) -> types.EmptyResult:
-        session = await session_for(api, ctx)
+        session = await session_for_ctx(ctx)
         with as_mcp_errors():
             await api.unsubscribe_resource(session, str(params.uri))
         return types.EmptyResult()
@@ -140,13 +152,13 @@ def build_mcp_server(api: SessionAPI, *, telemetry: Telemetry | None = None) -> 
     async def list_prompts(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListPromptsResult:
-        await session_for(api, ctx)
+        await session_for_ctx(ctx)
         return types.ListPromptsResult(prompts=api.list_prompts())
 
     async def get_prompt(
         ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams
     ) -> types.GetPromptResult:
-        await session_for(api, ctx)
+        await session_for_ctx(ctx)
         with as_mcp_errors():
             return await api.get_prompt(params.name, dict(params.arguments or {}))
 
@@ -176,4 +188,8 @@ def build_mcp_server(api: SessionAPI, *, telemetry: Telemetry | None = None) -> 
         on_subscriptions_listen=ListenHandler(notifier.bus),
     )
     server.middleware = [McpTracing(tel)]  # UCP's tracer instead of the SDK's global-provider one
+    if store is not None:
+        server.middleware.append(
+            SessionSync(api, store)
+        )  # inner: the snapshot is written before the span ends
     return server

@@ -54,6 +54,9 @@ class AdminFacade:
             sessions=len(self.store),
             dense_ready=self._dense_ready(),
             changed_definitions=len(self.pins.changed),
+            catalog_loaded=all(
+                c.listed.is_set() or c.first_attempt_done.is_set() for c in self.pool.connections.values()
+            ),
         )
 
     def servers(self) -> list[dict[str, Any]]:

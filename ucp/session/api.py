@@ -61,6 +61,7 @@ class Health:
     sessions: int
     dense_ready: bool
     changed_definitions: int
+    catalog_loaded: bool = True  # every configured server has been listed once (or failed its first try)
 
 
 class SessionAPI(Protocol):
