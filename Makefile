@@ -18,6 +18,8 @@ BIN    := $(VENV)/bin
 NODE_DIR := tests/integration/node
 STAMP  := $(VENV)/.ucp-installed
 NODE_STAMP := $(NODE_DIR)/node_modules/.ucp-installed
+# A default install (no extras) in a venv of its own: what `pip install ucp` gives a user
+LEAN_VENV ?= .venv-lean
 PYTEST_ARGS ?=
 # Coverage floors (branch coverage, %): the whole package and its pure cores (measured on the full
 # suite; raise them when the figure rises for good, never lower them to land a change).
@@ -25,7 +27,7 @@ COV_FLOOR  ?= 89
 CORE_FLOOR ?= 97
 CORES := ucp/router/tokenize.py,ucp/router/bm25.py,ucp/router/fusion.py,ucp/router/bandit.py,ucp/pool/backoff.py,ucp/naming.py
 
-.PHONY: setup node browser services deploy-tools deploy-check run serve wheel test lint typecheck unit integration bench bench-quick bench-reliability fuzz manual clean
+.PHONY: setup node browser lean lean-check services deploy-tools deploy-check run serve wheel test lint typecheck unit integration bench bench-quick bench-reliability fuzz manual clean
 
 setup: $(STAMP)
 
@@ -51,6 +53,19 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## The lean install: ucp without extras (no torch) in $(LEAN_VENV), rebuilt from this checkout (pip's
+## cache makes it ~1 minute). tests/integration/test_lean_install.py checks it (make test runs it).
+lean:
+	@test -n "$(PYTHON)" || { echo "error: no Python 3.11 or newer found" >&2; exit 1; }
+	@test -x $(LEAN_VENV)/bin/python || $(PYTHON) -m venv $(LEAN_VENV)
+	$(LEAN_VENV)/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt --upgrade --force-reinstall --no-deps .
+	$(LEAN_VENV)/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt .
+	@echo "==> lean install: $(LEAN_VENV) ($$(du -sh $(LEAN_VENV) | cut -f1)), no torch"
+
+## The lean install's checks alone: no torch in pip list, size budget, `ucp serve` reaching hybrid retrieval.
+lean-check: setup lean
+	UCP_LEAN_PYTHON=$(abspath $(LEAN_VENV))/bin/python $(BIN)/python -m pytest -q tests/integration/test_lean_install.py
 
 ## Debian's redis-server, PostgreSQL and HAProxy: the shared state stores and the load balancer the
 ## scale-out integration tests start (tests/integration/stores.py; PostgreSQL binaries are found
@@ -96,18 +111,18 @@ typecheck: setup
 
 ## The whole suite: lint, format, types (ucp and tests), unit and integration tests (real servers and
 ## clients) under branch coverage with floors.
-test: setup node browser services deploy-tools
+test: setup node browser services deploy-tools lean
 	$(BIN)/ruff check ucp tests
 	$(BIN)/ruff format --check ucp tests
 	$(BIN)/mypy
-	$(BIN)/python -m pytest --cov=ucp --cov-report=term --cov-fail-under=$(COV_FLOOR) $(PYTEST_ARGS)
+	UCP_LEAN_PYTHON=$(abspath $(LEAN_VENV))/bin/python $(BIN)/python -m pytest --cov=ucp --cov-report=term --cov-fail-under=$(COV_FLOOR) $(PYTEST_ARGS)
 	$(BIN)/coverage report --include='$(CORES)' --fail-under=$(CORE_FLOOR)
 
 unit: setup
 	$(BIN)/python -m pytest -m "not integration and not slow" $(PYTEST_ARGS)
 
-integration: setup node browser services deploy-tools
-	$(BIN)/python -m pytest -m integration $(PYTEST_ARGS)
+integration: setup node browser services deploy-tools lean
+	UCP_LEAN_PYTHON=$(abspath $(LEAN_VENV))/bin/python $(BIN)/python -m pytest -m integration $(PYTEST_ARGS)
 
 ## Benchmarks: print tables; figures go in the README. DATA points at the tool-retrieval data sets.
 DATA ?= ../shared/data/tool-retrieval
@@ -125,7 +140,7 @@ manual: setup
 	$(BIN)/python -m ucp.bench.cloud.manual
 
 clean:
-	rm -rf $(VENV) $(NODE_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
+	rm -rf $(VENV) $(LEAN_VENV) $(NODE_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
 
 ## Reliability: load held, faults survived (recovery times), bad input refused. Loopback and pipes only.
 bench-reliability: setup

@@ -111,7 +111,7 @@ def _patches(record: Callable[[str], None]) -> list[tuple[Any, str, Callable[...
     from ucp.router import embedder, onnx_encoder
 
     patches.append((embedder.SentenceTransformerEmbedder, "load", forbid("loading the embedding model")))
-    patches.append((onnx_encoder.OnnxQueryEncoder, "__init__", forbid("loading the ONNX query encoder")))
+    patches.append((onnx_encoder.OnnxEncoder, "__init__", forbid("loading the ONNX encoder")))
     return patches
 
 

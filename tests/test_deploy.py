@@ -122,7 +122,9 @@ def test_dockerfile_copies_existing_paths() -> None:
     for src in re.findall(r"^COPY (.+) \S+$", text, flags=re.M):
         for part in src.split():
             assert (ROOT / part).exists(), f"Dockerfile copies {part}, which does not exist"
-    assert "torch==2.13.0" in text
+    assert (
+        "torch==" not in text
+    )  # the default install serves without it (tests/integration/test_lean_install.py)
     assert "/healthz" in text
     assert "USER 1000:1000" in text  # numeric, as the pods' runAsUser
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import ucp.errors as errors
 
 
@@ -25,6 +27,16 @@ def test_details_travel_with_the_message() -> None:
     assert exc.message == "unknown tool 'x'" and str(exc).startswith("unknown tool")
     assert exc.details == {"tool": "x", "suggestions": ["y"]}
     assert issubclass(errors.DownstreamTimeoutError, errors.DownstreamError)
+
+
+def test_require_extra_names_the_pip_command() -> None:
+    from ucp.errors import ExtraMissingError, require_extra
+
+    require_extra("train", "ucp train", ("json",))  # present: no error
+    with pytest.raises(ExtraMissingError) as err:
+        require_extra("train", "ucp train", ("json", "ucp_no_such_module_xyz"))
+    assert err.value.code == "extra_missing"
+    assert "pip install 'ucp[train]'" in err.value.message and "ucp_no_such_module_xyz" in err.value.message
 
 
 def test_error_from_dict_rebuilds_class_code_and_details() -> None:

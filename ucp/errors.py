@@ -216,6 +216,27 @@ class StoreUnavailableError(UCPError):
     http_status = 503
 
 
+# ---------------------------------------------------------------- installation
+class ExtraMissingError(UCPError):
+    """A command needs an optional extra that is not installed (e.g. ``ucp train`` needs ``ucp[train]``)."""
+
+    code = "extra_missing"
+
+
+def require_extra(extra: str, feature: str, modules: tuple[str, ...]) -> None:
+    """Raise ``ExtraMissingError`` naming the pip command when one of ``modules`` is not importable."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ExtraMissingError(
+            f"{feature} needs {', '.join(missing)}, which a default install leaves out; "
+            f"install the {extra} extra: pip install 'ucp[{extra}]'",
+            extra=extra,
+            missing=missing,
+        )
+
+
 def error_from_dict(data: Any) -> UCPError | None:
     """The ``UCPError`` that ``to_dict()`` described (``None`` if ``data`` names no known code): how
     an error raised in UCP's pool process reaches a worker with its class and code intact."""

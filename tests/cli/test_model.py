@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from tests.cli.conftest import Cli
 from ucp.router.adapter import QueryAdapter
@@ -56,3 +57,19 @@ def test_ab_share_and_stats_compare_the_arms(cli: Cli) -> None:
 def test_train_refuses_too_few_pairs(cli: Cli) -> None:
     result = cli("train")
     assert result.exit_code != 0 and "logged (query, successful call) pairs" in result.stderr
+
+
+def test_train_without_the_train_extra_says_what_to_install(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
+    )
+    result = cli("train")
+    assert result.exit_code == 2
+    assert "pip install 'ucp[train]'" in " ".join(result.output.split())
+    bench = cli("bench", "train", "--data", "x")
+    assert bench.exit_code == 2 and "ucp[train]" in " ".join(bench.output.split())

@@ -63,6 +63,10 @@ def test_a_wheel_installed_into_a_fresh_venv_is_a_working_ucp(tmp_path: Path) ->
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.endswith("data/share/ucp/registry/catalog/time.toml") for n in names)
     assert any(n.endswith("data/share/ucp/registry/schema/registry-entry.schema.json") for n in names)
+    model = "ucp/router/model/all-MiniLM-L6-v2/"
+    for f in ("model.safetensors", "encoder.onnx", "tokenizer.json", "LICENSE", "1_Pooling/config.json"):
+        assert model + f in names, f  # the packaged model: hybrid retrieval with no download
+    assert wheel.stat().st_size < 100 * 10**6  # PyPI's default upload limit per file
 
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
@@ -114,6 +118,8 @@ def test_a_wheel_installed_into_a_fresh_venv_is_a_working_ucp(tmp_path: Path) ->
     )
     checks = {c["check"]: c for c in doctor["checks"]}
     assert checks["catalog"]["status"] == "ok", checks["catalog"]
+    assert checks["embedding model"]["status"] == "ok", checks["embedding model"]
+    assert str(venv) in checks["embedding model"]["detail"]  # the wheel's own copy of the model
     assert str(venv / "share" / "ucp" / "registry" / "catalog") in checks["catalog"]["detail"]
     added = _run([str(ucp_bin), "registry", "add", "--from-catalog", "time", "--json"], env=env, cwd=tmp_path)
     assert json.loads(added)["added"] == "time"

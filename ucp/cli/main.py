@@ -1,8 +1,8 @@
 """The ``ucp`` command: a typer app with one sub-app per noun.
 
 ``ucp serve`` is what a host launches, so its start-up is on the host's critical path: the
-entry point recognises it and builds an app with only that command, skipping the imports
-of the other commands (see ``main``).
+entry point recognises it and runs it without typer, rich or the other commands' imports
+(``ucp.cli.serving`` parses its options with argparse; see ``main``).
 """
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-
-import typer
+from typing import TYPE_CHECKING
 
 import ucp
-from ucp.cli.serve import serve
+
+if TYPE_CHECKING:  # typer loads with the full CLI only (not on the `ucp serve` fast path)
+    import typer
 
 HELP = "UCP: one MCP endpoint in front of every tool you use."
 
@@ -60,20 +61,25 @@ def version_string() -> str:
 
 
 def _version(value: bool) -> None:
+    import typer
+
     if value:
         typer.echo(version_string())
         raise typer.Exit()
 
 
-def _root(
-    version: bool = typer.Option(
-        False, "--version", "-V", callback=_version, is_eager=True, help="Print the version."
-    ),
-) -> None:
-    """UCP: one MCP endpoint in front of every tool you use."""
-
-
 def _new_app() -> typer.Typer:
+    import typer
+
+    from ucp.cli.serve import serve
+
+    def _root(
+        version: bool = typer.Option(
+            False, "--version", "-V", callback=_version, is_eager=True, help="Print the version."
+        ),
+    ) -> None:
+        """UCP: one MCP endpoint in front of every tool you use."""
+
     app = typer.Typer(
         name="ucp",
         help=HELP,
@@ -128,6 +134,8 @@ def main() -> None:
     argv = sys.argv[1:]
     completing = any(k.endswith("_COMPLETE") for k in os.environ)
     if argv[:1] == ["serve"] and not {"-h", "--help"} & set(argv) and not completing:
-        _new_app()()  # fast path: the host is waiting for the first tools/list
+        from ucp.cli.serving import main as serve_main
+
+        serve_main(argv[1:])  # fast path: the host is waiting for the first tools/list
         return
     __getattr__("app")()

@@ -18,6 +18,8 @@ import typer
 
 from ucp.cli.common import console, fail, load, print_json
 
+TRAIN_MODULES = ("torch",)  # the adapter's optimiser (serving applies it with numpy)
+
 
 def train(
     config: Path | None = typer.Option(None, "--config", "-c", help="Config file (for the embedding model)."),
@@ -38,6 +40,12 @@ def train(
     Example: ucp train --promote
     Example: ucp train --dev ../shared/data/tool-retrieval/metatool --held-back 0.2
     """
+    from ucp.errors import ExtraMissingError, require_extra
+
+    try:
+        require_extra("train", "ucp train", TRAIN_MODULES)
+    except ExtraMissingError as exc:
+        fail(exc.message)
     from ucp.bench.datasets import DatasetError, load_queries, load_tools
     from ucp.bench.retrieval import _progress, evenly
     from ucp.router.models import ModelError, ModelRegistry

