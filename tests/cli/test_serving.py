@@ -44,8 +44,9 @@ def test_argparse_parses_what_a_host_passes() -> None:
     )
     assert args == {
         "transport": "http", "stdio": False, "host": None, "port": 9000, "config": None, "mode": "search",
-        "log_level": "info", "no_dense": True, "cli_listener": True,
+        "log_level": "info", "no_dense": True, "cli_listener": True, "workers": None,
     }  # fmt: skip
+    assert serving.parser().parse_args(["--workers", "2"]).workers == 2
     assert serving.parser().parse_args(["--no-cli-listener"]).cli_listener is False
 
 
