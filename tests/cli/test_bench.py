@@ -112,3 +112,49 @@ def test_throughput_table_shows_ratios_and_rss() -> None:
     cells = [list(col.cells) for col in table.columns]
     assert cells[1][1].startswith("50 (0.50x)")
     assert cells[2][1] == "120 + 115"
+
+
+def test_observe_runs_small_and_prints_its_table(cli: Cli) -> None:
+    result = cli("bench", "observe", "--calls", "20", "--rounds", "1")
+    assert result.exit_code == 0, result.stderr
+    assert "Per-call cost of observability" in result.stdout
+    for variant in ("none", "metrics", "tracing on"):
+        assert variant in result.stdout
+    as_json = cli("bench", "observe", "--calls", "10", "--rounds", "1", "--json")
+    data = json.loads(as_json.stdout)
+    baseline = next(r for r in data["rows"] if r["variant"] == "none")
+    assert baseline["ratio_p50"] == pytest.approx(1.0) and all(r["calls"] == 10 for r in data["rows"])
+
+
+def test_scale_prints_the_set_ups_side_by_side_and_the_kill_run(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ucp.bench.scale
+
+    row = {"calls_per_s": 58.0, "x_embedded_calls_per_s": 1.0, "p50_ms": 914.0, "p99_ms": 1557.0}
+    result = {
+        "sessions": 50,
+        "seconds": 8.0,
+        "machine": "2 cores",
+        "rows": [
+            {**row, "setup": "1 replica, embedded", "added_p50_ms": 0.0, "calls": 464, "failed": 0},
+            {**row, "setup": "3 replicas, Redis, HAProxy", "x_embedded_calls_per_s": 0.84, "added_p50_ms": 245.0,
+             "calls": 392, "failed": 0},
+        ],
+        "store_roundtrip": {"snapshot_bytes": 4096, "p50_ms": 0.3},
+        "kill": {"calls": 388, "failed": 11, "in_flight_at_kill": 50, "failed_after_kill_started": 0,
+                 "calls_per_s_before": 40.0, "calls_per_s_after": 35.0, "back_to_90pct_s": None},
+    }  # fmt: skip
+    seen: dict[str, object] = {}
+
+    def fake(**kw: object) -> dict[str, object]:
+        seen.update(kw)
+        return result
+
+    monkeypatch.setattr(ucp.bench.scale, "run_scale_bench", fake)
+    out = cli("bench", "scale", "--sessions", "7", "--seconds", "2")
+    assert out.exit_code == 0, out.stderr
+    assert seen == {"sessions": 7, "seconds": 2.0, "kill_seconds": 9.0}
+    assert "0.84" in out.stdout and "+245.0" in out.stdout and "4096 B" in out.stdout
+    assert "kill -9 of one of 3 replicas" in out.stdout and "388" in out.stdout
+    assert json.loads(cli("bench", "scale", "--json").stdout)["kill"]["failed"] == 11
