@@ -1,6 +1,7 @@
 # UCP developer commands. `make run` and `make test` are the two set-up commands of the README:
-# each creates .venv (any Python 3.11 or newer), installs pinned dependencies (torch pinned to the
-# CPU build) and the npm peers the integration tests start, then does its job.
+# `make run` creates .venv-lean (the default install: no extras, no torch) and serves from it;
+# `make test` creates .venv (the dev extra, torch pinned to the CPU build), the npm peers and the
+# Debian services the integration tests start, and .venv-lean, which it checks. Any Python 3.11+.
 #
 # PYTHON=/path/to/python3.x picks the interpreter (default: the first 3.11+ of python3.11,
 # python3.12, python3.13, python3; 3.11 first, the version the pinned CPU torch file is for).
@@ -20,6 +21,9 @@ STAMP  := $(VENV)/.ucp-installed
 NODE_STAMP := $(NODE_DIR)/node_modules/.ucp-installed
 # A default install (no extras) in a venv of its own: what `pip install ucp` gives a user
 LEAN_VENV ?= .venv-lean
+LEAN_STAMP := $(LEAN_VENV)/.ucp-installed
+# what the lean (non-editable) install is built from: a change to any of them reinstalls it
+LEAN_SOURCES := pyproject.toml constraints.txt $(shell find ucp registry -type f -not -path '*/__pycache__/*' 2>/dev/null)
 PYTEST_ARGS ?=
 # Coverage floors (branch coverage, %): the whole package and its pure cores (measured on the full
 # suite; raise them when the figure rises for good, never lower them to land a change).
@@ -54,14 +58,21 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-## The lean install: ucp without extras (no torch) in $(LEAN_VENV), rebuilt from this checkout (pip's
-## cache makes it ~1 minute). tests/integration/test_lean_install.py checks it (make test runs it).
-lean:
-	@test -n "$(PYTHON)" || { echo "error: no Python 3.11 or newer found" >&2; exit 1; }
+## The lean install: ucp without extras (no torch) in $(LEAN_VENV), what `make run` serves with and
+## what hosts start. Rebuilt from this checkout when its sources change (pip's cache makes that ~1
+## minute). tests/integration/test_lean_install.py checks it (make test runs it).
+lean: $(LEAN_STAMP)
+
+$(LEAN_STAMP): $(LEAN_SOURCES)
+	@test -n "$(PYTHON)" || { echo "error: no Python 3.11 or newer found; install one, or run make PYTHON=/path/to/python3.x" >&2; exit 1; }
+	@echo "==> $(LEAN_VENV): ucp without extras (no torch; the embedding model ships inside ucp), ~1-2 minutes"
 	@test -x $(LEAN_VENV)/bin/python || $(PYTHON) -m venv $(LEAN_VENV)
-	$(LEAN_VENV)/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt --upgrade --force-reinstall --no-deps .
-	$(LEAN_VENV)/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt .
-	@echo "==> lean install: $(LEAN_VENV) ($$(du -sh $(LEAN_VENV) | cut -f1)), no torch"
+	@$(LEAN_VENV)/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt --upgrade --force-reinstall --no-deps .
+	@$(LEAN_VENV)/bin/python -m pip install --disable-pip-version-check --progress-bar on -c constraints.txt . \
+	    | grep -v "^Requirement already" || true
+	@$(LEAN_VENV)/bin/python -c "import ucp" || { echo "error: the install in $(LEAN_VENV) does not import" >&2; exit 1; }
+	@touch $(LEAN_STAMP)
+	@echo "==> installed: $(LEAN_VENV)/bin/ucp ($$(du -sh $(LEAN_VENV) | cut -f1)), no torch; activate with: . $(LEAN_VENV)/bin/activate"
 
 ## The lean install's checks alone: no torch in pip list, size budget, `ucp serve` reaching hybrid retrieval.
 lean-check: setup lean
@@ -90,10 +101,10 @@ deploy-check: setup deploy-tools
 	$(BIN)/python -m pytest tests/test_deploy.py tests/integration/test_deploy.py -q $(PYTEST_ARGS)
 
 ## Run UCP on its embedded defaults (built-in tools, no server registered needed), over HTTP.
-run: setup
+run: lean
 	@echo "==> serving UCP over HTTP at http://$(HOST):$(PORT)/mcp (registry: \$$UCP_HOME/ucp.toml; Ctrl-C stops)"
-	@echo "    add it to a host with: $(BIN)/ucp install --list, then $(BIN)/ucp install HOST"
-	$(BIN)/ucp serve --transport http --host $(HOST) --port $(PORT)
+	@echo "    add it to a host with: $(LEAN_VENV)/bin/ucp install --list, then $(LEAN_VENV)/bin/ucp install HOST"
+	$(LEAN_VENV)/bin/ucp serve --transport http --host $(HOST) --port $(PORT)
 
 ## A wheel in dist/ (pipx install dist/ucp-*.whl, or uv tool install dist/ucp-*.whl).
 wheel: setup
