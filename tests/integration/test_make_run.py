@@ -41,16 +41,22 @@ async def test_make_run_serves_the_builtin_tools_from_the_default_install(tmp_pa
             async with Client(streamable_http_client(f"{base}/mcp", http_client=http)) as client:
                 listed = [t.name for t in (await client.list_tools()).tools]
                 if not any(n.startswith("cloud__") for n in listed):  # search mode: found, not listed
-                    found = await client.call_tool("ucp__search_tools", {"query": "rightsize an EC2 instance"})
+                    found = await client.call_tool(
+                        "ucp__search_tools", {"query": "rightsize an EC2 instance"}
+                    )
                     assert not found.is_error
                     listed = [json.dumps([c.model_dump() for c in found.content])]
                 assert any("cloud__rightsize_vm" in n for n in listed), listed
         assert (tmp_path / "home").is_dir()  # state lives under UCP_HOME
-        pids = subprocess.run(["pgrep", "-g", str(proc.pid), "-f", "ucp serve"], capture_output=True, text=True)
+        pids = subprocess.run(
+            ["pgrep", "-g", str(proc.pid), "-f", "ucp serve"], capture_output=True, text=True
+        )
         serving = [int(p) for p in pids.stdout.split()]
         assert serving, "no `ucp serve` in make's process group"
         exe = Path(f"/proc/{serving[0]}/exe").resolve()
-        assert ".venv-lean" in str(Path(f"/proc/{serving[0]}/cmdline").read_bytes()) or "venv-lean" in str(exe)
+        assert ".venv-lean" in str(Path(f"/proc/{serving[0]}/cmdline").read_bytes()) or "venv-lean" in str(
+            exe
+        )
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
