@@ -275,9 +275,14 @@ async def test_a_redis_restart_flips_readiness_and_everything_recovers(
             await anyio.sleep(0.3)
     assert _count_events(pg) >= events_before  # nothing lost from PostgreSQL
     async with session(three.url) as (client, seen):  # and sessions work again, across replicas
-        await client.call_tool("ucp__search_tools", {"query": "current time in a timezone"})
+        found = await client.call_tool("ucp__search_tools", {"query": "current time in a timezone"})
+        assert not found.is_error and "time__get_current_time" in found.content[0].text
         for _ in range(3):
-            assert "time__get_current_time" in {t.name for t in (await client.list_tools()).tools}
+            assert "ucp__search_tools" in {t.name for t in (await client.list_tools()).tools}
+            now = await client.call_tool(
+                "ucp__call_tool", {"name": "time__get_current_time", "arguments": {"timezone": "UTC"}}
+            )
+            assert not now.is_error, now.content
     assert len(seen.posts()) >= 2
 
 
