@@ -61,6 +61,7 @@ from ucp.state.services import SharedServices
 
 if TYPE_CHECKING:
     from ucp.frontend.context import Fronts
+    from ucp.frontend.early import EarlyFront
     from ucp.frontend.lifecycle import Lifecycle
     from ucp.frontend.replica import Replica
     from ucp.identity import Identity
@@ -611,12 +612,13 @@ class Gateway:
 
 
 # ---------------------------------------------------------------- the fronts on top
-async def serve_stdio(gateway: Gateway) -> None:
-    """MCP over stdio (what a host launches)."""
+async def serve_stdio(gateway: Gateway, early: EarlyFront | None = None) -> None:
+    """MCP over stdio (what a host launches); ``early``: the front that has been reading stdin
+    since the process started (``ucp.frontend.early``)."""
     from ucp.frontend.run import run_stdio
     from ucp.frontend.server import build_mcp_server
 
-    await run_stdio(build_mcp_server(gateway.api, telemetry=gateway.telemetry))
+    await run_stdio(build_mcp_server(gateway.api, telemetry=gateway.telemetry), early)
 
 
 async def serve_http(gateway: Gateway, host: str, port: int, *, worker: int | None = None) -> None:

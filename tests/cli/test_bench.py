@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,6 @@ def test_retrieval_on_the_slice_with_the_real_model(cli: Cli) -> None:
 
 @pytest.mark.integration
 def test_proxy_bench_runs_small(tmp_path: Path) -> None:
-    import os
     import subprocess
 
     from tests.helpers import venv_bin
@@ -77,7 +77,6 @@ def test_proxy_bench_runs_small(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_proxy_bench_throughput_runs_small(tmp_path: Path) -> None:
-    import os
     import subprocess
 
     from tests.helpers import venv_bin
@@ -94,6 +93,37 @@ def test_proxy_bench_throughput_runs_small(tmp_path: Path) -> None:
     rows = json.loads(proc.stdout)["throughput"]["rows"]
     assert {"direct", "ucp (http echo)", "ucp (stdio echo)", "ucp --workers 2 (stdio echo)"} <= set(rows)
     assert all(cells["2"]["calls_per_s"] > 0 for cells in rows.values())
+    # what each call costs the client and the downstream, hence what the machine could carry at most
+    assert all(cells["2"]["cpu_ms_per_call_client"] > 0 for cells in rows.values())
+    assert rows["direct"]["2"]["cpu_ms_per_call_downstream"] == 0  # the echo server is the measured process
+    assert rows["ucp (stdio echo)"]["2"]["cpu_ms_per_call_downstream"] > 0  # UCP's own child, found
+    assert rows["ucp (http echo)"]["2"]["cpu_ms_per_call_downstream"] > 0
+    for cells in rows.values():
+        m = cells["2"]
+        total = m["cpu_ms_per_call"] + m["cpu_ms_per_call_client"] + m["cpu_ms_per_call_downstream"]
+        assert m["ceiling_calls_per_s"] == pytest.approx((os.cpu_count() or 1) * 1000 / total)
+
+
+@pytest.mark.integration
+def test_proxy_bench_scaling_runs_small(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.helpers import venv_bin
+
+    cmd = [venv_bin("ucp"), "bench", "proxy", "--part", "scaling", "--sessions", "2", "--seconds", "1"]
+    proc = subprocess.run(
+        [*cmd, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "UCP_HOME": str(tmp_path)},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    scaling = json.loads(proc.stdout)["scaling"]
+    assert set(scaling["rows"]) == {"ucp", "ucp --workers 2"}
+    assert all(cells["2"]["calls_per_s"] > 0 for cells in scaling["rows"].values())
+    assert len(scaling["rss_mb"]["ucp --workers 2"]) == 3  # the pool process and its two workers
+    assert len(scaling["rows"]["ucp --workers 2"]["2"]["cpu_ms_per_call_by_process"]) == 3
 
 
 def test_throughput_table_shows_ratios_and_rss() -> None:
@@ -112,6 +142,41 @@ def test_throughput_table_shows_ratios_and_rss() -> None:
     cells = [list(col.cells) for col in table.columns]
     assert cells[1][1].startswith("50 (0.50x)")
     assert cells[2][1] == "120 + 115"
+
+
+def test_cpu_and_scaling_tables_show_the_ceiling_and_the_gain_per_worker() -> None:
+    from ucp.cli.bench import _proxy_tables
+
+    cell = {
+        "calls_per_s": 100.0, "p50_ms": 10.0, "p99_ms": 20.0, "n": 400.0, "cpu_ms_per_call": 4.0,
+        "cpu_ms_per_call_by_process": [4.0], "cpu_ms_per_call_client": 3.0,
+        "cpu_ms_per_call_downstream": 1.0, "ceiling_calls_per_s": 250.0,
+    }  # fmt: skip
+    two = {
+        **cell,
+        "calls_per_s": 180.0,
+        "cpu_ms_per_call": 5.0,
+        "cpu_ms_per_call_by_process": [1.0, 2.0, 2.0],
+    }
+    result = {
+        "throughput": {
+            "sessions": [8],
+            "seconds": 4.0,
+            "rows": {"ucp": {"8": cell}},
+            "rss_mb": {"ucp": [120.0]},
+        },
+        "scaling": {
+            "sessions": [8],
+            "seconds": 6.0,
+            "rows": {"ucp": {"8": cell}, "ucp --workers 2": {"8": two}},
+            "rss_mb": {"ucp": [200.0], "ucp --workers 2": [100.0, 200.0, 200.0]},
+        },
+    }
+    cpu, scaling = _proxy_tables(result)[1:3]
+    assert list(cpu.columns[1].cells) == ["4.0 | 3.0 | 1.0 -> 250"]
+    rows = list(scaling.columns[1].cells)
+    assert rows[0].startswith("100 (1.00x)") and rows[1].startswith("180 (1.80x)")
+    assert rows[1].endswith("5.0 (1.0 + 2.0 + 2.0)")
 
 
 def test_observe_runs_small_and_prints_its_table(cli: Cli) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import json
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +19,7 @@ from ucp.cli import serve, serving
 # what the serve path must never import before answering a host (heavy, or CLI-only)
 FORBIDDEN = (
     "torch", "transformers", "sentence_transformers", "pandas", "statsmodels", "scipy", "lancedb", "pyarrow",
-    "rich", "typer", "numpy", "faiss", "onnxruntime", "tokenizers", "onnx", "redis", "psycopg",
+    "rich", "typer", "numpy", "faiss", "onnxruntime", "tokenizers", "onnx", "redis", "psycopg", "jwt",
 )  # fmt: skip
 
 
@@ -78,3 +83,56 @@ def test_the_serve_path_stays_within_its_import_budget() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.integration  # a real `ucp serve` and the time server
+def test_nothing_heavy_is_loaded_when_the_host_gets_its_first_list(tmp_path: Path) -> None:
+    """Not just the imports: building the gateway and answering the handshake load none of
+    FORBIDDEN either (the router's numpy, scipy, faiss and ONNX Runtime load after the answer)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "ucp.toml").write_text(
+        f'[servers.time]\ncommand = "{sys.executable}"\nargs = ["-m", "mcp_server_time"]\n'
+    )
+    env = {**os.environ, "UCP_HOME": str(home), "UCP_CONFIG": "", "UCP_EARLY": "0"}  # the SDK answers
+
+    def start() -> list[str]:
+        imported = bytearray()
+
+        def drain(stream: Any) -> None:
+            with contextlib.suppress(BlockingIOError, TypeError):
+                imported.extend(stream.read() or b"")
+
+        with subprocess.Popen(
+            [sys.executable, "-X", "importtime", "-m", "ucp", "serve", "--no-dense"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        ) as proc:  # fmt: skip
+            assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+            os.set_blocking(proc.stderr.fileno(), False)
+            try:
+                for msg in (
+                    {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
+                    {"jsonrpc": "2.0", "method": "notifications/initialized"},
+                    {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+                ):  # fmt: skip
+                    proc.stdin.write((json.dumps(msg) + "\n").encode())
+                proc.stdin.flush()
+                while True:
+                    line = proc.stdout.readline()
+                    assert line, "ucp serve exited before answering"
+                    drain(proc.stderr)
+                    if json.loads(line).get("id") == 2:
+                        drain(proc.stderr)  # everything imported up to the answer
+                        assert "time__get_current_time" in line.decode()
+                        break
+            finally:
+                proc.kill()
+        text = imported.decode(errors="replace")
+        rows = [row.split("|") for row in text.splitlines() if row.startswith("import time:")]
+        # a module hidden on purpose (ucp.log sets sys.modules["rich"] = None) still prints a row, in µs
+        return [r[2].strip() for r in rows if len(r) == 3 and r[1].strip().isdigit() and int(r[1]) >= 50]
+
+    for _ in range(2):  # a first start (waits for the time server), then a restart (its last-known lists)
+        modules = start()
+        assert "mcp" in modules and "ucp.app" in modules  # the trace is complete up to the answer
+        assert sorted({m.split(".")[0] for m in modules} & set(FORBIDDEN)) == []

@@ -7,7 +7,10 @@
 - Cold start: process spawn to the first ``tools/list`` answer, with the time server registered.
 - Throughput: N sessions (1, 8, 32, 64) call ``echo`` at once over streamable HTTP for a fixed
   time; calls/s and latency per variant (direct, UCP in front of the HTTP and of the stdio echo
-  server, UCP with several workers, FastMCP's proxy), and the resident set of every process.
+  server, UCP with several workers, FastMCP's proxy), the resident set of every process, and
+  the CPU each call costs the proxy, the client and the downstream (hence the machine's ceiling).
+- Scaling: the same with ``ucp__search_tools`` (dense ranking per call), where UCP itself does the
+  work: calls/s with 1 and N worker processes.
 - Memory: resident set of the proxy process with 5 downstream servers connected.
 """
 
@@ -220,21 +223,24 @@ async def http_overhead(calls: int, rounds: int, work: Path) -> dict[str, dict[s
 async def cold_start(repeats: int, work: Path) -> dict[str, dict[str, float]]:
     """Spawn to first tools/list answer (median of ``repeats``), time server registered.
 
-    UCP twice: a first start (a fresh ``UCP_HOME`` each time: it waits for the time server to
-    list its tools) and a restart (the home of an earlier run: it answers from the time
-    server's last-known lists while the server connects).
+    UCP three times: a first start (a fresh ``UCP_HOME`` each time: it waits for the time server
+    to list its tools), a restart without the early stdio front (``UCP_EARLY=0``: it answers from
+    the time server's last-known lists while the server connects, once the SDK and the gateway
+    are up) and a restart as shipped (the early front answers the handshake from the last start's
+    answers while UCP loads: ``ucp.frontend.early``).
     """
     time_srv = {"command": PY, "args": ["-m", "mcp_server_time"]}
 
-    def ucp_params(home: Path) -> StdioServerParameters:
+    def ucp_params(home: Path, **env: str) -> StdioServerParameters:
         if not (home / "ucp.toml").exists():
             _write_toml(home, {"time": time_srv}, builtins=True)
-        return StdioServerParameters(command=_bin("ucp"), args=["serve"], env=_ucp_env(home))
+        return StdioServerParameters(command=_bin("ucp"), args=["serve"], env={**_ucp_env(home), **env})
 
     fresh = itertools.count()
     targets: dict[str, Callable[[], StdioServerParameters]] = {
         "direct": lambda: StdioServerParameters(command=PY, args=["-m", "mcp_server_time"]),
         "ucp": lambda: ucp_params(work / f"start-home-{next(fresh)}"),
+        "ucp (restart, no early front)": lambda: ucp_params(work / "start-home-late", UCP_EARLY="0"),
         "ucp (restart)": lambda: ucp_params(work / "start-home-restart"),
     }
     if _peer_available():
@@ -254,7 +260,8 @@ async def cold_start(repeats: int, work: Path) -> dict[str, dict[str, float]]:
                 )  # the server answers too
         return elapsed, len(tools.tools)
 
-    await first_list(targets["ucp (restart)"]())  # the earlier run whose lists a restart finds
+    for label in ("ucp (restart, no early front)", "ucp (restart)", "ucp (restart)"):
+        await first_list(targets[label]())  # earlier runs: the lists, then the handshake a restart finds
     out: dict[str, dict[str, float]] = {}
     for label, make in targets.items():
         times, counts = [], []
@@ -306,13 +313,22 @@ def _family_rss_mb(pid: int) -> list[float]:
     return [_rss_mb(p) for p in _family(pid)]
 
 
+def _echo_args(i: int) -> dict[str, Any]:
+    return {"text": f"ping {i}"}
+
+
 async def _session_loop(
-    client: Client, tool: str, until: float, latencies: list[float], errors: list[str]
+    client: Client,
+    tool: str,
+    until: float,
+    latencies: list[float],
+    errors: list[str],
+    args: Callable[[int], dict[str, Any]] = _echo_args,
 ) -> None:
     i = 0
     while time.perf_counter() < until:
         t0 = time.perf_counter()
-        result = await client.call_tool(tool, {"text": f"ping {i}"})
+        result = await client.call_tool(tool, args(i))
         latencies.append((time.perf_counter() - t0) * 1000)
         if result.is_error:
             errors.append(str(result.content)[:200])
@@ -320,10 +336,21 @@ async def _session_loop(
 
 
 async def _saturate(
-    url: str, tool: str, sessions: int, seconds: float, pids: list[int] | None = None
+    url: str,
+    tool: str,
+    sessions: int,
+    seconds: float,
+    pids: list[int] | None = None,
+    *,
+    downstream: list[int] | None = None,
+    args: Callable[[int], dict[str, Any]] = _echo_args,
 ) -> dict[str, Any]:
     """``sessions`` MCP sessions call ``tool`` back to back for ``seconds``; calls/s, latency, and
-    the CPU the processes ``pids`` spent per call (a figure the machine's other load barely moves)."""
+    the CPU the processes ``pids`` spent per call (a figure the machine's other load barely moves).
+
+    Also the CPU per call of the load generator (this process) and of the ``downstream`` server,
+    and from the three the machine's **ceiling**: the calls/s its cores could carry if they did
+    nothing else (``cores / CPU per call``), the bound no proxy design can pass on this machine."""
     latencies: list[float] = []
     errors: list[str] = []
     async with AsyncExitStack() as stack:
@@ -331,25 +358,33 @@ async def _saturate(
         for _ in range(sessions):
             clients.append(await stack.enter_async_context(Client(url, read_timeout_seconds=60)))
         for c in clients:
-            await c.call_tool(tool, {"text": "warm-up"})
+            await c.call_tool(tool, args(-1))
         procs = pids or []
+        down = [p for p in downstream or [] if p not in procs]
         cpu0 = [_cpu_s([p]) for p in procs]
+        down0, own0 = _cpu_s(down), time.process_time()
         t0 = time.perf_counter()
         async with anyio.create_task_group() as tg:
             for c in clients:
-                tg.start_soon(_session_loop, c, tool, t0 + seconds, latencies, errors)
+                tg.start_soon(_session_loop, c, tool, t0 + seconds, latencies, errors, args)
         elapsed = time.perf_counter() - t0
         per_process = [_cpu_s([p]) - c0 for p, c0 in zip(procs, cpu0, strict=True)]
+        down_s, own_s = _cpu_s(down) - down0, time.process_time() - own0
     if errors:
         raise RuntimeError(f"{tool} failed {len(errors)} times: {errors[0]}")
+    n = max(1, len(latencies))
+    total_ms = (sum(per_process) + down_s + own_s) * 1000 / n
     return {
         "calls_per_s": len(latencies) / elapsed,
         "p50_ms": percentile(latencies, 0.5),
         "p99_ms": percentile(latencies, 0.99),
         "n": float(len(latencies)),
-        "cpu_ms_per_call": sum(per_process) * 1000 / max(1, len(latencies)),
+        "cpu_ms_per_call": sum(per_process) * 1000 / n,
         # the first process is the one started (for --workers: the pool process), then its workers
-        "cpu_ms_per_call_by_process": [c * 1000 / max(1, len(latencies)) for c in per_process],
+        "cpu_ms_per_call_by_process": [c * 1000 / n for c in per_process],
+        "cpu_ms_per_call_client": own_s * 1000 / n,
+        "cpu_ms_per_call_downstream": down_s * 1000 / n,
+        "ceiling_calls_per_s": (os.cpu_count() or 1) * 1000 / total_ms if total_ms > 0 else 0.0,
     }
 
 
@@ -369,9 +404,11 @@ async def throughput(
     async with _processes() as procs:
         p_echo = free_port()
         _spawn(procs, [PY, "-m", "ucp.bench.echo_server", "http", str(p_echo)], p_echo)
+        echo_pid = procs[-1].pid
         echo_url = f"http://127.0.0.1:{p_echo}/mcp"
         stdio_echo = {"command": PY, "args": ["-m", "ucp.bench.echo_server"]}
-        targets: dict[str, tuple[str, str, int]] = {"direct": (echo_url, "echo", procs[-1].pid)}
+        # label -> url, tool, the proxy's pid, where its downstream runs ("http": the shared echo server)
+        targets: dict[str, tuple[str, str, int, str]] = {"direct": (echo_url, "echo", echo_pid, "")}
 
         def ucp(label: str, server: dict[str, Any], extra: list[str], code: Path | None = None) -> None:
             home = work / f"tp-{len(procs)}"
@@ -380,7 +417,8 @@ async def throughput(
             cmd = [_bin("ucp"), "serve", "--transport", "http", "--port", str(port), "--no-dense", *extra]
             env = _ucp_env(home) if code is None else {**_ucp_env(home), "PYTHONPATH": str(code)}
             _spawn(procs, cmd, port, env)
-            targets[label] = (f"http://127.0.0.1:{port}/mcp", "echo__echo", procs[-1].pid)
+            kind = "http" if server.get("type") == "http" else "stdio"
+            targets[label] = (f"http://127.0.0.1:{port}/mcp", "echo__echo", procs[-1].pid, kind)
 
         if baseline is not None:
             ucp("baseline (http echo)", {"type": "http", "url": echo_url}, [], baseline)
@@ -394,8 +432,8 @@ async def throughput(
             port = free_port()
             cfg = json.dumps({"mcpServers": {"echo": {"url": echo_url, "transport": "http"}}})
             _spawn(procs, [PY, "-m", "ucp.bench.peer_proxy", cfg, "http", str(port)], port)
-            targets["fastmcp (http echo)"] = (f"http://127.0.0.1:{port}/mcp", "echo", procs[-1].pid)
-        for url, tool, _ in targets.values():
+            targets["fastmcp (http echo)"] = (f"http://127.0.0.1:{port}/mcp", "echo", procs[-1].pid, "http")
+        for url, tool, _, _ in targets.values():
             async with Client(url, read_timeout_seconds=60) as client:  # every server is up
                 await client.call_tool(tool, {"text": "up"})
         rows: dict[str, dict[str, Any]] = {label: {} for label in targets}
@@ -403,10 +441,91 @@ async def throughput(
             labels = list(targets)
             shift = count % len(labels)
             for label in labels[shift:] + labels[:shift]:
-                url, tool, pid = targets[label]
-                rows[label][str(count)] = await _saturate(url, tool, count, seconds, _family(pid))
-        rss = {label: _family_rss_mb(pid) for label, (_, _, pid) in targets.items()}
+                url, tool, pid, kind = targets[label]
+                down = [echo_pid] if kind == "http" else _echo_children(pid) if kind == "stdio" else []
+                rows[label][str(count)] = await _saturate(
+                    url, tool, count, seconds, _family(pid), downstream=down
+                )
+        rss = {label: _family_rss_mb(pid) for label, (_, _, pid, _) in targets.items()}
         return {"sessions": list(sessions), "seconds": seconds, "rows": rows, "rss_mb": rss}
+
+
+SEARCHES = (
+    "forecast next month's usage of a service",
+    "find idle windows to shut down test machines",
+    "right-size an over-provisioned virtual machine",
+    "detect anomalies in a cost series",
+    "pack containers onto as few nodes as possible",
+    "what time is it in Tokyo",
+)
+
+
+def _search_args(i: int) -> dict[str, Any]:
+    return {"query": f"{SEARCHES[i % len(SEARCHES)]} (request {i})"}  # never the same query: no cache hit
+
+
+async def _wait_dense_everywhere(port: int, *, checks: int = 12, timeout: float = 180) -> None:
+    """Until ``checks`` health answers in a row, each on a new connection (so on any worker), say
+    the embedding index is ready."""
+    import httpx2
+
+    with anyio.fail_after(timeout):
+        ready = 0
+        while ready < checks:
+            async with httpx2.AsyncClient() as http:
+                health = (await http.get(f"http://127.0.0.1:{port}/healthz")).json()
+            ready = ready + 1 if health.get("dense_ready") else 0
+            if not ready:
+                await anyio.sleep(0.5)
+
+
+async def scaling(
+    work: Path, *, sessions: tuple[int, ...] = (8, 32), seconds: float = 6.0, workers: tuple[int, ...] = (2,)
+) -> dict[str, Any]:
+    """Calls/s with 1 and N worker processes where UCP itself does the work: every call is a
+    ``ucp__search_tools`` (search mode, dense ranking on: one query encoded per call, a new query
+    each time), no downstream involved. The throughput part's echo calls show the opposite case,
+    where the client and the downstream take most of the machine."""
+    async with _processes() as procs:
+        targets: dict[str, tuple[str, int]] = {}
+        for n in (1, *workers):
+            home = work / f"scale-{n}"
+            _write_toml(home, {}, builtins=True)
+            port = free_port()
+            cmd = [_bin("ucp"), "serve", "--transport", "http", "--port", str(port), "--mode", "search"]
+            _spawn(procs, [*cmd, "--workers", str(n)] if n > 1 else cmd, port, _ucp_env(home))
+            targets["ucp" if n == 1 else f"ucp --workers {n}"] = (f"http://127.0.0.1:{port}/mcp", port)
+        for _, port in targets.values():
+            await _wait_dense_everywhere(port)
+        rows: dict[str, dict[str, Any]] = {label: {} for label in targets}
+        pids = {label: procs[i].pid for i, label in enumerate(targets)}
+        for count in sessions:
+            labels = list(targets)
+            shift = count % len(labels)
+            for label in labels[shift:] + labels[:shift]:
+                url, _ = targets[label]
+                rows[label][str(count)] = await _saturate(
+                    url, "ucp__search_tools", count, seconds, _family(pids[label]), args=_search_args
+                )
+        rss = {label: _family_rss_mb(pid) for label, pid in pids.items()}
+        return {"sessions": list(sessions), "seconds": seconds, "rows": rows, "rss_mb": rss}
+
+
+def _echo_children(pid: int) -> list[int]:
+    """The echo servers ``pid`` (or its pool process / workers) spawned."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop(0)
+        try:
+            cmd = Path(f"/proc/{current}/cmdline").read_bytes()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        if current != pid and b"echo_server" in cmd:
+            out.append(current)
+            continue
+        todo += [int(c) for c in children]
+    return out
 
 
 def _rss_mb(pid: int) -> float:
@@ -490,7 +609,7 @@ def run_proxy_bench(
     rounds: int = 3,
     start_repeats: int = 5,
     node_bin: Path | None = None,
-    parts: tuple[str, ...] = ("stdio", "http", "throughput", "startup", "memory"),
+    parts: tuple[str, ...] = ("stdio", "http", "throughput", "scaling", "startup", "memory"),
     sessions: tuple[int, ...] = (1, 8, 32, 64),
     seconds: float = 4.0,
     workers: tuple[int, ...] = (2,),
@@ -508,6 +627,8 @@ def run_proxy_bench(
                 result["throughput"] = await throughput(
                     work, sessions=sessions, seconds=seconds, workers=workers, baseline=baseline
                 )
+            if "scaling" in parts:
+                result["scaling"] = await scaling(work, sessions=sessions, seconds=seconds, workers=workers)
             if "startup" in parts:
                 result["startup"] = await cold_start(start_repeats, work)
             if "memory" in parts:

@@ -58,14 +58,37 @@ def _proxy_tables(result: dict[str, Any]) -> list[Table]:
             t.add_row(*row)
         tables.append(t)
         t = Table(
-            title="CPU per call of the proxy's own processes, ms (split: the process started, then its workers; "
-            "downstream and clients not counted)"
+            title="CPU per call, ms: the proxy's own processes (split: the process started, then its workers) "
+            "| the client | the downstream -> the machine's ceiling, calls/s (cores / all three)"
         )
         t.add_column("variant")
         for n in counts:
             t.add_column(f"{n} sessions", justify="right")
         for label, cells in tp["rows"].items():
-            t.add_row(label, *(_cpu_cell(cells[n]) for n in counts))
+            t.add_row(label, *(_cpu_cell(cells[n], full=True) for n in counts))
+        tables.append(t)
+    if "scaling" in result:
+        sc = result["scaling"]
+        counts = [str(n) for n in sc["sessions"]]
+        one = sc["rows"].get("ucp", {})
+        t = Table(
+            title="ucp__search_tools (dense ranking, a new query per call): calls/s (x 1 worker), "
+            f"p50 / p99 ms, CPU ms per call; {sc['seconds']:g} s each"
+        )
+        t.add_column("variant")
+        for n in counts:
+            t.add_column(f"{n} sessions", justify="right")
+        t.add_column("RSS MB (per process)", justify="right")
+        for label, cells in sc["rows"].items():
+            row = [label]
+            for n in counts:
+                m = cells[n]
+                ratio = m["calls_per_s"] / one[n]["calls_per_s"] if n in one else float("nan")
+                row.append(
+                    f"{m['calls_per_s']:.0f} ({ratio:.2f}x)  {m['p50_ms']:.0f} / {m['p99_ms']:.0f}  {_cpu_cell(m)}"
+                )
+            row.append(" + ".join(f"{r:.0f}" for r in sc["rss_mb"][label]))
+            t.add_row(*row)
         tables.append(t)
     if "startup" in result:
         t = Table(title="process start -> first tools/list answer (s), time server registered")
@@ -86,10 +109,16 @@ def _proxy_tables(result: dict[str, Any]) -> list[Table]:
     return tables
 
 
-def _cpu_cell(cell: dict[str, Any]) -> str:
+def _cpu_cell(cell: dict[str, Any], *, full: bool = False) -> str:
     total = f"{cell.get('cpu_ms_per_call', float('nan')):.1f}"
     split = [c for c in cell.get("cpu_ms_per_call_by_process", []) if c >= 0.05]
-    return f"{total} ({' + '.join(f'{c:.1f}' for c in split)})" if len(split) > 1 else total
+    own = f"{total} ({' + '.join(f'{c:.1f}' for c in split)})" if len(split) > 1 else total
+    if not full or "ceiling_calls_per_s" not in cell:
+        return own
+    return (
+        f"{own} | {cell['cpu_ms_per_call_client']:.1f} | {cell['cpu_ms_per_call_downstream']:.1f}"
+        f" -> {cell['ceiling_calls_per_s']:.0f}"
+    )
 
 
 @app.command("proxy")
@@ -98,9 +127,9 @@ def proxy(
     rounds: int = typer.Option(3, help="Interleaved rounds."),
     start_repeats: int = typer.Option(5, help="Cold starts per variant."),
     part: list[str] = typer.Option(
-        ["stdio", "http", "throughput", "startup", "memory"],
+        ["stdio", "http", "throughput", "scaling", "startup", "memory"],
         "--part",
-        help="stdio, http, throughput, startup, memory.",
+        help="stdio, http, throughput, scaling (workers where UCP does the work), startup, memory.",
     ),
     sessions: list[int] = typer.Option([1, 8, 32, 64], "--sessions", help="Throughput: concurrent sessions."),
     seconds: float = typer.Option(4.0, help="Throughput: seconds per variant and session count."),
@@ -115,10 +144,11 @@ def proxy(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Proxy overhead (UCP vs direct vs FastMCP's proxy), throughput, cold start, memory.
+    """Proxy overhead (UCP vs direct vs FastMCP's proxy), throughput, scaling with workers, cold start, memory.
 
     Example: ucp bench proxy --calls 100 --part stdio --part http
     Example: ucp bench proxy --part throughput --sessions 8 --sessions 32 --workers 2
+    Example: ucp bench proxy --part scaling --sessions 8 --sessions 32 --workers 2
     """
     from ucp.bench.proxy import run_proxy_bench
 

@@ -54,6 +54,28 @@ def load(config: Path | None) -> tuple[LoadedConfig, Paths]:
     return loaded, paths
 
 
+def start_early(config: Path | None, argv: list[str]) -> Any:
+    """The stdio front that answers a host's handshake from the last start's answers while UCP
+    loads (``ucp.frontend.early``); ``UCP_EARLY=0`` turns it off."""
+    if os.environ.get("UCP_EARLY", "1") == "0":
+        return None
+    import ucp
+    from ucp.frontend.early import EarlyFront, inputs_of
+
+    paths = default_paths()
+    inputs = inputs_of(
+        version=ucp.__version__,
+        argv=argv,
+        files=[config_path(config), paths.services, paths.pins, paths.enable_requests],
+        lists_dir=paths.index_dir / "lists",
+        env=dict(os.environ),
+    )
+    front = EarlyFront(paths.index_dir / "early", inputs)
+    front.claim_stdio()
+    front.start()
+    return front
+
+
 def free_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -120,6 +142,8 @@ def run(
         die_with_parent()
     if workers is not None and not 1 <= workers <= 16:
         fail("--workers takes 1 to 16")
+    use_http = transport == "http" and not stdio
+    early_front = None if use_http or role is not None else start_early(config, sys.argv[1:])
     loaded, paths = load(config)
     cfg = loaded.config
     if mode is not None:
@@ -130,7 +154,6 @@ def run(
         log_file = paths.log_file
     except OSError as exc:
         fail(f"cannot create the UCP home {paths.home}: {exc}", hint="set UCP_HOME to a writable directory")
-    use_http = transport == "http" and not stdio
     n_workers = (workers if workers is not None else cfg.http.workers) if use_http else 1
     if role is not None:
         log_file = log_file.with_name(f"{log_file.stem}.worker-{role[0]}{log_file.suffix}")
@@ -226,7 +249,7 @@ def run(
                         await serve_http(gateway, bind_host, bind_port)
                         return
                     if not cli_listener:
-                        await serve_stdio(gateway)
+                        await serve_stdio(gateway, early_front)
                         return
 
                     listener: dict[str, Any] = {}
@@ -258,7 +281,7 @@ def run(
 
                     async with anyio.create_task_group() as tg:
                         tg.start_soon(listen_for_the_cli)
-                        await serve_stdio(gateway)
+                        await serve_stdio(gateway, early_front)
                         if "server" in listener:
                             listener["server"].should_exit = True  # graceful: the task ends by itself
                         else:

@@ -4,11 +4,13 @@ Over stdio the SDK drops a line that is not a valid JSON-RPC message (it hands t
 error to the server, which only logs it), so a client waits forever for an answer.
 ``answer_invalid`` closes that gap: every such line gets a JSON-RPC error response
 (``-32700`` parse error, ``-32600`` invalid request, with the request's id when it has one).
+With an ``EarlyFront`` (``early.py``) the SDK's stdio transport reads the lines that front
+queued from the first instant, and writes through it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import mcp_types as types
@@ -18,6 +20,9 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 
 from ucp.log import get_logger
+
+if TYPE_CHECKING:
+    from ucp.frontend.early import EarlyFront
 
 log = get_logger("ucp.frontend")
 
@@ -61,9 +66,17 @@ async def answer_invalid(read: Any, write: Any, out: Any) -> None:
             await out.send(item)
 
 
-async def run_stdio(server: Any) -> None:
-    async with stdio_server() as (read, write):
-        log.info("serving", transport="stdio")
+async def run_stdio(server: Any, early: EarlyFront | None = None) -> None:
+    if early is None:
+        transport = stdio_server()
+    else:
+        lines, out = early.streams()
+        early.on_event = lambda event, fields: log.info(event, **fields)
+        transport = stdio_server(
+            stdin=anyio.wrap_file(cast(Any, lines)), stdout=anyio.wrap_file(cast(Any, out))
+        )
+    async with transport as (read, write):
+        log.info("serving", transport="stdio", answered_early=list(early.answered) if early else [])
         send, recv = anyio.create_memory_object_stream[SessionMessage | Exception](0)
         async with anyio.create_task_group() as tg:
             tg.start_soon(answer_invalid, read, write, send)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ucp.config.models import AuthSettings, HttpSettings
 from ucp.errors import AuthError
 from ucp.identity import Identity
 from ucp.identity.keys import KeyVerifier, config_keys
-from ucp.identity.tokens import TokenVerifier
+
+if TYPE_CHECKING:
+    from ucp.identity.tokens import TokenVerifier
 
 
 class Authenticator:
@@ -31,6 +34,8 @@ class Authenticator:
         self.settings = auth
         self.keys = KeyVerifier(config_keys(auth, http, env), key_file)
         if tokens is None and auth.resource and auth.issuer:
+            from ucp.identity.tokens import TokenVerifier  # PyJWT + cryptography: only with OAuth
+
             tokens = TokenVerifier(auth, env)
         self.tokens = tokens
 

@@ -22,10 +22,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ucp.fileio import atomic_write_text
-from ucp.router.adapter import QueryAdapter
+
+if TYPE_CHECKING:
+    from ucp.router.adapter import QueryAdapter  # numpy: loaded with the first adapter, off the start path
 
 BASE = "base"
 RELOAD_S = 5.0
@@ -111,6 +113,8 @@ class ModelRegistry:
         path = self.root / version / "adapter.npy"
         if not path.exists():
             raise ModelError(f"unknown model version {version!r} (see ucp model list)")
+        from ucp.router.adapter import QueryAdapter
+
         return QueryAdapter.load(path, version)
 
     def promote(self, version: str, *, force: bool = False) -> ModelState:
