@@ -120,7 +120,7 @@ def test_proxy_bench_scaling_runs_small(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     scaling = json.loads(proc.stdout)["scaling"]
-    assert set(scaling["rows"]) == {"ucp", "ucp --workers 2"}
+    assert set(scaling["rows"]) == {"ucp", "ucp, 1 encoder thread", "ucp --workers 2"}
     assert all(cells["2"]["calls_per_s"] > 0 for cells in scaling["rows"].values())
     assert len(scaling["rss_mb"]["ucp --workers 2"]) == 3  # the pool process and its two workers
     assert len(scaling["rows"]["ucp --workers 2"]["2"]["cpu_ms_per_call_by_process"]) == 3

@@ -115,7 +115,7 @@ def _first_start(cache: Path, inputs: bytes = b"inputs", init: dict[str, Any] = 
 def test_a_first_start_answers_nothing_itself_and_records_the_sdks_answers(cache: Path) -> None:
     _first_start(cache)
     (entry,) = list(cache.glob("*.json"))
-    assert json.loads(entry.read_text()) == {"initialize": INIT_RESULT, "tools": TOOLS}
+    assert json.loads(entry.read_text()) == {"first": INIT_RESULT, "tools": TOOLS, "list_params": None}
     assert entry.stat().st_mode & 0o077 == 0
 
 
@@ -186,25 +186,72 @@ def test_nothing_is_answered_once_the_sdk_reads(cache: Path) -> None:
     assert w.host_pending() == b""
 
 
-def test_a_paged_or_premature_list_and_other_requests_are_left_to_the_sdk(cache: Path) -> None:
+def test_a_paged_list_and_other_requests_are_left_to_the_sdk(cache: Path) -> None:
     _first_start(cache)
     w = Wire(cache)
-    w.host_sends(_req(0, "tools/list"), _req(1, "initialize", INIT), _req(2, "tools/list", {"cursor": "p2"}))
+    w.host_sends(_req(1, "initialize", INIT), _req(2, "tools/list", {"cursor": "p2"}))
     w.host_sends(_req(3, "ping"), "not json\n", '{"jsonrpc":"2.0","id":4,"method":"tools/list"}')
     w.host_closes()
     assert w.host_reads()["id"] == 1
     assert w.host_reads()["id"] == 4  # the first un-paged list after initialize; a last line needs no newline
-    lines = [w.sdk_reads() for _ in range(6)]
-    assert [line.strip()[:30] for line in lines][4] == "not json"
-    assert json.loads(lines[5])["id"] == 4
+    lines = [w.sdk_reads() for _ in range(5)]
+    assert lines[3].strip() == "not json"
+    assert json.loads(lines[4])["id"] == 4
     assert w.sdk_reads() == "" and w.sdk_reads() == ""  # end of input stays the end
     assert w.front.answered == ["initialize", "tools/list"]
+
+
+def test_a_host_that_does_not_start_with_a_handshake_gets_only_the_sdk(cache: Path) -> None:
+    _first_start(cache)
+    w = Wire(cache)
+    w.host_sends(_req(0, "tools/list"), _req(1, "initialize", INIT), _req(2, "tools/list"))
+    w.wait_queued(3)
+    assert w.front.answered == [] and w.host_pending() == b""
+
+
+def test_a_2026_era_host_gets_discover_and_its_list_early(cache: Path) -> None:
+    meta = {"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientInfo": {"name": "host", "version": "2"}}}  # fmt: skip
+    discovered = {"supportedVersions": ["2026-07-28"], "capabilities": {"tools": {}}}
+    w = Wire(cache)
+    w.host_sends(_req(1, "server/discover", meta), _req(2, "tools/list", meta))
+    w.wait_queued(2)
+    assert w.front.answered == []
+    w.sdk_reads(), w.sdk_reads()
+    w.front.from_sdk(_resp(1, discovered))
+    w.front.from_sdk(_resp(2, TOOLS))
+    assert w.host_reads()["result"] == discovered and w.host_reads()["result"] == TOOLS
+
+    again = Wire(cache)
+    again.host_sends(_req("a", "server/discover", meta), _req("b", "tools/list", meta))
+    assert again.host_reads() == {"jsonrpc": "2.0", "id": "a", "result": discovered}
+    assert again.host_reads() == {"jsonrpc": "2.0", "id": "b", "result": TOOLS}
+    assert again.front.answered == ["server/discover", "tools/list"]
+    other = {
+        "_meta": {**meta["_meta"], "io.modelcontextprotocol/clientInfo": {"name": "host", "version": "3"}}
+    }
+    third = Wire(cache)
+    third.host_sends(
+        _req("a", "server/discover", meta), _req("b", "tools/list", other)
+    )  # not the list it asked
+    assert third.host_reads()["id"] == "a"
+    third.wait_queued(2)
+    assert third.front.answered == ["server/discover"] and third.host_pending() == b""
+
+
+def test_huge_or_hostile_first_lines_pass_through_unread(cache: Path) -> None:
+    _first_start(cache)
+    w = Wire(cache)
+    huge = _req(1, "initialize", {**INIT, "pad": "x" * (early.MAX_LOOK_CHARS + 1)})
+    deep = "[" * 100_000 + "\n"
+    threading.Thread(target=w.host_sends, args=(huge, deep)).start()  # more than a pipe holds
+    assert w.sdk_reads() == huge and w.sdk_reads() == deep
+    assert w.front.answered == [] and w.events == []
 
 
 def test_a_broken_cache_entry_is_a_miss(cache: Path) -> None:
     _first_start(cache)
     (entry,) = list(cache.glob("*.json"))
-    for bad in (b"{not json", b'{"initialize": 3}', b"[" * 100_000):
+    for bad in (b"{not json", b'{"first": 3}', b"[" * 100_000):
         entry.write_bytes(bad)
         w = Wire(cache)
         w.host_sends(_req(1, "initialize", INIT))

@@ -40,38 +40,41 @@ def _events(home: Path, name: str) -> list[dict[str, Any]]:
     return out
 
 
-async def _start(params: StdioServerParameters) -> tuple[list[str], dict[str, Any]]:
-    async with Client(params, mode="legacy", read_timeout_seconds=60) as client:
+async def _start(params: StdioServerParameters, mode: str = "legacy") -> tuple[list[str], dict[str, Any]]:
+    async with Client(params, mode=mode, read_timeout_seconds=60) as client:
         names = sorted(t.name for t in (await client.list_tools()).tools)
         result = await client.call_tool("time__get_current_time", {"timezone": "Asia/Tokyo"})
         assert result.structured_content is not None
         return names, result.structured_content
 
 
-async def test_a_restart_answers_initialize_and_tools_list_itself_and_then_serves(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("mode", "handshake"), [("legacy", "initialize"), ("auto", "server/discover")])
+async def test_a_restart_answers_the_handshake_and_tools_list_itself_and_then_serves(
+    tmp_path: Path, mode: str, handshake: str
+) -> None:
     home, env = _home(tmp_path)
     params = StdioServerParameters(command=venv_bin("ucp"), args=["serve", "--no-dense"], env=env)
-    first, _ = await _start(params)  # fetches the servers' lists
-    second, _ = await _start(params)  # answers from them, and records its handshake
+    first, _ = await _start(params, mode)  # fetches the servers' lists
+    second, _ = await _start(params, mode)  # answers from them, and records its handshake
     assert [e["answered_early"] for e in _events(home, "serving")] == [[], []]
 
-    third, called = await _start(params)
+    third, called = await _start(params, mode)
     assert (
         third == second == first
         and "time__get_current_time" in third
         and any(n.startswith("cloud__") for n in third)
     )
     assert called["timezone"] == "Asia/Tokyo"  # the SDK took over: calls work as ever
-    assert _events(home, "serving")[-1]["answered_early"] == ["initialize", "tools/list"]
+    assert _events(home, "serving")[-1]["answered_early"] == [handshake, "tools/list"]
     assert [(e["request"], e["same"]) for e in _events(home, "stdio_early_answer")] == [
-        ("initialize", True),
+        (handshake, True),
         ("tools/list", True),
     ]
 
     # a changed registry is a miss: the SDK answers, with the new list
     text = (home / "ucp.toml").read_text()
     (home / "ucp.toml").write_text("builtins = false\n" + text)
-    changed, _ = await _start(params)
+    changed, _ = await _start(params, mode)
     assert _events(home, "serving")[-1]["answered_early"] == []
     assert not any(n.startswith("cloud__") for n in changed) and "time__get_current_time" in changed
 

@@ -101,6 +101,9 @@ async def test_two_workers_share_one_pool(tmp_path: Path) -> None:
         memories = [p for p in family if "server-memory" in _cmdline(p) and "setpriv" not in _cmdline(p)]
         assert len(workers) == 2, [_cmdline(p) for p in family]
         assert len(memories) == 1, [_cmdline(p) for p in family]  # one stateful server, not one per worker
+        share = str(max(1, (os.cpu_count() or 1) // 2)).encode()
+        for w in workers:  # each worker's encoder gets its share of the cores, not 2 threads each
+            assert b"UCP_ENCODER_THREADS=" + share + b"\0" in Path(f"/proc/{w}/environ").read_bytes()
 
         writes = anyio.Lock()  # server-memory rewrites its file per call: concurrent writes race in it
 

@@ -43,3 +43,14 @@ def test_context_is_not_encoded_again_and_phases_are_timed(tmp_path: Path) -> No
     summary = router.timing_summary()
     assert summary["n"] == 2 and summary["total"] >= summary["encode"] >= 0.0
     assert set(summary) == {"encode", "search", "context", "total", "n"}
+
+
+def test_encoder_threads_come_from_the_setting_else_from_the_worker_share() -> None:
+    from ucp.config.models import RouterSettings
+    from ucp.router.router import ENCODER_THREADS_ENV, encoder_threads
+
+    assert encoder_threads(RouterSettings(), {}) is None  # the encoder's default (2)
+    assert encoder_threads(RouterSettings(), {ENCODER_THREADS_ENV: "1"}) == 1  # a worker of --workers 2
+    assert encoder_threads(RouterSettings(encoder_threads=4), {ENCODER_THREADS_ENV: "1"}) == 4
+    for bad in ("", "zero", "-1", "0", "999"):
+        assert encoder_threads(RouterSettings(), {ENCODER_THREADS_ENV: bad}) is None

@@ -460,8 +460,12 @@ SEARCHES = (
 )
 
 
+_SEARCH_COUNT = itertools.count()
+
+
 def _search_args(i: int) -> dict[str, Any]:
-    return {"query": f"{SEARCHES[i % len(SEARCHES)]} (request {i})"}  # never the same query: no cache hit
+    n = next(_SEARCH_COUNT)  # across sessions: never the same query twice, so no cached query vector
+    return {"query": f"{SEARCHES[n % len(SEARCHES)]} (request {n})"}
 
 
 async def _wait_dense_everywhere(port: int, *, checks: int = 12, timeout: float = 180) -> None:
@@ -488,13 +492,18 @@ async def scaling(
     where the client and the downstream take most of the machine."""
     async with _processes() as procs:
         targets: dict[str, tuple[str, int]] = {}
-        for n in (1, *workers):
-            home = work / f"scale-{n}"
+        # one process with the encoder's default 2 threads, the same with 1 (what each of 2 workers
+        # gets on 2 cores: separates the gain of the processes from that of the thread count), workers
+        variants = [("ucp", 1, {}), ("ucp, 1 encoder thread", 1, {"UCP_ENCODER_THREADS": "1"})]
+        variants += [(f"ucp --workers {n}", n, {}) for n in workers]
+        for label, n, extra_env in variants:
+            home = work / f"scale-{len(targets)}"
             _write_toml(home, {}, builtins=True)
             port = free_port()
             cmd = [_bin("ucp"), "serve", "--transport", "http", "--port", str(port), "--mode", "search"]
-            _spawn(procs, [*cmd, "--workers", str(n)] if n > 1 else cmd, port, _ucp_env(home))
-            targets["ucp" if n == 1 else f"ucp --workers {n}"] = (f"http://127.0.0.1:{port}/mcp", port)
+            env = {**_ucp_env(home), **extra_env}
+            _spawn(procs, [*cmd, "--workers", str(n)] if n > 1 else cmd, port, env)
+            targets[label] = (f"http://127.0.0.1:{port}/mcp", port)
         for _, port in targets.values():
             await _wait_dense_everywhere(port)
         rows: dict[str, dict[str, Any]] = {label: {} for label in targets}

@@ -162,7 +162,7 @@ def index(
     as_json: JsonOption = False,
 ) -> None:
     """(Re)build the tool index: connect every server, embed new or changed tools into the
-    LanceDB cache under $UCP_HOME/index (unchanged tools are never embedded twice).
+    SQLite cache under $UCP_HOME/index (unchanged tools are never embedded twice).
 
     Example: ucp index
     """

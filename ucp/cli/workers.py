@@ -129,14 +129,17 @@ async def serve_pool(gateway: Any, workers: int, argv: list[str]) -> None:
         async with anyio.create_task_group() as tg:
             await tg.start(share.run)
             log.info("pool_process_serving", workers=workers, sockets=str(directory))
+            threads = str(max(1, (os.cpu_count() or 1) // workers))  # one encoder per worker: share the cores
             for index in range(workers):
-                tg.start_soon(_supervise, index, command, directory)
+                tg.start_soon(_supervise, index, command, directory, threads)
     finally:
         remove_directory(directory)
 
 
-async def _supervise(index: int, command: list[str], directory: Path) -> None:
+async def _supervise(index: int, command: list[str], directory: Path, threads: str = "") -> None:
     env = {**os.environ, WORKER_ENV: f"{index}:{directory}"}
+    if threads and "UCP_ENCODER_THREADS" not in env:
+        env["UCP_ENCODER_THREADS"] = threads
     while not _stopping:
         process = await anyio.open_process(command, env=env, stdin=None, stdout=None, stderr=None)
         RUNNING[index] = process

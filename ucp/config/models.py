@@ -141,6 +141,13 @@ class RouterSettings(_Model):
     dense: bool = Field(
         True, description="Load the embedding model in the background (BM25 serves meanwhile)."
     )
+    encoder_threads: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Threads of the embedding encoder (ONNX Runtime); default 2, or cores / workers "
+        "in each worker of `ucp serve --workers N`.",
+    )
     health_demotion: float = Field(
         1.0, ge=0, le=1, description="Unhealthy servers' tools are hidden (1) or demoted."
     )

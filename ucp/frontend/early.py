@@ -8,12 +8,13 @@ only) and:
 
 - reads stdin on its own thread from the first instant; every line is queued, unchanged and in
   order, for the SDK's stdio transport (``streams``), which takes over when the gateway is up;
-- until then, answers ``initialize`` and a first ``tools/list`` (no cursor) from the answers the
-  SDK gave *the last time*, found under a key that hashes everything those answers depend on:
-  UCP's version, the ``ucp serve`` arguments, the registry file, the services file, the trust
-  pins, the last-known lists, ``UCP_*`` variables and the host's exact ``initialize`` params
-  (client name, protocol version, capabilities). Any difference is a miss, and a miss changes
-  nothing: the SDK answers as it always did;
+- until then, answers the host's first request — ``initialize`` (2025-era hosts) or
+  ``server/discover`` (2026-era) — and its first ``tools/list`` (no cursor, the same params as
+  last time) from the answers the SDK gave *the last time*, found under a key that hashes
+  everything those answers depend on: UCP's version, the ``ucp serve`` arguments, the registry
+  file, the services file, the trust pins, the last-known lists, ``UCP_*`` variables and the
+  host's exact first request (client name, protocol version, capabilities). Any difference is a
+  miss, and a miss changes nothing: the SDK answers as it always did;
 - the SDK still sees every request, the early-answered ones included (so its session state is
   the same as without this front); its responses to those are not sent twice: they are
   compared with what the host was told, and a different tool list is announced with
@@ -39,8 +40,11 @@ from typing import Any
 FORMAT = b"ucp-early-1"
 MAX_ENTRIES = 16
 PARSE_LINES = 32
+MAX_LOOK_CHARS = 1024 * 1024  # a handshake message is small; a longer line is passed on unread
 MAX_ENTRY_BYTES = 16 * 1024 * 1024
 LIST_CHANGED = '{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}\n'
+FIRST_METHODS = ("initialize", "server/discover")  # a host's first request, answered from the last start
+LIST = "tools/list"
 
 
 def fingerprint(parts: Iterable[str | bytes | Path]) -> bytes:
@@ -62,6 +66,11 @@ def fingerprint(parts: Iterable[str | bytes | Path]) -> bytes:
 
 def _id_key(rid: Any) -> str:
     return json.dumps(rid, sort_keys=True)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Request params as a host sends them: absent and ``{}`` are the same request."""
+    return (a or {}) == (b or {})
 
 
 class _Lines:
@@ -98,12 +107,14 @@ class EarlyFront:
         self._wlock = threading.Lock()  # one writer at a time on the wire
         self._sdk = False
         self._looked = 0
-        self._key: str | None = None
+        self._key: str | None = None  # "" once the first request is not one this front knows
         self._entry: dict[str, Any] | None = None
-        self._pending: dict[str, str] = {}  # request id -> "initialize" | "tools/list" (answers to record)
+        self._list_seen = False
+        # request id -> (slot, method, params): the SDK answers to record ("first" / "tools")
+        self._pending: dict[str, tuple[str, str, Any]] = {}
         self._told: dict[str, Any] = {}  # request id -> what the host was told early
         self._recorded: dict[str, Any] = {}
-        self.answered: list[str] = []  # what was answered early, in order
+        self.answered: list[str] = []  # the methods answered early, in order
         self.on_event: Callable[[str, dict[str, Any]], None] = lambda event, fields: None
         self._thread: threading.Thread | None = None
 
@@ -175,39 +186,42 @@ class EarlyFront:
         self._queue.put(text)
 
     def _look(self, text: str) -> None:
+        if len(text) > MAX_LOOK_CHARS:
+            return  # not a handshake; the SDK's transport deals with it
         try:
             msg = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return
         if not isinstance(msg, dict) or "id" not in msg or not isinstance(msg.get("method"), str):
             return
         rid, method, params = msg["id"], msg["method"], msg.get("params")
         idk = _id_key(rid)
         with self._lock:
-            if method == "initialize" and self._key is None:
-                self._key = hashlib.sha256(
-                    self.inputs + json.dumps(params, sort_keys=True).encode()
-                ).hexdigest()[:40]
-                self._pending[idk] = "initialize"
-                if self._sdk:
+            if self._key is None:
+                if method not in FIRST_METHODS:
+                    self._key = ""  # not a handshake this front knows: the SDK does everything
                     return
-                self._entry = self._load(self._key)
-                if self._entry is not None:
-                    self._answer(rid, idk, "initialize", self._entry["initialize"])
-            elif method == "tools/list" and "tools/list" not in self._pending.values():
+                first = json.dumps([method, params], sort_keys=True).encode()
+                self._key = hashlib.sha256(self.inputs + first).hexdigest()[:40]
+                self._pending[idk] = ("first", method, params)
+                if not self._sdk:
+                    self._entry = self._load(self._key)
+                    if self._entry is not None:
+                        self._answer(rid, idk, method, self._entry["first"])
+            elif self._key and method == LIST and not self._list_seen:
                 if isinstance(params, dict) and params.get("cursor") is not None:
                     return
-                if self._key is None:
-                    return  # before initialize: the SDK says what is wrong
-                self._pending[idk] = "tools/list"
-                if not self._sdk and "initialize" in self.answered and self._entry is not None:
-                    tools = self._entry.get("tools")
-                    if isinstance(tools, dict):
-                        self._answer(rid, idk, "tools/list", tools)
+                self._list_seen = True
+                self._pending[idk] = ("tools", method, params)
+                entry = self._entry or {}
+                tools = entry.get("tools")
+                same_request = _same(entry.get("list_params"), params)
+                if isinstance(tools, dict) and same_request and self.answered and not self._sdk:
+                    self._answer(rid, idk, method, tools)
 
-    def _answer(self, rid: Any, idk: str, kind: str, result: Any) -> None:
+    def _answer(self, rid: Any, idk: str, method: str, result: Any) -> None:
         self._told[idk] = result
-        self.answered.append(kind)
+        self.answered.append(method)
         self._write(json.dumps({"jsonrpc": "2.0", "id": rid, "result": result}, separators=(",", ":")) + "\n")
 
     # -- writing --------------------------------------------------------------------------------------
@@ -229,18 +243,21 @@ class EarlyFront:
             return text
         idk = _id_key(msg["id"])
         with self._lock:
-            kind = self._pending.pop(idk, None)
-            if kind is None:
+            pending = self._pending.pop(idk, None)
+            if pending is None:
                 return text
+            slot, method, params = pending
             if "result" in msg:
-                self._recorded[kind] = msg["result"]
+                self._recorded[slot] = msg["result"]
+                if slot == "tools":
+                    self._recorded["list_params"] = params
                 self._save()
             if idk not in self._told:
                 return text
             told = self._told.pop(idk)
         same = "result" in msg and msg["result"] == told
-        self.on_event("stdio_early_answer", {"request": kind, "same": same})
-        if kind == "tools/list" and not same:
+        self.on_event("stdio_early_answer", {"request": method, "same": same})
+        if method == LIST and not same:
             return LIST_CHANGED  # the host asks again and gets the SDK's list
         return ""
 
@@ -256,16 +273,14 @@ class EarlyFront:
             entry = json.loads(path.read_bytes())
         except (OSError, ValueError, RecursionError):
             return None
-        if not isinstance(entry, dict) or not isinstance(entry.get("initialize"), dict):
+        if not isinstance(entry, dict) or not isinstance(entry.get("first"), dict):
             return None
         return entry
 
     def _save(self) -> None:
-        if self._key is None or "initialize" not in self._recorded:
+        if not self._key or "first" not in self._recorded:
             return
-        entry = {"initialize": self._recorded["initialize"]}
-        if "tools/list" in self._recorded:
-            entry["tools"] = self._recorded["tools/list"]
+        entry = dict(self._recorded)
         if self._entry == entry:
             return
         self._entry = entry

@@ -12,11 +12,12 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -42,12 +43,21 @@ SESSION_VECTORS = 6  # recent query vectors per session that stand for its conte
 MAX_SESSIONS = 1024
 CONTEXT_WEIGHT = 0.15  # share of the session-context search blended into a query's scores
 SYNC_DEBOUNCE = 0.05
+ENCODER_THREADS_ENV = "UCP_ENCODER_THREADS"  # set by `ucp serve --workers N` for its workers (cores / N)
 FIRST_SYNC_DELAY = 1.0  # the first background index build waits: the host's first tools/list comes first
+
+
+def encoder_threads(settings: RouterSettings, env: Mapping[str, str]) -> int | None:
+    """The encoder's thread count: the setting, else what ``ucp serve --workers`` gave this worker."""
+    if settings.encoder_threads:
+        return settings.encoder_threads
+    raw = env.get(ENCODER_THREADS_ENV, "")
+    return int(raw) if raw.isdigit() and 0 < int(raw) <= 64 else None
 
 
 def make_retriever(settings: RouterSettings, paths: Paths, *, dense: bool) -> HybridRetriever:
     """The hybrid index as ``ucp serve`` runs it: the configured model (queries through the ONNX
-    encoder cached in the index dir), embeddings cached in LanceDB. ``ucp index`` builds the same."""
+    encoder cached in the index dir), embeddings cached in SQLite. ``ucp index`` builds the same."""
     from ucp.router.hybrid import HybridRetriever
 
     if not dense:
@@ -55,7 +65,10 @@ def make_retriever(settings: RouterSettings, paths: Paths, *, dense: bool) -> Hy
     from ucp.router.embed_cache import EmbedCache
     from ucp.router.embedder import SentenceTransformerEmbedder
 
-    embedder = SentenceTransformerEmbedder(settings.embedding_model, onnx_dir=paths.index_dir / "onnx")
+    threads = encoder_threads(settings, os.environ)
+    embedder = SentenceTransformerEmbedder(
+        settings.embedding_model, onnx_dir=paths.index_dir / "onnx", num_threads=threads
+    )
     return HybridRetriever(embedder, cache=EmbedCache(paths.index_dir))
 
 
