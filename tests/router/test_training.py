@@ -65,7 +65,7 @@ def test_pairs_and_docs_come_from_the_learning_store(tmp_path: Path) -> None:
     store.add_tool_docs(_docs()[:3], 1.0)
     store.close()
     assert pairs_from_store(db) == [
-        Pair("find topic1", "s__t1", ("s__t0", "s__t2"), 1.0)
+        Pair("find topic1", "s__t1", ("s__t0", "s__t2"), 1.0, "r1")
     ]  # failures are no pair
     assert [d.key for d in docs_from_store(db)] == ["s__t0", "s__t1", "s__t2"]
     assert pairs_from_store(tmp_path / "absent.sqlite") == []
