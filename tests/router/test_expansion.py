@@ -137,6 +137,7 @@ def test_co_usage_learns_conditional_shares_and_fills_after_protected_positions(
     assert boosted.keys[:3] == base.keys[:3]  # protected positions never move
     assert boosted.keys[3] == partner  # lifted to just below position 3, not above
     assert boosted[3].prior > 0 and boosted[3].score < boosted[2].score
+    assert all(t.prior == 0.0 for t in boosted if t.key != partner)  # the lift is the partner's alone
     assert r.search(query, 4, adapter=model).keys == boosted.keys[:4]  # k does not change the order
     # a small weight adds just weight * P(b | a)
     small = TrainedModel(co_usage=CoUsage({base.keys[0]: {partner: 0.5}}, weight=0.01, anchors=1, protect=3))

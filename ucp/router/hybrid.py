@@ -510,8 +510,9 @@ class HybridRetriever:
         use_co = co_usage is not None and co_usage.weight > 0 and len(co_usage) > 0
         picked = select_top(total, max(k, co_usage.protect) if use_co and co_usage else k, key_at, allowed)
         if use_co and co_usage is not None and picked:
-            total = self._co_boost(snap, cand, total, picked, co_usage, key_at)
-            prior = total - fused
+            lifted = self._co_boost(snap, cand, total, picked, co_usage, key_at)
+            prior = np.where(lifted != total, prior + (lifted - total), prior)  # the lift is a prior
+            total = lifted
             picked = select_top(total, k, key_at, allowed)
         picked = picked[:k]
         tools = tuple(
