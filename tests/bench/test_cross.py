@@ -1,4 +1,4 @@
-"""Cross-dataset mode, the training bench and multi-step helpers, on small data the project ships
+"""Cross-dataset mode and multi-step helpers, on small data the project ships
 (the metatool slice, split into two catalogs) with the hashing embedder (no model load)."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import pytest
 from rich.console import Console
 
 from ucp.bench.cross import REPORT_KEYS, VARIANTS, WEIGHT_GRID, maximin_gain, render_cross, run_cross_bench
-from ucp.bench.train import render_train, run_train_bench
 from ucp.router.embedder import HashingEmbedder
 from ucp.router.hybrid import ScoredTool
 from ucp.router.multi import diversify, sub_intents
@@ -67,17 +66,6 @@ def test_cross_mode_needs_two_sets(tmp_path: Path) -> None:
 def test_maximin_gain_is_the_worst_relative_gain() -> None:
     singles = {"bm25": {"recall@10": 0.5, "ndcg@10": 0.4}, "dense": {"recall@10": 0.6, "ndcg@10": 0.3}}
     assert maximin_gain({"recall@10": 0.66, "ndcg@10": 0.42}, singles) == pytest.approx(0.05)
-
-
-def test_train_bench_reports_halves_and_cross(tmp_path: Path) -> None:
-    result = run_train_bench(
-        _two_sets(tmp_path), embedder=HashingEmbedder(dim=64), limit=None, epochs=5, progress=False
-    )
-    assert set(result["halves"]) == {"a", "b"} and len(result["cross"]) == 2
-    for h in result["halves"].values():
-        assert h["train_pairs"] > 0 and h["cpu_s"] >= 0.0
-        assert h["gain_recall@5"] == pytest.approx(h["trained"]["recall@5"] - h["untrained"]["recall@5"])
-    assert len(render_train(result)) == 2
 
 
 def test_sub_intents_split_multi_step_tasks_only() -> None:

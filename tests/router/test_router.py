@@ -54,3 +54,35 @@ def test_encoder_threads_come_from_the_setting_else_from_the_worker_share() -> N
     assert encoder_threads(RouterSettings(encoder_threads=4), {ENCODER_THREADS_ENV: "1"}) == 4
     for bad in ("", "zero", "-1", "0", "999"):
         assert encoder_threads(RouterSettings(), {ENCODER_THREADS_ENV: bad}) is None
+
+
+def test_a_promoted_version_with_tool_expansion_reaches_the_serving_search(tmp_path: Path) -> None:
+    from ucp.router.expansion import ToolExpansion, TrainedModel
+    from ucp.router.models import ModelRegistry
+
+    c = Catalog()
+    c.set_server_tools("mail", [tool("send_email", "Send an email."), tool("read_inbox", "Read the inbox.")])
+    c.set_server_tools("time", [tool("get_current_time", "Get the current time.")])
+    retriever = HybridRetriever(CountingEmbedder())
+    retriever.set_docs([], embed=False)
+    assert retriever.load_dense()
+    router = Router(
+        c, settings=RouterSettings(), learning=LearningSettings(), paths=Paths(tmp_path), retriever=retriever
+    )
+    router.sync_now()
+    reg = ModelRegistry(tmp_path / "models")
+    expanded = TrainedModel(expansion=ToolExpansion(terms={"time__get_current_time": {"zorblat": 3}}))
+    version = reg.add(expanded, {"status": "trained"})
+
+    async def top(query: str) -> list[str]:
+        ranking = await router.rank(query, limit=3, context=RankContext(session_id="s"), record=False)
+        return [r.entry.exposed for r in ranking.results]
+
+    before = anyio.run(top, "zorblat mail")
+    assert before[0] != "time__get_current_time"
+    reg.promote(version)
+    router.adapters.reload()
+    assert anyio.run(top, "zorblat mail")[0] == "time__get_current_time"  # the logged word now finds it
+    reg.rollback()
+    router.adapters.reload()
+    assert anyio.run(top, "zorblat mail") == before

@@ -12,6 +12,7 @@ import pytest
 from ucp.router.adapter import QueryAdapter
 from ucp.router.documents import ToolDoc
 from ucp.router.embedder import HashingEmbedder
+from ucp.router.expansion import TrainedModel
 from ucp.router.feedback import FeedbackStore
 from ucp.router.hybrid import HybridRetriever
 from ucp.router.models import BASE, AdapterSet, ModelError, ModelRegistry, in_candidate_arm
@@ -65,7 +66,7 @@ def test_pairs_and_docs_come_from_the_learning_store(tmp_path: Path) -> None:
     store.add_tool_docs(_docs()[:3], 1.0)
     store.close()
     assert pairs_from_store(db) == [
-        Pair("find topic1", "s__t1", ("s__t0", "s__t2"), 1.0)
+        Pair("find topic1", "s__t1", ("s__t0", "s__t2"), 1.0, "r1")
     ]  # failures are no pair
     assert [d.key for d in docs_from_store(db)] == ["s__t0", "s__t1", "s__t2"]
     assert pairs_from_store(tmp_path / "absent.sqlite") == []
@@ -109,7 +110,7 @@ def test_a_worse_model_is_refused_and_cannot_be_promoted(tmp_path: Path) -> None
     assert reg.state().serving == v_good
 
 
-def _ranking(r: HybridRetriever, adapter: QueryAdapter | None) -> list[tuple[str, float]]:
+def _ranking(r: HybridRetriever, adapter: QueryAdapter | TrainedModel | None) -> list[tuple[str, float]]:
     return [(t.key, t.score) for t in r.search(f"{ALIASES[3]} please", 8, adapter=adapter)]
 
 

@@ -306,9 +306,14 @@ def train_bench(
     limit: int | None = typer.Option(2000, "--limit", help="Queries per set (spread evenly over the file)."),
     epochs: int = typer.Option(40, "--epochs", min=1, help="Training passes."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Embedding cache to reuse between runs."),
+    sweep: bool = typer.Option(
+        False, "--sweep", help="Also the knob grids of tool expansion and co-usage on every set's halves."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Gain of `ucp train`: first half of a stream -> second half, and one set's stream -> the other set.
+
+    Rows: the adapter, tool expansion (use vectors + query terms), both, co-usage.
 
     Example: ucp bench train --data data/metatool --data data/toollens
     """
@@ -323,7 +328,9 @@ def train_bench(
         fail(exc.message)
     sets = [(d.name, d / "tools.jsonl", d / "queries.jsonl") for d in data]
     try:
-        result = run_train_bench(sets, limit=limit, epochs=epochs, cache_dir=cache_dir, progress=not as_json)
+        result = run_train_bench(
+            sets, limit=limit, epochs=epochs, cache_dir=cache_dir, progress=not as_json, with_sweep=sweep
+        )
     except DatasetError as exc:
         fail(str(exc))
     if as_json:

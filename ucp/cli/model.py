@@ -34,13 +34,24 @@ def list_models(as_json: bool = typer.Option(False, "--json", help="Print JSON."
         print_json({"state": st.to_json(), "models": rows})
         return
     t = Table(title=f"router models (serving: {st.serving})")
-    for col in ("version", "status", "created", "pairs", "held-back R@5", "serving then", "CPU s", ""):
+    for col in (
+        "version",
+        "kind",
+        "status",
+        "created",
+        "pairs",
+        "held-back R@5",
+        "serving then",
+        "CPU s",
+        "",
+    ):
         t.add_column(col)
     for m in rows:
         v = str(m["version"])
         flag = "serving" if v == st.serving else (f"A/B {st.ab_share:.0%}" if v == st.candidate else "")
         t.add_row(
             v,
+            str(m.get("kind", "")),
             str(m.get("status", "")),
             str(m.get("created", "")),
             str(m.get("train_pairs", "")),

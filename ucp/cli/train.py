@@ -1,4 +1,9 @@
-"""``ucp train``: fine-tune the router from use (a query adapter), checked on held-back logs before it may serve.
+"""``ucp train``: fine-tune the router from use, checked on held-back logs before it may serve.
+
+A version holds a query adapter and, learned from the same pairs, per-tool parts: tool
+expansion (each tool's use vector and the terms of the queries that called it) and
+co-usage (tools called for the same query, lifted after the top results); ``--no-expand``
+/ ``--co-usage`` switch them (defaults: ``ucp.router.training.EXPAND`` / ``CO_USAGE``).
 
 Pairs come from the learning store (``$UCP_HOME/state/learning.sqlite``): each logged
 ranking whose shown tool was then called and succeeded, with the shown-and-ignored
@@ -33,6 +38,16 @@ def train(
     epochs: int = typer.Option(40, "--epochs", min=1, help="Passes over the pairs."),
     min_pairs: int = typer.Option(20, "--min-pairs", min=1, help="Refuse to train on fewer logged pairs."),
     promote: bool = typer.Option(False, "--promote", help="Serve the new version if it passed the check."),
+    expand: bool | None = typer.Option(
+        None,
+        "--expand/--no-expand",
+        help="Learn tool expansion (use vectors + query terms per tool). Default: on.",
+    ),
+    co_usage: bool | None = typer.Option(
+        None,
+        "--co-usage/--no-co-usage",
+        help="Learn co-usage (tools called for the same query). Default: on.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Train a query adapter from logged (query, called-and-succeeded tool) pairs; store it as a new version.
@@ -50,7 +65,15 @@ def train(
     from ucp.bench.retrieval import _progress, evenly
     from ucp.router.models import ModelError, ModelRegistry
     from ucp.router.router import make_retriever
-    from ucp.router.training import Pair, docs_from_store, pairs_from_store, run_training, split_held_back
+    from ucp.router.training import (
+        CO_USAGE,
+        EXPAND,
+        Pair,
+        docs_from_store,
+        pairs_from_store,
+        run_training,
+        split_held_back,
+    )
 
     loaded, paths = load(config)
     db = paths.learning_db
@@ -76,7 +99,9 @@ def train(
         prefix = f"dev:{folder.name}:"
         for d in dev_docs:
             docs[prefix + d.key] = type(d)(**{**d.__dict__, "key": prefix + d.key})
-        train_pairs += [Pair(q.query, prefix + r, ()) for q in queries for r in q.relevant]
+        train_pairs += [
+            Pair(q.query, prefix + r, (), group=prefix + q.qid) for q in queries for r in q.relevant
+        ]
     registry = ModelRegistry(paths.home / "models")
     state = registry.state()
     try:
@@ -97,6 +122,8 @@ def train(
             serving,
             epochs=epochs,
             progress=task("training", 1),
+            expand=EXPAND if expand is None else expand,
+            co_usage=CO_USAGE if co_usage is None else co_usage,
         )
     meta = report.meta() | {"base_model": retriever.embedder.model_id, "dev": [str(d) for d in dev]}
     version = registry.add(report.adapter, meta)
@@ -109,8 +136,9 @@ def train(
         print_json(out)
     else:
         console.print(
-            f"{version}: {report.train_pairs} training pairs, {report.cpu_s:.1f} s CPU; held-back R@5 "
-            f"{report.candidate_recall:.3f} vs serving ({state.serving}) {report.serving_recall:.3f} "
+            f"{version} ({meta['kind']}): {report.train_pairs} training pairs, {report.cpu_s:.1f} s CPU; "
+            f"held-back R@5 / R@10 {report.candidate_recall:.3f} / {report.candidate_recall10:.3f} vs serving "
+            f"({state.serving}) {report.serving_recall:.3f} / {report.serving_recall10:.3f} "
             f"on {report.held_pairs} pairs -> {meta['status']}" + (", now serving" if promoted else "")
         )
     if not report.accepted:

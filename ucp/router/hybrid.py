@@ -36,6 +36,7 @@ from ucp.router.bm25 import BM25Index, BM25Params, top_indices
 from ucp.router.documents import ToolDoc
 from ucp.router.embed_cache import EmbedCache
 from ucp.router.embedder import Embedder, Vectors, embedding_key, embedding_text
+from ucp.router.expansion import TrainedModel, parts
 from ucp.router.fusion import DEFAULT_FUSION, FusionParams, fuse, fused_z, max_normalise, select_top
 from ucp.router.tokenize import DEFAULT_FIELD_WEIGHTS, FieldWeights, doc_tokens, tokenize
 from ucp.router.vector_index import APPROX_THRESHOLD, IndexKind, VectorIndex
@@ -412,7 +413,7 @@ class HybridRetriever:
         mode: Mode = "hybrid",
         query_vector: npt.ArrayLike | None = None,
         dense_floor: Mapping[str, float] | None = None,
-        adapter: QueryAdapter | None = None,
+        adapter: QueryAdapter | TrainedModel | None = None,
     ) -> SearchResult:
         """The ``k`` best tools for ``query`` (only tools with a positive score).
 
@@ -426,7 +427,11 @@ class HybridRetriever:
         similarity): a tool's dense score is max(description similarity, floor), so usage
         evidence can only add to what the description says.  ``adapter``: a trained query
         adapter (``ucp train``) applied to the query vector before the dense scores (the
-        returned ``query_vector`` is the unadapted one, which usage evidence is kept in).
+        returned ``query_vector`` is the unadapted one, which usage evidence is kept in), or a
+        whole trained version (:class:`ucp.router.expansion.TrainedModel`): its tool
+        expansion replaces the description vectors of the tools it learned use vectors for and
+        adds its query-term BM25 field (weighted), and its co-usage lifts the tools co-used with
+        the top results into the positions after ``protect``.
         """
         snap = self._snap
         n = len(snap.docs)
@@ -434,7 +439,12 @@ class HybridRetriever:
         if n == 0 or k <= 0:
             return SearchResult((), served, mode, None)
         prior_ids, prior_vals = self._priors(snap, boosts)
-        bm25_all = snap.bm25.scores(tokenize(query)) if served != "dense" else None
+        q_adapter, expansion, co_usage = parts(adapter)
+        exp = expansion.resolve(snap.docs, snap.pos) if expansion is not None else None
+        tokens = tokenize(query)
+        bm25_all = snap.bm25.scores(tokens) if served != "dense" else None
+        if bm25_all is not None and exp is not None and exp.terms is not None and expansion is not None:
+            bm25_all = bm25_all + expansion.term_weight * exp.terms.scores(tokens)
         qvec: Vectors | None = None
         dense: npt.NDArray[np.float32] | None = None
         cand: npt.NDArray[np.int64] | None = None  # None: every tool is a candidate
@@ -444,16 +454,30 @@ class HybridRetriever:
             else:
                 qvec = self.encode_query(query)
             assert qvec is not None
-            qd = adapter.apply(qvec) if adapter is not None else qvec
+            qd = q_adapter.apply(qvec) if q_adapter is not None else qvec
             floor_ids, floor_vals = self._floors(snap, dense_floor)
+            use_ids = exp.use_idx if exp is not None and exp.use_mat.shape[1:] == qd.shape else None
+            sims = None  # similarities to the trained version's use vectors (rows use_ids)
+            if exp is not None and use_ids is not None and len(use_ids):
+                sims = snap.dense.dot(exp.use_mat, qd)
             if snap.dense.kind == "flat":
                 dense = snap.dense.scores(qd)
             else:
-                parts = [snap.dense.search(qd, CANDIDATES)[0], prior_ids, floor_ids]
+                lists = [snap.dense.search(qd, CANDIDATES)[0], prior_ids, floor_ids]
                 if bm25_all is not None:
-                    parts.append(top_indices(bm25_all, CANDIDATES))
-                cand = np.unique(np.concatenate(parts))
+                    lists.append(top_indices(bm25_all, CANDIDATES))
+                if sims is not None and use_ids is not None:
+                    lists.append(use_ids[top_indices(sims, CANDIDATES)])
+                cand = np.unique(np.concatenate(lists))
                 dense = snap.dense.scores(qd, cand)
+            if sims is not None and use_ids is not None:  # the use vector replaces the description vector
+                dense = dense.copy()
+                if cand is None:
+                    dense[use_ids] = sims
+                else:
+                    at_c = np.searchsorted(cand, use_ids)
+                    ok = (at_c < len(cand)) & (cand[np.minimum(at_c, len(cand) - 1)] == use_ids)
+                    dense[at_c[ok]] = sims[ok]
             if len(floor_ids):
                 at = floor_ids if cand is None else np.searchsorted(cand, floor_ids)
                 dense = dense.copy()
@@ -483,7 +507,14 @@ class HybridRetriever:
         def key_at(i: int) -> str:
             return snap.docs[i if cand is None else int(cand[i])].key
 
-        picked = select_top(total, k, key_at, allowed)
+        use_co = co_usage is not None and co_usage.weight > 0 and len(co_usage) > 0
+        picked = select_top(total, max(k, co_usage.protect) if use_co and co_usage else k, key_at, allowed)
+        if use_co and co_usage is not None and picked:
+            lifted = self._co_boost(snap, cand, total, picked, co_usage, key_at)
+            prior = np.where(lifted != total, prior + (lifted - total), prior)  # the lift is a prior
+            total = lifted
+            picked = select_top(total, k, key_at, allowed)
+        picked = picked[:k]
         tools = tuple(
             ScoredTool(
                 key=snap.docs[i if cand is None else int(cand[i])].key,
@@ -499,6 +530,36 @@ class HybridRetriever:
             for i in picked
         )
         return SearchResult(tools, served, mode, qvec)
+
+    @staticmethod
+    def _co_boost(
+        snap: _Snapshot,
+        cand: npt.NDArray[np.int64] | None,
+        total: npt.NDArray[np.float64],
+        picked: Sequence[int],
+        co: Any,
+        key_at: Callable[[int], str],
+    ) -> npt.NDArray[np.float64]:
+        """``total`` plus the co-usage lift of the tools co-used with the top ``co.anchors``, each
+        capped just below the score at position ``co.protect`` (positions up to it never move)."""
+        lift = co.boosts([key_at(i) for i in picked[: max(1, co.anchors)]])
+        if not lift:
+            return total
+        out = total.copy()
+        # with fewer results than ``protect``, every one of them is protected
+        last = min(co.protect, len(picked)) - 1
+        cap = float(total[picked[last]]) - 1e-9 if co.protect > 0 else np.inf
+        for key, value in lift.items():
+            i = snap.pos.get(key)
+            if i is None:
+                continue
+            if cand is not None:
+                j = int(np.searchsorted(cand, i))
+                if j >= len(cand) or int(cand[j]) != i:
+                    continue  # not a candidate of the approximate index: not scored
+                i = j
+            out[i] = max(float(total[i]), min(float(total[i]) + value, cap))
+        return out
 
     @staticmethod
     def _floors(

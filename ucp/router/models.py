@@ -4,6 +4,7 @@ Layout::
 
     models/
       v0001/adapter.npy  v0001/meta.json     (one folder per trained version)
+      v0001/expansion.json  v0001/use_vectors.npy  v0001/co_usage.json   (tool-side parts, when trained)
       state.json   {"serving": "v0002", "history": ["base", "v0001"], "candidate": "v0003", "ab_share": 0.2}
 
 ``base`` is the untrained router (no adapter).  ``promote`` pushes the serving
@@ -26,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from ucp.fileio import atomic_write_text
 
-if TYPE_CHECKING:
-    from ucp.router.adapter import QueryAdapter  # numpy: loaded with the first adapter, off the start path
+if TYPE_CHECKING:  # numpy: loaded with the first trained version, off the start path
+    from ucp.router.adapter import QueryAdapter
+    from ucp.router.expansion import TrainedModel
 
 BASE = "base"
 RELOAD_S = 5.0
@@ -97,25 +99,32 @@ class ModelRegistry:
         nums = [int(v[1:]) for v in self.versions() if v[1:].isdigit()]
         return f"v{max(nums, default=0) + 1:04d}"
 
-    def add(self, adapter: QueryAdapter, meta: dict[str, Any]) -> str:
-        """Store a trained adapter as a new version (not serving yet); returns its name."""
+    def add(self, model: QueryAdapter | TrainedModel, meta: dict[str, Any]) -> str:
+        """Store a trained version (adapter and tool-side parts) as a new version (not serving yet).
+
+        ``meta.json`` is written last: a folder without it is not a version (a crash mid-way
+        leaves nothing that ``versions()`` lists).
+        """
+        from ucp.router.expansion import TrainedModel
+
         version = self.next_version()
         folder = self.root / version
         folder.mkdir(parents=True, exist_ok=False)
-        adapter.save(folder / "adapter.npy")
+        bundle = model if isinstance(model, TrainedModel) else TrainedModel(adapter=model)
+        bundle.save(folder)
         atomic_write_text(folder / "meta.json", json.dumps({"version": version, **meta}, indent=1))
         return version
 
-    def load(self, version: str) -> QueryAdapter | None:
-        """The adapter of ``version`` (None for ``base``)."""
+    def load(self, version: str) -> TrainedModel | None:
+        """The trained version ``version`` (None for ``base``)."""
         if version == BASE:
             return None
-        path = self.root / version / "adapter.npy"
-        if not path.exists():
+        folder = self.root / version
+        if not (folder / "meta.json").exists():
             raise ModelError(f"unknown model version {version!r} (see ucp model list)")
-        from ucp.router.adapter import QueryAdapter
+        from ucp.router.expansion import TrainedModel
 
-        return QueryAdapter.load(path, version)
+        return TrainedModel.load(folder, version)
 
     def promote(self, version: str, *, force: bool = False) -> ModelState:
         meta = self.meta(version)
@@ -175,8 +184,8 @@ class AdapterSet:
         self._checked = -1e18
         self._mtime: float | None = None
         self._state = ModelState()
-        self._serving: QueryAdapter | None = None
-        self._candidate: QueryAdapter | None = None
+        self._serving: TrainedModel | None = None
+        self._candidate: TrainedModel | None = None
 
     def _refresh(self) -> None:
         now = self.clock()
@@ -205,8 +214,8 @@ class AdapterSet:
         self._mtime = None
         self._refresh()
 
-    def pick(self, session_id: str = "") -> tuple[QueryAdapter | None, str]:
-        """The adapter for a session and the arm name (the version it serves)."""
+    def pick(self, session_id: str = "") -> tuple[TrainedModel | None, str]:
+        """The trained version for a session (adapter + tool-side parts) and the arm name."""
         self._refresh()
         st = self._state
         if st.candidate and in_candidate_arm(session_id, st.ab_share):

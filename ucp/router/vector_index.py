@@ -151,6 +151,15 @@ class VectorIndex:
             sims = np.where(has, np.maximum(sims, extra_sims), sims).astype(np.float32)
         return sims
 
+    def dot(self, mat: npt.NDArray[np.floating], query: npt.NDArray[np.floating]) -> Vectors:
+        """``mat @ query`` for other rows of this dimension (a trained version's use vectors),
+        with the same single-threaded kernel as :meth:`scores`."""
+        m = np.ascontiguousarray(mat, dtype=np.float32)
+        q = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+        if m.ndim != 2 or m.shape[1] != self.dim or q.shape[0] != self.dim:
+            raise ValueError(f"dot needs rows and a query of dimension {self.dim}")
+        return self._dot(m, q)
+
     def _dot(self, mat: Vectors, q: Vectors) -> Vectors:
         """``mat @ q`` with FAISS's single-threaded SIMD kernel.
 
