@@ -71,7 +71,10 @@ def start_early(config: Path | None, argv: list[str]) -> Any:
         env=dict(os.environ),
     )
     front = EarlyFront(paths.index_dir / "early", inputs)
-    front.claim_stdio()
+    try:
+        front.claim_stdio()
+    except OSError:  # no usable stdin/stdout descriptors: the SDK's own transport reports it
+        return None
     front.start()
     return front
 
