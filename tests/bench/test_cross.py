@@ -4,41 +4,20 @@
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
+from tests.bench.slices import two_sets
 from ucp.bench.cross import REPORT_KEYS, VARIANTS, WEIGHT_GRID, maximin_gain, render_cross, run_cross_bench
 from ucp.router.embedder import HashingEmbedder
 from ucp.router.hybrid import ScoredTool
 from ucp.router.multi import diversify, sub_intents
 
-SLICE = Path(__file__).parent / "data" / "metatool_slice"
-
-
-def _two_sets(tmp_path: Path) -> list[tuple[str, Path, Path]]:
-    tools = [json.loads(line) for line in (SLICE / "tools.jsonl").read_text().splitlines() if line.strip()]
-    queries = [
-        json.loads(line) for line in (SLICE / "queries.jsonl").read_text().splitlines() if line.strip()
-    ]
-    out = []
-    for name, half in (("a", tools[::2]), ("b", tools[1::2])):
-        ids = {t["id"] for t in half}
-        d = tmp_path / name
-        d.mkdir()
-        (d / "tools.jsonl").write_text("".join(json.dumps(t) + "\n" for t in half))
-        qs = [q for q in queries if set(q["relevant"]) <= ids]
-        (d / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in qs))
-        out.append((name, d / "tools.jsonl", d / "queries.jsonl"))
-    return out
-
 
 def test_cross_mode_tunes_on_one_set_and_reports_on_the_other(tmp_path: Path) -> None:
-    result = run_cross_bench(
-        _two_sets(tmp_path), embedder=HashingEmbedder(dim=64), limit=None, progress=False
-    )
+    result = run_cross_bench(two_sets(tmp_path), embedder=HashingEmbedder(dim=64), limit=None, progress=False)
     assert [(p["source"], p["target"]) for p in result["pairs"]] == [("a", "b"), ("b", "a")]
     for pair in result["pairs"]:
         assert pair["tuned_dense_weight"] in WEIGHT_GRID and len(pair["grid"]) == len(WEIGHT_GRID)
@@ -60,7 +39,7 @@ def test_cross_mode_tunes_on_one_set_and_reports_on_the_other(tmp_path: Path) ->
 
 def test_cross_mode_needs_two_sets(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="two data sets"):
-        run_cross_bench(_two_sets(tmp_path)[:1], embedder=HashingEmbedder(dim=64), progress=False)
+        run_cross_bench(two_sets(tmp_path)[:1], embedder=HashingEmbedder(dim=64), progress=False)
 
 
 def test_maximin_gain_is_the_worst_relative_gain() -> None:

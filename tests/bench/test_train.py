@@ -5,38 +5,19 @@ embedder (no model load)."""
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
+from tests.bench.slices import two_sets
 from ucp.bench.train import METRICS, VARIANTS, render_train, run_train_bench
 from ucp.router.embedder import HashingEmbedder
-
-SLICE = Path(__file__).parent / "data" / "metatool_slice"
-
-
-def _two_sets(tmp_path: Path) -> list[tuple[str, Path, Path]]:
-    tools = [json.loads(line) for line in (SLICE / "tools.jsonl").read_text().splitlines() if line.strip()]
-    queries = [
-        json.loads(line) for line in (SLICE / "queries.jsonl").read_text().splitlines() if line.strip()
-    ]
-    out = []
-    for name, half in (("a", tools[::2]), ("b", tools[1::2])):
-        ids = {t["id"] for t in half}
-        d = tmp_path / name
-        d.mkdir()
-        (d / "tools.jsonl").write_text("".join(json.dumps(t) + "\n" for t in half))
-        qs = [q for q in queries if set(q["relevant"]) <= ids]
-        (d / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in qs))
-        out.append((name, d / "tools.jsonl", d / "queries.jsonl"))
-    return out
 
 
 def test_train_bench_reports_every_part_on_halves_and_cross(tmp_path: Path) -> None:
     result = run_train_bench(
-        _two_sets(tmp_path),
+        two_sets(tmp_path),
         embedder=HashingEmbedder(dim=64),
         limit=None,
         epochs=3,

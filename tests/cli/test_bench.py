@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,41 +57,36 @@ def test_retrieval_on_the_slice_with_the_real_model(cli: Cli) -> None:
     assert data["latency_ms"]["p50"] > 0
 
 
-@pytest.mark.integration
-def test_proxy_bench_runs_small(tmp_path: Path) -> None:
+def _proxy_bench(home: Path, *args: str, timeout: float = 300) -> dict[str, Any]:
+    """``ucp bench proxy ARGS --json`` as a user runs it; its JSON."""
     import subprocess
 
     from tests.helpers import venv_bin
 
     proc = subprocess.run(
-        [venv_bin("ucp"), "bench", "proxy", "--calls", "5", "--rounds", "1", "--part", "stdio", "--json"],
+        [venv_bin("ucp"), "bench", "proxy", *args, "--json"],
         capture_output=True,
         text=True,
-        timeout=300,
-        env={**os.environ, "UCP_HOME": str(tmp_path)},
+        timeout=timeout,
+        env={**os.environ, "UCP_HOME": str(home)},
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    data = json.loads(proc.stdout)
+    data: dict[str, Any] = json.loads(proc.stdout)
+    return data
+
+
+@pytest.mark.integration
+def test_proxy_bench_runs_small(tmp_path: Path) -> None:
+    data = _proxy_bench(tmp_path, "--calls", "5", "--rounds", "1", "--part", "stdio")
     assert {"direct", "ucp"} <= set(data["stdio"])
     assert data["stdio"]["ucp"]["n"] == 5
 
 
 @pytest.mark.integration
 def test_proxy_bench_throughput_runs_small(tmp_path: Path) -> None:
-    import subprocess
-
-    from tests.helpers import venv_bin
-
-    cmd = [venv_bin("ucp"), "bench", "proxy", "--part", "throughput", "--sessions", "2", "--seconds", "1"]
-    proc = subprocess.run(
-        [*cmd, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "UCP_HOME": str(tmp_path)},
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    rows = json.loads(proc.stdout)["throughput"]["rows"]
+    rows = _proxy_bench(tmp_path, "--part", "throughput", "--sessions", "2", "--seconds", "1")["throughput"][
+        "rows"
+    ]
     assert {"direct", "ucp (http echo)", "ucp (stdio echo)", "ucp --workers 2 (stdio echo)"} <= set(rows)
     assert all(cells["2"]["calls_per_s"] > 0 for cells in rows.values())
     # what each call costs the client and the downstream, hence what the machine could carry at most
@@ -106,20 +102,8 @@ def test_proxy_bench_throughput_runs_small(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_proxy_bench_scaling_runs_small(tmp_path: Path) -> None:
-    import subprocess
-
-    from tests.helpers import venv_bin
-
-    cmd = [venv_bin("ucp"), "bench", "proxy", "--part", "scaling", "--sessions", "2", "--seconds", "1"]
-    proc = subprocess.run(
-        [*cmd, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "UCP_HOME": str(tmp_path)},
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    scaling = json.loads(proc.stdout)["scaling"]
+    args = ("--part", "scaling", "--sessions", "2", "--seconds", "1")
+    scaling = _proxy_bench(tmp_path, *args, timeout=600)["scaling"]
     assert set(scaling["rows"]) == {"ucp", "ucp, 1 encoder thread", "ucp --workers 2"}
     assert all(cells["2"]["calls_per_s"] > 0 for cells in scaling["rows"].values())
     assert len(scaling["rss_mb"]["ucp --workers 2"]) == 3  # the pool process and its two workers

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.router.synthetic import FILLERS, N, docs, words
 from ucp.router.adapter import QueryAdapter
 from ucp.router.documents import ToolDoc
 from ucp.router.embedder import HashingEmbedder
@@ -19,20 +20,12 @@ from ucp.router.models import AdapterSet, ModelRegistry
 from ucp.router.tokenize import tokenize
 from ucp.router.training import Pair, TrainReport, co_groups, run_training, split_held_back, with_use_vectors
 
-N = 16
 DIM = 64
-FILLERS = ("please", "now", "quickly", "for me", "today", "again")
-_rng = random.Random(11)
-TOPICS = ["".join(_rng.choice("bcdfghjklmnpqrstvwxz") for _ in range(7)) for _ in range(N)]
-ALIASES = ["".join(_rng.choice("bcdfghjklmnpqrstvwxz") for _ in range(7)) for _ in range(N)]
-NAMES = ["tool" + "abcdefghijklmnop"[i] for i in range(N)]
+TOPICS, ALIASES = words(11)
 
 
 def _docs() -> list[ToolDoc]:
-    return [
-        ToolDoc(key=f"s__t{i}", name=NAMES[i], server="s", description=f"handles {TOPICS[i]} items")
-        for i in range(N)
-    ]
+    return docs(TOPICS)
 
 
 def _retriever(**kw: object) -> HybridRetriever:

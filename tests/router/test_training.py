@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.router.synthetic import FILLERS, N, docs, words
 from ucp.router.adapter import QueryAdapter
 from ucp.router.documents import ToolDoc
 from ucp.router.embedder import HashingEmbedder
@@ -18,19 +19,11 @@ from ucp.router.hybrid import HybridRetriever
 from ucp.router.models import BASE, AdapterSet, ModelError, ModelRegistry, in_candidate_arm
 from ucp.router.training import Pair, docs_from_store, pairs_from_store, run_training, split_held_back
 
-N = 16
-FILLERS = ("please", "now", "quickly", "for me", "today", "again")
-_rng = random.Random(7)
-TOPICS = ["".join(_rng.choice("bcdfghjklmnpqrstvwxz") for _ in range(7)) for _ in range(N)]
-ALIASES = ["".join(_rng.choice("bcdfghjklmnpqrstvwxz") for _ in range(7)) for _ in range(N)]
-NAMES = ["tool" + "abcdefghijklmnop"[i] for i in range(N)]
+TOPICS, ALIASES = words(7)
 
 
 def _docs() -> list[ToolDoc]:
-    return [
-        ToolDoc(key=f"s__t{i}", name=NAMES[i], server="s", description=f"handles {TOPICS[i]} items")
-        for i in range(N)
-    ]
+    return docs(TOPICS)
 
 
 def _retriever() -> HybridRetriever:

@@ -291,9 +291,10 @@ def _cpu_s(pids: list[int]) -> float:
     return total
 
 
-def _family(pid: int) -> list[int]:
-    """``pid`` and its descendants, minus the downstream servers it spawned (the echo server)."""
-    out, todo = [], [pid]
+def _tree(pid: int) -> tuple[list[int], list[int]]:
+    """``pid`` and its descendants, split: the proxy's own processes, and the echo servers it
+    spawned (the downstream; not descended into)."""
+    own, echoes, todo = [], [], [pid]
     while todo:
         current = todo.pop(0)
         try:
@@ -302,10 +303,16 @@ def _family(pid: int) -> list[int]:
         except OSError:
             continue
         if current != pid and b"echo_server" in cmd:
+            echoes.append(current)
             continue
-        out.append(current)
+        own.append(current)
         todo += [int(c) for c in children]
-    return out
+    return own, echoes
+
+
+def _family(pid: int) -> list[int]:
+    """``pid`` and its descendants, minus the downstream servers it spawned (the echo server)."""
+    return _tree(pid)[0]
 
 
 def _family_rss_mb(pid: int) -> list[float]:
@@ -442,10 +449,9 @@ async def throughput(
             shift = count % len(labels)
             for label in labels[shift:] + labels[:shift]:
                 url, tool, pid, kind = targets[label]
-                down = [echo_pid] if kind == "http" else _echo_children(pid) if kind == "stdio" else []
-                rows[label][str(count)] = await _saturate(
-                    url, tool, count, seconds, _family(pid), downstream=down
-                )
+                own, spawned = _tree(pid)
+                down = [echo_pid] if kind == "http" else spawned if kind == "stdio" else []
+                rows[label][str(count)] = await _saturate(url, tool, count, seconds, own, downstream=down)
         rss = {label: _family_rss_mb(pid) for label, (_, _, pid, _) in targets.items()}
         return {"sessions": list(sessions), "seconds": seconds, "rows": rows, "rss_mb": rss}
 
@@ -518,23 +524,6 @@ async def scaling(
                 )
         rss = {label: _family_rss_mb(pid) for label, pid in pids.items()}
         return {"sessions": list(sessions), "seconds": seconds, "rows": rows, "rss_mb": rss}
-
-
-def _echo_children(pid: int) -> list[int]:
-    """The echo servers ``pid`` (or its pool process / workers) spawned."""
-    out, todo = [], [pid]
-    while todo:
-        current = todo.pop(0)
-        try:
-            cmd = Path(f"/proc/{current}/cmdline").read_bytes()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:
-            continue
-        if current != pid and b"echo_server" in cmd:
-            out.append(current)
-            continue
-        todo += [int(c) for c in children]
-    return out
 
 
 def _rss_mb(pid: int) -> float:

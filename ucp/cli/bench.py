@@ -40,23 +40,10 @@ def _proxy_tables(result: dict[str, Any]) -> list[Table]:
     if "throughput" in result:
         tp = result["throughput"]
         counts = [str(n) for n in tp["sessions"]]
-        direct = tp["rows"].get("direct", {})
-        t = Table(
-            title=f"throughput over streamable HTTP: calls/s (x direct) and p50 / p99 ms, {tp['seconds']:g} s each"
+        title = (
+            f"throughput over streamable HTTP: calls/s (x direct) and p50 / p99 ms, {tp['seconds']:g} s each"
         )
-        t.add_column("variant")
-        for n in counts:
-            t.add_column(f"{n} sessions", justify="right")
-        t.add_column("RSS MB (per process)", justify="right")
-        for label, cells in tp["rows"].items():
-            row = [label]
-            for n in counts:
-                m = cells[n]
-                ratio = m["calls_per_s"] / direct[n]["calls_per_s"] if n in direct else float("nan")
-                row.append(f"{m['calls_per_s']:.0f} ({ratio:.2f}x)  {m['p50_ms']:.0f} / {m['p99_ms']:.0f}")
-            row.append(" + ".join(f"{r:.0f}" for r in tp["rss_mb"][label]))
-            t.add_row(*row)
-        tables.append(t)
+        tables.append(_calls_table(tp, "direct", title))
         t = Table(
             title="CPU per call, ms: the proxy's own processes (split: the process started, then its workers) "
             "| the client | the downstream -> the machine's ceiling, calls/s (cores / all three)"
@@ -69,27 +56,11 @@ def _proxy_tables(result: dict[str, Any]) -> list[Table]:
         tables.append(t)
     if "scaling" in result:
         sc = result["scaling"]
-        counts = [str(n) for n in sc["sessions"]]
-        one = sc["rows"].get("ucp", {})
-        t = Table(
-            title="ucp__search_tools (dense ranking, a new query per call): calls/s (x 1 worker), "
+        title = (
+            "ucp__search_tools (dense ranking, a new query per call): calls/s (x 1 worker), "
             f"p50 / p99 ms, CPU ms per call; {sc['seconds']:g} s each"
         )
-        t.add_column("variant")
-        for n in counts:
-            t.add_column(f"{n} sessions", justify="right")
-        t.add_column("RSS MB (per process)", justify="right")
-        for label, cells in sc["rows"].items():
-            row = [label]
-            for n in counts:
-                m = cells[n]
-                ratio = m["calls_per_s"] / one[n]["calls_per_s"] if n in one else float("nan")
-                row.append(
-                    f"{m['calls_per_s']:.0f} ({ratio:.2f}x)  {m['p50_ms']:.0f} / {m['p99_ms']:.0f}  {_cpu_cell(m)}"
-                )
-            row.append(" + ".join(f"{r:.0f}" for r in sc["rss_mb"][label]))
-            t.add_row(*row)
-        tables.append(t)
+        tables.append(_calls_table(sc, "ucp", title, with_cpu=True))
     if "startup" in result:
         t = Table(title="process start -> first tools/list answer (s), time server registered")
         for col in ("variant", "median", "min", "max", "tools listed"):
@@ -107,6 +78,27 @@ def _proxy_tables(result: dict[str, Any]) -> list[Table]:
             t.add_row(label, f"{m['rss_mb']:.0f}", f"{m['servers']:.0f}", f"{m['tools']:.0f}")
         tables.append(t)
     return tables
+
+
+def _calls_table(part: dict[str, Any], reference: str, title: str, *, with_cpu: bool = False) -> Table:
+    """Calls/s per variant and session count (× the ``reference`` variant), p50 / p99, RSS."""
+    counts = [str(n) for n in part["sessions"]]
+    ref = part["rows"].get(reference, {})
+    t = Table(title=title)
+    t.add_column("variant")
+    for n in counts:
+        t.add_column(f"{n} sessions", justify="right")
+    t.add_column("RSS MB (per process)", justify="right")
+    for label, cells in part["rows"].items():
+        row = [label]
+        for n in counts:
+            m = cells[n]
+            ratio = m["calls_per_s"] / ref[n]["calls_per_s"] if n in ref else float("nan")
+            cell = f"{m['calls_per_s']:.0f} ({ratio:.2f}x)  {m['p50_ms']:.0f} / {m['p99_ms']:.0f}"
+            row.append(f"{cell}  {_cpu_cell(m)}" if with_cpu else cell)
+        row.append(" + ".join(f"{r:.0f}" for r in part["rss_mb"][label]))
+        t.add_row(*row)
+    return t
 
 
 def _cpu_cell(cell: dict[str, Any], *, full: bool = False) -> str:

@@ -4,7 +4,7 @@ A host that launches UCP waits for the answers to ``initialize`` and ``tools/lis
 shows any tool. UCP cannot give them before it has imported the MCP SDK and built the gateway
 (~1 s here; a plain SDK server needs ~0.6 s), and a host sends the same two requests on every
 launch. So ``ucp serve`` over stdio starts this front first (it imports the standard library
-only) and:
+and ``ucp.fileio`` only) and:
 
 - reads stdin on its own thread from the first instant; every line is queued, unchanged and in
   order, for the SDK's stdio transport (``streams``), which takes over when the gateway is up;
@@ -36,6 +36,8 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from ucp.fileio import atomic_write_text
 
 FORMAT = b"ucp-early-1"
 MAX_ENTRIES = 16
@@ -285,13 +287,7 @@ class EarlyFront:
             return
         self._entry = entry
         with contextlib.suppress(OSError):
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            path = self._path(self._key)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(entry, fh, separators=(",", ":"))
-            os.replace(tmp, path)
+            atomic_write_text(self._path(self._key), json.dumps(entry, separators=(",", ":")))  # 0600
             self._prune()
 
     def _prune(self) -> None:
